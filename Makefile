@@ -1,0 +1,142 @@
+# pam_vpsguard -- plain GNU make.  `make help` lists the targets.
+#
+# make test and make demo install their Debian build dependencies first
+# (apt-get, needs root) and run as root: they create network and mount
+# namespaces and a private /etc/pam.d view.  make / make install do not
+# install packages.
+
+PREFIX     ?= /usr
+DESTDIR    ?=
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+DATADIR    ?= $(PREFIX)/share/pam_vpsguard
+SYSCONFDIR ?= /etc
+UNITDIR    ?= /lib/systemd/system
+PKG_CONFIG ?= pkg-config
+
+# Debian: pkg-config's libdir/security; RHEL-family: /usr/lib64/security.
+PAMDIR ?= $(shell d=$$($(PKG_CONFIG) --variable=libdir pam 2>/dev/null); \
+	if [ -n "$$d" ]; then echo "$$d/security"; \
+	elif [ -d /usr/lib64/security ]; then echo /usr/lib64/security; \
+	else echo /lib/security; fi)
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+	   -Wstrict-prototypes -Wmissing-prototypes \
+	   -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIC \
+	   -fvisibility=hidden -pthread -MMD -MP
+CPPFLAGS += -Ilib
+LDFLAGS += -Wl,-z,relro -Wl,-z,now -pthread
+
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:.c=.o)
+LIB     := lib/libvpsguard.a
+
+MODULE     := pam_module/pam_vpsguard.so
+MODULE_OBJ := pam_module/pam_vpsguard.o
+
+ADMIN     := helper/pam_vpsguard-admin
+ADMIN_SRC := $(wildcard helper/*.c)
+ADMIN_OBJ := $(ADMIN_SRC:.c=.o)
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:.c=)
+PAMT_SRC := $(wildcard tests/pam/test_*.c)
+PAMT_BIN := $(PAMT_SRC:.c=)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:.c=)
+
+DEPS := $(LIB_OBJ:.o=.d) $(MODULE_OBJ:.o=.d) $(ADMIN_OBJ:.o=.d) \
+	$(UNIT_BIN:=.d) $(PAMT_BIN:=.d) $(BENCH_BIN:=.d)
+
+.PHONY: all deps check-deps test test-unit test-pam test-e2e demo bench \
+	install uninstall clean help
+
+all: check-deps $(MODULE) $(ADMIN)
+
+help:
+	@echo "make            build pam_vpsguard.so and pam_vpsguard-admin"
+	@echo "make deps       install the Debian packages the build and tests need (root)"
+	@echo "make test       deps + build + every test (root)"
+	@echo "make demo       deps + build + a sandboxed sshd under brute force (root)"
+	@echo "make bench      deps + build + benchmarks (root)"
+	@echo "make install    install into DESTDIR/PREFIX (PAMDIR=$(PAMDIR))"
+
+# Checked at parse time of the build targets only: `make deps` must work
+# on a machine that has none of them yet.
+check-deps:
+	@for p in pam; do $(PKG_CONFIG) --exists $$p 2>/dev/null || \
+		{ echo "missing build dependency: $$p development files (run 'make deps' as root)" >&2; exit 1; }; done
+	@test -f /usr/include/security/pam_modules.h || \
+		{ echo "missing build dependency: libpam0g-dev (run 'make deps' as root)" >&2; exit 1; }
+
+deps:
+	@./tests/deps.sh
+
+$(LIB): $(LIB_OBJ)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+%.o: %.c
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(MODULE): $(MODULE_OBJ) $(LIB) pam_module/pam_vpsguard.map
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -shared -o $@ $(MODULE_OBJ) $(LIB) $(LDFLAGS) \
+		-Wl,--version-script=pam_module/pam_vpsguard.map -Wl,-z,defs -lpam
+
+$(ADMIN): $(ADMIN_OBJ) $(LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -pie -o $@ $(ADMIN_OBJ) $(LIB) $(LDFLAGS)
+
+tests/unit/test_%: tests/unit/test_%.c $(LIB)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) -lcmocka
+
+tests/pam/test_%: tests/pam/test_%.c $(LIB) $(MODULE)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) -lcmocka -lpam -ldl
+
+bench/%: bench/%.c $(LIB) $(MODULE)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) -lpam
+
+test: deps
+	$(MAKE) all $(UNIT_BIN) $(PAMT_BIN)
+	./tests/run.sh
+
+demo: deps
+	$(MAKE) all
+	./tests/e2e/demo.sh
+
+bench: deps
+	$(MAKE) all $(BENCH_BIN)
+	./bench/run.sh
+
+install: all
+	install -d -m 755 $(DESTDIR)$(PAMDIR) $(DESTDIR)$(SBINDIR) \
+		$(DESTDIR)$(DATADIR) $(DESTDIR)$(SYSCONFDIR)/security
+	install -m 644 $(MODULE) $(DESTDIR)$(PAMDIR)/pam_vpsguard.so
+	install -m 755 $(ADMIN) $(DESTDIR)$(SBINDIR)/pam_vpsguard-admin
+	install -m 644 sshd_snippets/* $(DESTDIR)$(DATADIR)/
+	test -e $(DESTDIR)$(SYSCONFDIR)/security/vpsguard.conf || \
+		install -m 644 pam_module/vpsguard.conf $(DESTDIR)$(SYSCONFDIR)/security/vpsguard.conf
+
+# The configuration file is the admin's: uninstall leaves it.
+uninstall:
+	rm -f $(DESTDIR)$(PAMDIR)/pam_vpsguard.so $(DESTDIR)$(SBINDIR)/pam_vpsguard-admin
+	rm -rf $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -f $(LIB) $(LIB_OBJ) $(MODULE) $(MODULE_OBJ) $(ADMIN) $(ADMIN_OBJ) \
+		$(UNIT_BIN) $(PAMT_BIN) $(BENCH_BIN) $(DEPS)
+
+-include $(DEPS)

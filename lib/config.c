@@ -43,61 +43,6 @@ struct key {
 	uint64_t min, max;	/* numbers and durations only */
 };
 
-static int set_uint(struct vg_config *, const struct key *, const char *,
-		    char *, size_t);
-static int set_u32(struct vg_config *, const struct key *, const char *,
-		   char *, size_t);
-static int set_dur(struct vg_config *, const struct key *, const char *,
-		   char *, size_t);
-static int set_bool(struct vg_config *, const struct key *, const char *,
-		    char *, size_t);
-static int set_path(struct vg_config *, const struct key *, const char *,
-		    char *, size_t);
-static int set_cidrs(struct vg_config *, const struct key *, const char *,
-		     char *, size_t);
-static int set_rate(struct vg_config *, const struct key *, const char *,
-		    char *, size_t);
-static int set_ports(struct vg_config *, const struct key *, const char *,
-		     char *, size_t);
-static int set_failmode(struct vg_config *, const struct key *, const char *,
-			char *, size_t);
-
-#define F(m)	offsetof(struct vg_config, m)
-
-/* connlimit.bantime must be >= 1s as well: an nft element timeout of 0
- * means "no timeout", which would turn a rate drop into a permanent one. */
-static const struct key keys[] = {
-	{ "maxretry",		set_uint,  F(maxretry), 1, VG_MAXRETRY_MAX },
-	{ "findtime",		set_dur,   F(findtime), 1, VG_DURATION_MAX },
-	{ "bantime",		set_dur,   F(bantime), 1, VG_DURATION_MAX },
-	{ "bantime.increment",	set_bool,  F(bantime_increment), 0, 0 },
-	{ "bantime.factor",	set_uint,  F(bantime_factor), 1, VG_FACTOR_MAX },
-	{ "bantime.maxtime",	set_dur,   F(bantime_maxtime), 1,
-	  VG_DURATION_MAX },
-	{ "history",		set_dur,   F(history), 0, VG_DURATION_MAX },
-	{ "ignoreip",		set_cidrs, F(ignoreip), 0, 0 },
-	{ "ipv6.prefix",	set_uint,  F(ipv6_prefix), 48, 128 },
-	{ "invalid_user.weight", set_uint, F(invalid_user_weight), 1,
-	  VG_WEIGHT_MAX },
-	{ "table.size",		set_u32,   F(table_size), VG_TABLE_SIZE_MIN,
-	  VG_TABLE_SIZE_MAX },
-	{ "table.path",		set_path,  F(table_path), 0, 0 },
-	{ "state.path",		set_path,  F(state_path), 0, 0 },
-	{ "persistent.after",	set_uint,  F(persistent_after), 1, 1000 },
-	{ "trust",		set_dur,   F(trust), 0, VG_DURATION_MAX },
-	{ "inflight.timeout",	set_dur,   F(inflight_timeout), 1,
-	  VG_DURATION_MAX },
-	{ "connlimit.rate",	set_rate,  0, 0, 0 },
-	{ "connlimit.bantime",	set_dur,   F(connlimit_bantime), 1,
-	  VG_DURATION_MAX },
-	{ "ssh.ports",		set_ports, 0, 0, 0 },
-	{ "failmode",		set_failmode, F(failmode), 0, 0 },
-	{ "totp.secrets",	set_path,  F(totp_secrets), 0, 0 },
-	{ "totp.window",	set_uint,  F(totp_window), 0,
-	  VG_TOTP_WINDOW_MAX },
-	{ "silent",		set_bool,  F(silent), 0, 0 },
-};
-
 #define FIELD(c, k, type)	((type *)(void *)((char *)(c) + (k)->off))
 
 void vg_config_defaults(struct vg_config *c)
@@ -348,6 +293,40 @@ static int set_failmode(struct vg_config *c, const struct key *k,
 	return 0;
 }
 
+#define F(m)	offsetof(struct vg_config, m)
+
+/* connlimit.bantime must be >= 1s as well: an nft element timeout of 0
+ * means "no timeout", which would turn a rate drop into a permanent one. */
+static const struct key keys[] = {
+	{ "maxretry", set_uint, F(maxretry), 1, VG_MAXRETRY_MAX },
+	{ "findtime", set_dur, F(findtime), 1, VG_DURATION_MAX },
+	{ "bantime", set_dur, F(bantime), 1, VG_DURATION_MAX },
+	{ "bantime.increment", set_bool, F(bantime_increment), 0, 0 },
+	{ "bantime.factor", set_uint, F(bantime_factor), 1, VG_FACTOR_MAX },
+	{ "bantime.maxtime", set_dur, F(bantime_maxtime), 1, VG_DURATION_MAX },
+	{ "history", set_dur, F(history), 0, VG_DURATION_MAX },
+	{ "ignoreip", set_cidrs, F(ignoreip), 0, 0 },
+	{ "ipv6.prefix", set_uint, F(ipv6_prefix), 48, 128 },
+	{ "invalid_user.weight", set_uint, F(invalid_user_weight),
+	  1, VG_WEIGHT_MAX },
+	{ "table.size", set_u32, F(table_size),
+	  VG_TABLE_SIZE_MIN, VG_TABLE_SIZE_MAX },
+	{ "table.path", set_path, F(table_path), 0, 0 },
+	{ "state.path", set_path, F(state_path), 0, 0 },
+	{ "persistent.after", set_uint, F(persistent_after), 1, 1000 },
+	{ "trust", set_dur, F(trust), 0, VG_DURATION_MAX },
+	{ "inflight.timeout", set_dur, F(inflight_timeout),
+	  1, VG_DURATION_MAX },
+	{ "connlimit.rate", set_rate, 0, 0, 0 },
+	{ "connlimit.bantime", set_dur, F(connlimit_bantime),
+	  1, VG_DURATION_MAX },
+	{ "ssh.ports", set_ports, 0, 0, 0 },
+	{ "failmode", set_failmode, F(failmode), 0, 0 },
+	{ "totp.secrets", set_path, F(totp_secrets), 0, 0 },
+	{ "totp.window", set_uint, F(totp_window), 0, VG_TOTP_WINDOW_MAX },
+	{ "silent", set_bool, F(silent), 0, 0 },
+};
+
 /* Sanitise and cut a quoted string; "..." marks that it was cut. */
 static void quote(char *dst, size_t dstlen, const char *src)
 {
@@ -379,16 +358,23 @@ static void set_err(char *err, size_t errlen, const char *where,
 	va_end(ap);
 }
 
+static const struct key *find_key(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name && i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(name, keys[i].name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
 int vg_config_set(struct vg_config *c, const char *key, const char *value,
 		  const char *where, char *err, size_t errlen)
 {
 	char qk[QUOTE_MAX + 1], qv[QUOTE_MAX + 1], why[WHY_MAX];
-	size_t i;
+	const struct key *k = find_key(key);
 
-	for (i = 0; key && i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (strcmp(key, keys[i].name) == 0)
-			break;
-	if (!key || i == sizeof(keys) / sizeof(keys[0])) {
+	if (!k) {
 		quote(qk, sizeof(qk), key ? key : "");
 		set_err(err, errlen, where, "unknown key '%s'", qk);
 		return -EINVAL;
@@ -398,7 +384,7 @@ int vg_config_set(struct vg_config *c, const char *key, const char *value,
 		return -EINVAL;
 	}
 	why[0] = '\0';
-	if (keys[i].set(c, &keys[i], value, why, sizeof(why)) == 0)
+	if (k->set(c, k, value, why, sizeof(why)) == 0)
 		return 0;
 	quote(qv, sizeof(qv), value);
 	set_err(err, errlen, where, "%s: '%s' %s", key, qv, why);

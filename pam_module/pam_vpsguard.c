@@ -31,6 +31,10 @@
 #include "log.h"
 #include "table.h"
 
+/* Everything is built -fvisibility=hidden; the version script then keeps
+ * exactly these three. */
+#define VG_EXPORT __attribute__((visibility("default")))
+
 enum mode { MODE_ACCOUNT, MODE_PREAUTH, MODE_AUTHFAIL, MODE_AUTHSUCC,
 	    MODE_TOTP };
 
@@ -368,13 +372,13 @@ static int entry(pam_handle_t *pamh, int flags, int argc, const char **argv,
 	return ret;
 }
 
-int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
+VG_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 			const char **argv)
 {
 	return entry(pamh, flags, argc, argv, false);
 }
 
-int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
+VG_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
 		     const char **argv)
 {
 	return entry(pamh, flags, argc, argv, true);
@@ -382,7 +386,7 @@ int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
 
 /* sshd calls setcred after every login, public-key ones too, walking the
  * auth stack; anything but success there ends the login. */
-int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc,
+VG_EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc,
 		   const char **argv)
 {
 	(void)pamh;

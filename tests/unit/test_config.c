@@ -81,6 +81,7 @@ static void dump(const struct vg_config *c, int i, char *buf, size_t len)
 {
 	const void *p = (const char *)c + tkeys[i].off;
 	static const char *const per[] = { "second", "minute", "hour", "day" };
+	static const uint64_t secs[] = { 1, 60, 3600, 86400 };
 	char a[VG_ADDR_STRLEN];
 	unsigned int j;
 
@@ -113,8 +114,7 @@ static void dump(const struct vg_config *c, int i, char *buf, size_t len)
 			break;
 		}
 		for (j = 0; j < 4; j++)
-			if (c->connlimit_per == (uint64_t[]){ 1, 60, 3600,
-							      86400 }[j])
+			if (c->connlimit_per == secs[j])
 				snprintf(buf, len, "%u/%s", c->connlimit_count,
 					 per[j]);
 		break;
@@ -299,9 +299,9 @@ static void test_config_table(void **state)
 		fail_msg("%s: %s", path, strerror(errno));
 	while (fgets(line, sizeof(line), f)) {
 		lineno++;
-		len = strlen(line);
-		assert_true(len > 0 && line[len - 1] == '\n');
-		line[--len] = '\0';
+		len = strcspn(line, "\n");
+		assert_int_equal(line[len], '\n');
+		line[len] = '\0';
 		if (len == 0 || line[0] == '#')
 			continue;
 		run_case(line, lineno);

@@ -53,6 +53,9 @@ PAMT_BIN := $(PAMT_SRC:.c=)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:.c=)
 
+# Only the helper talks to the kernel firewall; the module never links it.
+ADMIN_LIBS = $(shell $(PKG_CONFIG) --libs libnftnl libmnl 2>/dev/null)
+
 DEPS := $(LIB_OBJ:.o=.d) $(MODULE_OBJ:.o=.d) $(ADMIN_OBJ:.o=.d) \
 	$(UNIT_BIN:=.d) $(PAMT_BIN:=.d) $(BENCH_BIN:=.d)
 
@@ -72,7 +75,7 @@ help:
 # Checked at parse time of the build targets only: `make deps` must work
 # on a machine that has none of them yet.
 check-deps:
-	@for p in pam; do $(PKG_CONFIG) --exists $$p 2>/dev/null || \
+	@for p in pam libnftnl libmnl; do $(PKG_CONFIG) --exists $$p 2>/dev/null || \
 		{ echo "missing build dependency: $$p development files (run 'make deps' as root)" >&2; exit 1; }; done
 	@test -f /usr/include/security/pam_modules.h || \
 		{ echo "missing build dependency: libpam0g-dev (run 'make deps' as root)" >&2; exit 1; }
@@ -95,7 +98,7 @@ $(MODULE): $(MODULE_OBJ) $(LIB) pam_module/pam_vpsguard.map
 
 $(ADMIN): $(ADMIN_OBJ) $(LIB)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) -pie -o $@ $(ADMIN_OBJ) $(LIB) $(LDFLAGS)
+	$(Q)$(CC) $(CFLAGS) -pie -o $@ $(ADMIN_OBJ) $(LIB) $(LDFLAGS) $(ADMIN_LIBS)
 
 tests/unit/test_%: tests/unit/test_%.c $(LIB)
 	@echo "  CC      $@"

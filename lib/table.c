@@ -734,6 +734,36 @@ int vg_table_unban_all(struct vg_table *t)
 	return 0;
 }
 
+int vg_table_restore(struct vg_table *t, const struct vg_entry *saved)
+{
+	struct vg_addr k;
+	struct vg_entry *e;
+	int ret = lock(t);
+
+	if (ret)
+		return ret;
+	vg_entry_addr(saved, &k);
+	e = find(t, &k, saved->last_seen, true);
+	if (!e) {
+		ret = -ENOSPC;
+		goto out;
+	}
+	if (saved->ban_count > e->ban_count)
+		e->ban_count = saved->ban_count;
+	if (saved->banned_until > e->banned_until) {
+		e->banned_until = saved->banned_until;
+		e->banned_at = saved->banned_at;
+		e->flags |= saved->flags & VG_ENTRY_MANUAL;
+	}
+	if (saved->last_success > e->last_success)
+		e->last_success = saved->last_success;
+	if (saved->last_seen > e->last_seen)
+		e->last_seen = saved->last_seen;
+out:
+	unlock(t);
+	return ret;
+}
+
 long vg_table_snapshot(struct vg_table *t, struct vg_entry *out, size_t max)
 {
 	size_t k = 0;

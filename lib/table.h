@@ -107,6 +107,11 @@ int vg_table_ban(struct vg_table *t, const struct vg_config *c,
 int vg_table_unban(struct vg_table *t, const struct vg_addr *key);
 int vg_table_unban_all(struct vg_table *t);
 
+/* Merge a saved entry (times already converted to vg_time_t) into the
+ * table: the later ban, the higher ban count and the later trust stamp
+ * win, so restoring twice, or over live data, changes nothing. */
+int vg_table_restore(struct vg_table *t, const struct vg_entry *saved);
+
 /* Copy out every used entry (lock-free readers get a consistent copy of
  * each entry, not of the whole table).  Returns the number written to
  * out (at most max), or -errno. */

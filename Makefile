@@ -59,7 +59,7 @@ ADMIN_LIBS = $(shell $(PKG_CONFIG) --libs libnftnl libmnl 2>/dev/null)
 DEPS := $(LIB_OBJ:.o=.d) $(MODULE_OBJ:.o=.d) $(ADMIN_OBJ:.o=.d) \
 	$(UNIT_BIN:=.d) $(PAMT_BIN:=.d) $(BENCH_BIN:=.d)
 
-.PHONY: all deps check-deps test test-unit test-pam test-e2e demo bench \
+.PHONY: all deps need-root check-deps test test-unit test-pam test-e2e demo bench \
 	install uninstall clean help
 
 all: check-deps $(MODULE) $(ADMIN)
@@ -82,6 +82,11 @@ check-deps:
 
 deps:
 	@./tests/deps.sh
+
+# The tests and the demo create network and mount namespaces and a
+# private /etc/pam.d view: they need root (sudo is not assumed).
+need-root:
+	@[ "$$(id -u)" -eq 0 ] || { echo "make $(MAKECMDGOALS): needs root (network/mount namespaces, apt-get); run it as root" >&2; exit 1; }
 
 $(LIB): $(LIB_OBJ)
 	@echo "  AR      $@"
@@ -112,15 +117,15 @@ bench/%: bench/%.c $(LIB) $(MODULE)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) -lpam
 
-test: deps
+test: need-root deps
 	$(MAKE) all $(UNIT_BIN) $(PAMT_BIN)
 	./tests/run.sh
 
-demo: deps
+demo: need-root deps
 	$(MAKE) all
 	./tests/e2e/demo.sh
 
-bench: deps
+bench: need-root deps
 	$(MAKE) all $(BENCH_BIN)
 	./bench/run.sh
 

@@ -422,8 +422,8 @@ static bool slot_busy(const struct vg_entry *e, vg_time_t now)
 
 /* Forget what has run out: slots of dead processes, an old failure
  * window, ban history older than `history` after the last ban. */
-static void refresh(struct vg_entry *e, const struct vg_config *c,
-		    vg_time_t now)
+void vg_entry_refresh(struct vg_entry *e, const struct vg_config *c,
+		      vg_time_t now)
 {
 	if (e->inflight && now >= e->inflight_expires)
 		e->inflight = 0;
@@ -530,7 +530,7 @@ int vg_table_preauth(struct vg_table *t, const struct vg_config *c,
 		ret = -ENOSPC;
 		goto out;
 	}
-	refresh(e, c, now);
+	vg_entry_refresh(e, c, now);
 	e->last_seen = now;
 	if (vg_entry_banned(e, now))
 		v = VG_DENY_BANNED;
@@ -588,7 +588,7 @@ int vg_table_fail(struct vg_table *t, const struct vg_config *c,
 		ret = -ENOSPC;
 		goto out;
 	}
-	refresh(e, c, now);
+	vg_entry_refresh(e, c, now);
 	e->last_seen = now;
 	if (e->inflight)
 		e->inflight--;
@@ -632,7 +632,7 @@ int vg_table_success(struct vg_table *t, const struct vg_config *c,
 		ret = -ENOSPC;
 		goto out;
 	}
-	refresh(e, c, now);
+	vg_entry_refresh(e, c, now);
 	if (release_slot && e->inflight)
 		e->inflight--;
 	e->failures = 0;
@@ -656,7 +656,7 @@ int vg_table_check(struct vg_table *t, const struct vg_config *c,
 		return ret;
 	e = find(t, key, now, false);
 	if (e) {
-		refresh(e, c, now);
+		vg_entry_refresh(e, c, now);
 		if (vg_entry_banned(e, now)) {
 			v = VG_DENY_BANNED;
 			atomic_fetch_add(&t->hdr->denied_total, 1);
@@ -680,7 +680,7 @@ int vg_table_ban(struct vg_table *t, const struct vg_config *c,
 		ret = -ENOSPC;
 		goto out;
 	}
-	refresh(e, c, now);
+	vg_entry_refresh(e, c, now);
 	if (e->ban_count < UINT32_MAX)
 		e->ban_count++;
 	e->banned_at = now;
@@ -764,6 +764,23 @@ out:
 	return ret;
 }
 
+int vg_table_lookup(struct vg_table *t, const struct vg_addr *key,
+		    struct vg_entry *out)
+{
+	uint32_t start = slot_of(t, key);
+	uint32_t probe = t->n < VG_PROBE ? t->n : VG_PROBE;
+
+	for (uint32_t i = 0; i < probe; i++) {
+		struct vg_entry e = t->ent[(start + i) % t->n];
+
+		if (valid_family(e.family) && key_match(&e, key)) {
+			*out = e;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 long vg_table_snapshot(struct vg_table *t, struct vg_entry *out, size_t max)
 {
 	size_t k = 0;
@@ -791,6 +808,8 @@ void vg_table_stats(struct vg_table *t, const struct vg_config *c,
 		if (!valid_family(e.family))
 			continue;
 		s->used++;
+		if (e.flags & VG_ENTRY_DROPPED)
+			s->dropped++;
 		if (vg_entry_banned(&e, now))
 			s->banned++;
 		else if (e.failures && now >= e.window_start &&

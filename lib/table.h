@@ -51,6 +51,7 @@ struct vg_table_stats {
 	uint32_t used;
 	uint32_t banned;
 	uint32_t failing;
+	uint32_t dropped;
 };
 
 /* Open (creating if missing and create is set) the table at path with
@@ -120,7 +121,17 @@ uint32_t vg_table_size(const struct vg_table *t);
 void vg_table_stats(struct vg_table *t, const struct vg_config *c,
 		    vg_time_t now, struct vg_table_stats *s);
 
+/* A copy of one key's entry, without the lock (readers and read-only
+ * handles): 0 or -ENOENT.  Raw values: see vg_entry_refresh(). */
+int vg_table_lookup(struct vg_table *t, const struct vg_addr *key,
+		    struct vg_entry *out);
+
 /* Entry helpers shared by the CLI and tests. */
+/* Forget what has run out by `now` (dead slots, an old failure window,
+ * ban history past `history`): a copied entry shows what the table
+ * would act on. */
+void vg_entry_refresh(struct vg_entry *e, const struct vg_config *c,
+		      vg_time_t now);
 bool vg_entry_banned(const struct vg_entry *e, vg_time_t now);
 void vg_entry_addr(const struct vg_entry *e, struct vg_addr *a);
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "nft.h"
 #include "log.h"
 
 struct cli_options cli_opts;
@@ -257,10 +258,61 @@ bool cli_entry_failing(const struct vg_entry *e, vg_time_t now)
 	return e->failures != 0 && !vg_entry_banned(e, now);
 }
 
+/* What the kernel really drops (SPEC: read back, not what the helper
+ * believes), read once per run, sorted for bsearch. */
+static struct {
+	bool loaded;
+	int err;
+	struct vg_nft_elem *e;
+	size_t n;
+} drops;
+
+static int elem_cmp(const void *a, const void *b)
+{
+	const struct vg_nft_elem *x = a, *y = b;
+
+	if (x->addr.family != y->addr.family)
+		return x->addr.family < y->addr.family ? -1 : 1;
+	return memcmp(x->addr.bytes, y->addr.bytes, sizeof(x->addr.bytes));
+}
+
+static void load_drops(const struct vg_config *cfg)
+{
+	if (drops.loaded)
+		return;
+	drops.loaded = true;
+	drops.err = vg_nft_list(VG_NFT_DROP, cfg->ipv6_prefix, &drops.e,
+				&drops.n);
+	if (drops.err) {
+		drops.n = 0;
+		return;
+	}
+	qsort(drops.e, drops.n, sizeof(*drops.e), elem_cmp);
+}
+
+int cli_kernel_drops(const struct vg_config *cfg, size_t *n)
+{
+	load_drops(cfg);
+	*n = drops.n;
+	return drops.err;
+}
+
+static void mark_dropped(struct vg_entry *e)
+{
+	struct vg_nft_elem k = { 0 };
+
+	e->flags &= (uint8_t)~VG_ENTRY_DROPPED;
+	vg_entry_addr(e, &k.addr);
+	if (drops.n && bsearch(&k, drops.e, drops.n, sizeof(k), elem_cmp))
+		e->flags |= VG_ENTRY_DROPPED;
+}
+
 void cli_entry_refresh(struct vg_entry *e, const struct vg_config *cfg,
 		       vg_time_t now)
 {
 	vg_entry_refresh(e, cfg, now);
+	load_drops(cfg);
+	mark_dropped(e);
 }
 
 long cli_snapshot(struct vg_table *t, const struct vg_config *cfg,
@@ -292,7 +344,7 @@ int cli_lookup(struct vg_table *t, const struct vg_config *cfg,
 	int ret = vg_table_lookup(t, key, out);
 
 	if (ret == 0)
-		vg_entry_refresh(out, cfg, now);
+		cli_entry_refresh(out, cfg, now);
 	return ret;
 }
 

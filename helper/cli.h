@@ -97,6 +97,9 @@ int cli_lookup(struct vg_table *t, const struct vg_config *cfg,
  * ban history expire as table.c's refresh() expires them on next touch. */
 void cli_entry_refresh(struct vg_entry *e, const struct vg_config *cfg,
 		       vg_time_t now);
+/* How many addresses the kernel's drop sets hold (read back once per
+ * run); -errno when nftables cannot be read (no table yet: -ENOENT). */
+int cli_kernel_drops(const struct vg_config *cfg, size_t *n);
 bool cli_entry_failing(const struct vg_entry *e, vg_time_t now);
 
 /* An ADDR operand: an address or prefix, and the key the module counts

@@ -23,6 +23,8 @@ static const struct {
 	{ "ban", ban_main, "ban an address or prefix by hand" },
 	{ "unban", unban_main, "lift the ban of an address, or --all" },
 	{ "metrics", metrics_main, "Prometheus text for node_exporter" },
+	{ "sync", sync_main, "one helper pass: save state, nftables drops" },
+	{ "daemon", daemon_main, "the helper in the foreground (systemd)" },
 };
 
 #define N_SUBCOMMANDS	(sizeof(subcommands) / sizeof(subcommands[0]))

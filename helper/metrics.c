@@ -92,9 +92,11 @@ int metrics_main(int argc, const char **argv)
 		ret = cli_exit_code((int)n);
 		goto out;
 	}
-	for (long i = 0; i < n; i++)
-		if (e[i].flags & VG_ENTRY_DROPPED)
-			dropped++;
+	size_t kn = 0;
+
+	(void)e;
+	if (cli_kernel_drops(&cfg, &kn) == 0)
+		dropped = (unsigned int)kn;
 	ret = print_metrics(&s, dropped);
 	if (ret)
 		cli_error("metrics: cannot write the output");

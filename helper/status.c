@@ -1,9 +1,11 @@
 /* status: the counts an admin asks first ("is anyone at it right now,
  * who is banned, is the table filling up"). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "nft.h"
 #include "output.h"
 #include "subcommands.h"
 
@@ -19,9 +21,21 @@ static const struct cli_cmd cmd = {
 static int print_status(const struct vg_config *cfg,
 			const struct vg_table_stats *s, unsigned int dropped)
 {
-	char fill[64], drop[64];
+	char fill[64], drop[96];
 	double pct = s->size ? 100.0 * s->used / s->size : 0;
+	size_t kn = 0;
+	/* What the kernel holds, read back: not what the helper believes. */
+	int kerr = cli_kernel_drops(cfg, &kn);
 	struct out o;
+
+	if (kerr == -ENOENT)
+		snprintf(drop, sizeof(drop), "0 (no nftables table yet: is "
+			 "the helper running?)");
+	else if (kerr)
+		snprintf(drop, sizeof(drop), "? (%s)", vg_nft_strerror(kerr));
+	else
+		snprintf(drop, sizeof(drop), "%zu", kn);
+	dropped = kerr ? 0 : (unsigned int)kn;
 	const struct out_field f[] = {
 		{ "table", "table", OUT_STR, cfg->table_path, 0, NULL, 0 },
 		{ "sources_failing", "failing now", OUT_INT, NULL,
@@ -44,10 +58,7 @@ static int print_status(const struct vg_config *cfg,
 	};
 
 	snprintf(fill, sizeof(fill), "%u/%u (%.1f%%)", s->used, s->size, pct);
-	/* The helper that drops sources in nftables comes later; until a
-	 * source carries the flag, say why the number is 0. */
-	snprintf(drop, sizeof(drop), "%u%s", dropped,
-		 dropped ? "" : " (nftables not set up)");
+
 	out_init(&o, cli_opts.json);
 	out_record(&o, f, sizeof(f) / sizeof(f[0]));
 	return out_finish(&o);

@@ -9,5 +9,7 @@ int show_main(int argc, const char **argv);
 int ban_main(int argc, const char **argv);
 int unban_main(int argc, const char **argv);
 int metrics_main(int argc, const char **argv);
+int sync_main(int argc, const char **argv);
+int daemon_main(int argc, const char **argv);
 
 #endif

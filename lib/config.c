@@ -163,7 +163,7 @@ static int set_path(struct vg_config *c, const struct key *k, const char *v,
 {
 	size_t i, len = strlen(v);
 
-	if (v[0] != '/' || len >= PATH_MAX)
+	if (v[0] != '/' || len >= VG_PATH_MAX)
 		goto bad;
 	for (i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)v[i];
@@ -175,7 +175,7 @@ static int set_path(struct vg_config *c, const struct key *k, const char *v,
 	return 0;
 bad:
 	snprintf(why, whylen, "is not an absolute path (shorter than %d "
-		 "bytes, no control characters)", PATH_MAX);
+		 "bytes, no control characters)", VG_PATH_MAX);
 	return -EINVAL;
 }
 
@@ -457,53 +457,121 @@ int vg_config_line(struct vg_config *c, const char *line, const char *where,
 	return vg_config_set(c, key, value, where, err, errlen);
 }
 
-/* One line into buf without its newline.  1 = a line, 0 = end of file,
- * -E2BIG = longer than size - 1, -EILSEQ = contains a NUL byte (which
- * would hide the rest of the line from every string function), or
- * -errno on a read error. */
-static int read_line(FILE *f, char *buf, size_t size)
-{
-	size_t len = 0;
-	int ch;
+/* A configuration file is small; anything larger is a mistake. */
+#define CONF_FILE_MAX	(256 * 1024)
 
-	while ((ch = getc(f)) != EOF && ch != '\n') {
-		if (ch == '\0')
-			return -EILSEQ;
-		if (len + 1 >= size)
-			return -E2BIG;
-		buf[len++] = (char)ch;
+/* Read the whole file in one go: this runs inside sshd on every
+ * authentication, so no stdio and no per-line formatting. */
+static int slurp(int fd, char **buf, size_t *len)
+{
+	struct stat st;
+	size_t got = 0;
+	ssize_t r = 0;
+	char *b;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if (st.st_size > CONF_FILE_MAX)
+		return -EFBIG;
+	b = malloc((size_t)st.st_size + 1);
+	if (!b)
+		return -ENOMEM;
+	while (got < (size_t)st.st_size) {
+		r = read(fd, b + got, (size_t)st.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;		/* shrank under us: take what is there */
+		got += (size_t)r;
 	}
-	buf[len] = '\0';
-	if (ch == EOF && ferror(f))
-		return errno ? -errno : -EIO;
-	return ch == EOF && len == 0 ? 0 : 1;
+	if (r < 0) {
+		free(b);
+		return -errno;
+	}
+	b[got] = '\0';
+	*buf = b;
+	*len = got;
+	return 0;
 }
 
-static int read_lines(struct vg_config *c, FILE *f, const char *path,
-		      char *err, size_t errlen)
+/* Apply the lines of buf.  keep_going: skip bad lines (the module's
+ * failmode rescue) instead of stopping at the first. */
+static int apply_lines(struct vg_config *c, char *buf, size_t len,
+		       const char *path, bool keep_going, char *err,
+		       size_t errlen)
 {
-	char buf[VG_CONF_LINE_MAX], where[WHERE_MAX];
-	unsigned long lineno = 1;
-	int r;
+	char where[WHERE_MAX];
+	unsigned long lineno = 0;
+	char *p = buf, *end = buf + len, *nl, *s;
+	int r, first = 0;
 
-	for (; (r = read_line(f, buf, sizeof(buf))) == 1; lineno++) {
+	for (; p < end; p = nl + 1) {
+		lineno++;
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		*nl = '\0';
+		for (s = p; s < nl && is_space(*s); s++)
+			;
+		if (strlen(p) != (size_t)(nl - p)) {
+			r = -EILSEQ;
+		} else if ((size_t)(nl - p) >= VG_CONF_LINE_MAX) {
+			r = -E2BIG;
+		} else if (s == nl || *s == '#') {
+			continue;	/* the common case: cheap */
+		} else {
+			r = vg_config_line(c, p, NULL, NULL, 0);
+			if (r == 0)
+				continue;
+		}
+		if (first == 0)
+			first = -EINVAL;
+		if (keep_going)
+			continue;
+		/* Only now pay for the location in the message. */
 		snprintf(where, sizeof(where), "%s:%lu", path, lineno);
-		r = vg_config_line(c, buf, where, err, errlen);
-		if (r)
-			return r;
+		if (r == -EILSEQ)
+			set_err(err, errlen, where, "NUL byte in line");
+		else if (r == -E2BIG)
+			set_err(err, errlen, where, "line longer than %d "
+				"characters", VG_CONF_LINE_MAX - 1);
+		else
+			vg_config_line(c, p, where, err, errlen);
+		return -EINVAL;
 	}
-	snprintf(where, sizeof(where), "%s:%lu", path, lineno);
-	if (r == -E2BIG) {
-		set_err(err, errlen, where, "line longer than %d characters",
-			VG_CONF_LINE_MAX - 1);
-		r = -EINVAL;
-	} else if (r == -EILSEQ) {
-		set_err(err, errlen, where, "NUL byte in line");
-		r = -EINVAL;
-	} else if (r < 0) {
-		set_err(err, errlen, path, "%s", strerror(-r));
+	return first;
+}
+
+static int read_file(struct vg_config *c, const char *path, bool keep_going,
+		     char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int fd, ret;
+
+	/* No O_NOFOLLOW: an admin may well symlink /etc/security. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		set_err(err, errlen, path, "%s", strerror(-ret));
+		return ret;
 	}
-	return r;
+	ret = slurp(fd, &buf, &len);
+	close(fd);
+	if (ret == -EINVAL)
+		set_err(err, errlen, path, "not a regular file");
+	else if (ret == -EFBIG)
+		set_err(err, errlen, path, "larger than %d bytes",
+			CONF_FILE_MAX);
+	else if (ret)
+		set_err(err, errlen, path, "%s", strerror(-ret));
+	if (ret)
+		return ret == -EFBIG ? -EINVAL : ret;
+	ret = apply_lines(c, buf, len, path, keep_going, err, errlen);
+	free(buf);
+	return ret;
 }
 
 /* Lines are applied as they are read: on an error, earlier lines have
@@ -513,41 +581,12 @@ static int read_lines(struct vg_config *c, FILE *f, const char *path,
 int vg_config_read_file(struct vg_config *c, const char *path,
 			char *err, size_t errlen)
 {
-	struct stat st;
-	FILE *f = NULL;
-	int fd, ret;
+	return read_file(c, path, false, err, errlen);
+}
 
-	/* No O_NOFOLLOW: an admin may well symlink /etc/security. */
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		goto fail;
-	}
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		set_err(err, errlen, path, "not a regular file");
-		ret = -EINVAL;
-		goto out;
-	}
-	f = fdopen(fd, "r");
-	if (!f) {
-		ret = -errno;
-		goto fail;
-	}
-	fd = -1;
-	ret = read_lines(c, f, path, err, errlen);
-	goto out;
-fail:
-	set_err(err, errlen, path, "%s", strerror(-ret));
-out:
-	if (f)
-		fclose(f);
-	if (fd >= 0)
-		close(fd);
-	return ret;
+int vg_config_read_file_lenient(struct vg_config *c, const char *path)
+{
+	return read_file(c, path, true, NULL, 0);
 }
 
 static const struct {

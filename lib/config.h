@@ -30,6 +30,10 @@
 #endif
 
 #define VG_ERR_MAX		512	/* size of every error buffer */
+/* Paths in the configuration: far below PATH_MAX, so that the config
+ * (copied and zeroed on every authentication) stays small, and a
+ * table path plus ".new.XXXXXX" always fits. */
+#define VG_PATH_MAX		256
 #define VG_CONF_LINE_MAX	4096	/* longer lines are an error */
 #define VG_SSH_PORTS_MAX	16
 
@@ -57,8 +61,8 @@ struct vg_config {
 	unsigned int ipv6_prefix;	/* 48..128 */
 	unsigned int invalid_user_weight;
 	uint32_t table_size;
-	char table_path[PATH_MAX];
-	char state_path[PATH_MAX];
+	char table_path[VG_PATH_MAX];
+	char state_path[VG_PATH_MAX];
 	unsigned int persistent_after;
 	uint64_t trust;
 	uint64_t inflight_timeout;
@@ -68,7 +72,7 @@ struct vg_config {
 	unsigned int n_ssh_ports;	/* 0 = ask sshd -T */
 	uint16_t ssh_ports[VG_SSH_PORTS_MAX];
 	enum vg_failmode failmode;
-	char totp_secrets[PATH_MAX];
+	char totp_secrets[VG_PATH_MAX];
 	unsigned int totp_window;
 	bool silent;
 };
@@ -91,6 +95,12 @@ int vg_config_line(struct vg_config *c, const char *line, const char *where,
  * bad line -EINVAL.  Every error fills err with path, line and key. */
 int vg_config_read_file(struct vg_config *c, const char *path,
 			char *err, size_t errlen);
+
+/* The same, applying every good line and skipping bad ones: only to
+ * find out what an admin meant by a broken file (the module's failmode
+ * must hold even when the bad line comes before "failmode = closed").
+ * Never use the result as a configuration. */
+int vg_config_read_file_lenient(struct vg_config *c, const char *path);
 
 /* "90", "90s", "10m", "1h", "7d", "5w", also compound "1h30m".
  * 0 or -EINVAL (empty, junk, overflow, more than VG_DURATION_MAX). */

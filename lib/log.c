@@ -1,4 +1,3 @@
-#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -17,12 +16,9 @@ void vg_log(int prio, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (log_fn) {
+	/* No hook: the library does not print on its own. */
+	if (log_fn)
 		log_fn(log_ctx, prio, fmt, ap);
-	} else {
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
-	}
 	va_end(ap);
 }
 

@@ -9,7 +9,7 @@
 
 typedef void (*vg_log_fn)(void *ctx, int prio, const char *fmt, va_list ap);
 
-/* NULL fn restores the default (stderr). */
+/* NULL fn restores the default: messages are dropped. */
 void vg_log_set(vg_log_fn fn, void *ctx);
 void vg_log(int prio, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -91,7 +91,7 @@ struct vg_table {
 	size_t map_len;
 	uint32_t n;
 	bool ro;
-	char path[PATH_MAX];
+	char path[VG_PATH_MAX];
 };
 
 vg_time_t vg_now(void)
@@ -121,7 +121,7 @@ static int check_dir(const char *path, bool create)
 	char *slash;
 	struct stat st;
 
-	if (strlen(path) >= sizeof(dir) || path[0] != '/')
+	if (strlen(path) >= VG_PATH_MAX || path[0] != '/')
 		return -EINVAL;
 	strcpy(dir, path);
 	slash = strrchr(dir, '/');
@@ -333,7 +333,7 @@ int vg_table_open_ro(struct vg_table **tp, const char *path)
 	int ret;
 
 	*tp = NULL;
-	if (strlen(path) >= PATH_MAX)
+	if (strlen(path) >= VG_PATH_MAX)
 		return -ENAMETOOLONG;
 	t = calloc(1, sizeof(*t));
 	if (!t)
@@ -427,8 +427,12 @@ void vg_entry_refresh(struct vg_entry *e, const struct vg_config *c,
 {
 	if (e->inflight && now >= e->inflight_expires)
 		e->inflight = 0;
-	if (e->failures && (now < e->window_start ||
-			    now - e->window_start >= c->findtime)) {
+	/* Failures are forgotten after findtime without a failure, not
+	 * findtime after the first one: a fixed window would let 2 x
+	 * (maxretry - 1) guesses through around its edge, and SPEC promises
+	 * at most maxretry in any findtime. */
+	if (e->failures && (now < e->last_fail ||
+			    now - e->last_fail >= c->findtime)) {
 		e->failures = 0;
 		e->window_start = 0;
 	}
@@ -812,8 +816,8 @@ void vg_table_stats(struct vg_table *t, const struct vg_config *c,
 			s->dropped++;
 		if (vg_entry_banned(&e, now))
 			s->banned++;
-		else if (e.failures && now >= e.window_start &&
-			 now - e.window_start < c->findtime)
+		else if (e.failures && now >= e.last_fail &&
+			 now - e.last_fail < c->findtime)
 			s->failing++;
 	}
 }

@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,18 +46,46 @@ static const char *const mode_names[] = {
 };
 
 #define USER_LOG_MAX	64
+#define ARGS_KEY_MAX	1024
+
+/* What one PAM handle keeps between the module's lines and between the
+ * attempts of one connection (sshd: one handle, one pam_authenticate
+ * per password): the parsed configuration and the mapped table, so
+ * preauth pays for them and authfail and later attempts do not. */
+#define VG_DATA_CTX	"pam_vpsguard:ctx"
+
+struct ctx {
+	char args[ARGS_KEY_MAX];	/* the arguments it was parsed from */
+	size_t args_len;
+	struct vg_config cfg;
+	struct vg_table *t;
+	dev_t dev;			/* of the mapped table file */
+	ino_t ino;
+};
 
 struct request {
 	pam_handle_t *pamh;
 	int flags;
 	enum mode mode;
-	struct vg_config cfg;
+	struct ctx *ctx;
+	struct vg_config *cfg;		/* &ctx->cfg */
 	bool cfg_ok;
 	struct vg_addr key;
 	char src[VG_ADDR_STRLEN];
 	char user[USER_LOG_MAX];	/* sanitised, for log lines only */
 	const char *raw_user;
+	bool account;
+	bool ctx_shared;		/* ctx belongs to the PAM handle */
 };
+
+/* One attempt runs several lines of the stack; problems that every line
+ * would see (a bad config, a strange rhost) are logged by the first one
+ * only: preauth in auth, and the account line. */
+static bool chatty(const struct request *rq)
+{
+	return rq->account || rq->mode == MODE_PREAUTH ||
+	       rq->mode == MODE_TOTP;
+}
 
 static void pam_log_hook(void *ctx, int prio, const char *fmt, va_list ap)
 {
@@ -68,42 +97,49 @@ static void pam_log_hook(void *ctx, int prio, const char *fmt, va_list ap)
 static enum vg_failmode rescue_failmode(const char *path, int argc,
 					const char **argv)
 {
-	struct vg_config c;
-	char line[VG_CONF_LINE_MAX], err[VG_ERR_MAX];
-	FILE *f;
+	struct vg_config *c = malloc(sizeof(*c));
+	char err[VG_ERR_MAX];
+	enum vg_failmode m;
 
-	vg_config_defaults(&c);
-	f = fopen(path, "re");
-	if (f) {
-		while (fgets(line, sizeof(line), f))
-			vg_config_line(&c, line, "rescue", err, sizeof(err));
-		fclose(f);
-	}
+	if (!c)
+		return VG_FAILMODE_CLOSED;
+	vg_config_defaults(c);
+	vg_config_read_file_lenient(c, path);
 	for (int i = 0; i < argc; i++)
 		if (strncmp(argv[i], "failmode=", 9) == 0)
-			vg_config_set(&c, "failmode", argv[i] + 9, "argument",
+			vg_config_set(c, "failmode", argv[i] + 9, "argument",
 				      err, sizeof(err));
-	return c.failmode;
+	m = c->failmode;
+	free(c);
+	return m;
+}
+
+/* The mode word, if argv[0] is one; returns the index of the first
+ * key=value argument. */
+static int parse_mode(struct request *rq, int argc, const char **argv)
+{
+	for (int m = MODE_PREAUTH; argc > 0 && m <= MODE_TOTP; m++)
+		if (strcmp(argv[0], mode_names[m]) == 0) {
+			rq->mode = (enum mode)m;
+			return 1;
+		}
+	return 0;
 }
 
 /* Defaults, then the file (conf= picks it; the default one may be
  * absent), then key=value arguments through the same setter. */
-static int load_config(struct request *rq, int argc, const char **argv)
+static int load_config(struct request *rq, int argc, const char **argv,
+		       int first)
 {
 	const char *conf = VG_PATH_CONF;
 	char err[VG_ERR_MAX];
-	int ret, first = 0;
+	int ret;
 
-	for (int m = MODE_PREAUTH; argc > 0 && m <= MODE_TOTP; m++)
-		if (strcmp(argv[0], mode_names[m]) == 0) {
-			rq->mode = (enum mode)m;
-			first = 1;
-		}
 	for (int i = first; i < argc; i++)
 		if (strncmp(argv[i], "conf=", 5) == 0)
 			conf = argv[i] + 5;
-	vg_config_defaults(&rq->cfg);
-	ret = vg_config_read_file(&rq->cfg, conf, err, sizeof(err));
+	vg_config_defaults(rq->cfg);
+	ret = vg_config_read_file(rq->cfg, conf, err, sizeof(err));
 	if (ret == -ENOENT && strcmp(conf, VG_PATH_CONF) == 0)
 		ret = 0;
 	for (int i = first; i < argc && ret == 0; i++) {
@@ -123,15 +159,118 @@ static int load_config(struct request *rq, int argc, const char **argv)
 		}
 		memcpy(key, argv[i], (size_t)(eq - argv[i]));
 		key[eq - argv[i]] = '\0';
-		ret = vg_config_set(&rq->cfg, key, eq + 1, "argument", err,
+		ret = vg_config_set(rq->cfg, key, eq + 1, "argument", err,
 				    sizeof(err));
 	}
 	if (ret) {
-		vg_log(LOG_ERR, "configuration error: %s", err);
-		rq->cfg.failmode = rescue_failmode(conf, argc, argv);
+		if (chatty(rq))
+			vg_log(LOG_ERR, "configuration error: %s", err);
+		rq->cfg->failmode = rescue_failmode(conf, argc, argv);
 		return ret;
 	}
 	rq->cfg_ok = true;
+	return 0;
+}
+
+static void ctx_cleanup(pam_handle_t *pamh, void *data, int status)
+{
+	struct ctx *c = data;
+
+	(void)pamh;
+	(void)status;
+	if (!c)
+		return;
+	vg_table_close(c->t);
+	free(c);
+}
+
+/* The arguments after the mode, NUL-separated: lines of one stack that
+ * differ only in their mode share one parsed configuration.  -1: too
+ * long to cache. */
+static long args_key(int argc, const char **argv, int first, char *buf)
+{
+	size_t len = 0, n;
+
+	for (int i = first; i < argc; i++) {
+		n = strlen(argv[i]) + 1;
+		if (len + n > ARGS_KEY_MAX)
+			return -1;
+		memcpy(buf + len, argv[i], n);
+		len += n;
+	}
+	return (long)len;
+}
+
+/* The handle's context when it was parsed from the same arguments, else
+ * a new one (kept on the handle when its configuration is good). */
+static struct ctx *get_ctx(struct request *rq, int argc, const char **argv,
+			   int first)
+{
+	char key[ARGS_KEY_MAX];
+	long len = args_key(argc, argv, first, key);
+	const void *p = NULL;
+	struct ctx *c;
+
+	if (len >= 0 && pam_get_data(rq->pamh, VG_DATA_CTX, &p) ==
+	    PAM_SUCCESS && p) {
+		c = (struct ctx *)p;
+		if (c->args_len == (size_t)len &&
+		    !memcmp(c->args, key, (size_t)len)) {
+			rq->ctx = c;
+			rq->cfg = &c->cfg;
+			rq->cfg_ok = true;
+			rq->ctx_shared = true;
+			return c;
+		}
+	}
+	/* Not calloc: the config is filled by vg_config_defaults(), and
+	 * zeroing the 1 KB args buffer would be pure waste per login. */
+	c = malloc(sizeof(*c));
+	if (!c)
+		return NULL;
+	c->args_len = 0;
+	c->t = NULL;
+	c->dev = 0;
+	c->ino = 0;
+	rq->ctx = c;
+	rq->cfg = &c->cfg;
+	load_config(rq, argc, argv, first);
+	if (rq->cfg_ok && len >= 0) {
+		memcpy(c->args, key, (size_t)len);
+		c->args_len = (size_t)len;
+		if (pam_set_data(rq->pamh, VG_DATA_CTX, c, ctx_cleanup) ==
+		    PAM_SUCCESS)
+			rq->ctx_shared = true;
+	}
+	return c;
+}
+
+/* The table, mapped once per handle; reopened when the file was
+ * replaced (rebuilt) since. */
+static int get_table(struct request *rq, bool create, struct vg_table **t)
+{
+	struct ctx *c = rq->ctx;
+	struct stat st;
+	int ret;
+
+	if (c->t) {
+		if (stat(c->cfg.table_path, &st) == 0 && st.st_ino == c->ino &&
+		    st.st_dev == c->dev) {
+			*t = c->t;
+			return 0;
+		}
+		vg_table_close(c->t);
+		c->t = NULL;
+	}
+	ret = vg_table_open(&c->t, c->cfg.table_path, c->cfg.table_size,
+			    create);
+	if (ret)
+		return ret;
+	if (stat(c->cfg.table_path, &st) == 0) {
+		c->dev = st.st_dev;
+		c->ino = st.st_ino;
+	}
+	*t = c->t;
 	return 0;
 }
 
@@ -155,26 +294,27 @@ static int get_source(struct request *rq)
 		char bad[80];
 
 		vg_sanitize(bad, sizeof(bad), rhost);
-		vg_log(LOG_WARNING, "unusable remote host '%s' and no numeric "
-		       "SSH_CONNECTION", bad);
+		if (chatty(rq))
+			vg_log(LOG_WARNING, "unusable remote host '%s' and "
+			       "no numeric SSH_CONNECTION", bad);
 		return ret;
 	}
-	if (ret == 2) {
+	if (ret == 2 && chatty(rq)) {
 		char bad[80];
 
 		vg_sanitize(bad, sizeof(bad), rhost);
 		vg_log(LOG_NOTICE, "counting host name '%s' literally: no "
 		       "numeric address (set UseDNS no in sshd_config)", bad);
 	}
-	vg_addr_key(&a, rq->cfg.ipv6_prefix, &rq->key);
+	vg_addr_key(&a, rq->cfg->ipv6_prefix, &rq->key);
 	vg_addr_format(&rq->key, rq->src, sizeof(rq->src));
-	return vg_cidr_list_match(&rq->cfg.ignoreip, &a) ? 1 : 0;
+	return vg_cidr_list_match(&rq->cfg->ignoreip, &a) ? 1 : 0;
 }
 
 /* What a mode returns when it cannot do its job: SPEC's failmode. */
 static int failmode_code(const struct request *rq)
 {
-	bool closed = rq->cfg.failmode == VG_FAILMODE_CLOSED;
+	bool closed = rq->cfg->failmode == VG_FAILMODE_CLOSED;
 
 	switch (rq->mode) {
 	case MODE_AUTHFAIL:
@@ -202,18 +342,20 @@ static unsigned int failure_weight(const struct request *rq)
 	struct passwd pw, *res = NULL;
 	char buf[4096];
 
+	if (rq->cfg->invalid_user_weight <= 1)
+		return 1;		/* nothing to tell apart */
 	/* A name longer than any real one is not looked up at all. */
 	if (!rq->raw_user || strlen(rq->raw_user) > 256)
-		return rq->cfg.invalid_user_weight;
+		return rq->cfg->invalid_user_weight;
 	if (getpwnam_r(rq->raw_user, &pw, buf, sizeof(buf), &res) == 0 &&
 	    res == NULL)
-		return rq->cfg.invalid_user_weight;
+		return rq->cfg->invalid_user_weight;
 	return 1;
 }
 
 static void tell_denied(const struct request *rq)
 {
-	if (rq->cfg.silent || (rq->flags & PAM_SILENT))
+	if (rq->cfg->silent || (rq->flags & PAM_SILENT))
 		return;
 	pam_error(rq->pamh, "Too many failed logins from this address. "
 		  "Try again later.");
@@ -226,20 +368,20 @@ static void log_denied(const struct request *rq, const struct vg_result *r,
 
 	if (r->verdict == VG_DENY_BANNED) {
 		vg_duration_format(r->banned_until - now, left, sizeof(left));
-		vg_log(LOG_NOTICE, "deny %s user '%s': banned for %s more "
-		       "(ban #%u)", rq->src, rq->user, left, r->ban_count);
+		vg_log(LOG_NOTICE, "deny %s user '%s': banned for %s more",
+		       rq->src, rq->user, left);
 	} else {
-		vg_duration_format(rq->cfg.findtime, win, sizeof(win));
+		vg_duration_format(rq->cfg->findtime, win, sizeof(win));
 		vg_log(LOG_NOTICE, "deny %s user '%s': %u attempts failed or "
 		       "in progress within %s", rq->src, rq->user,
-		       rq->cfg.maxretry, win);
+		       rq->cfg->maxretry, win);
 	}
 }
 
 static int do_preauth(struct request *rq, struct vg_table *t, vg_time_t now)
 {
 	struct vg_result r;
-	int ret = vg_table_preauth(t, &rq->cfg, &rq->key, now, &r);
+	int ret = vg_table_preauth(t, rq->cfg, &rq->key, now, &r);
 
 	if (ret)
 		return ret;
@@ -255,28 +397,32 @@ static int do_authfail(struct request *rq, struct vg_table *t, vg_time_t now)
 	char len[32], win[32];
 	struct vg_result r;
 	unsigned int w = failure_weight(rq);
-	int ret = vg_table_fail(t, &rq->cfg, &rq->key, w, now, &r);
+	int ret = vg_table_fail(t, rq->cfg, &rq->key, w, now, &r);
 
 	if (ret)
 		return ret;
-	vg_duration_format(rq->cfg.findtime, win, sizeof(win));
+	vg_duration_format(rq->cfg->findtime, win, sizeof(win));
 	if (r.verdict == VG_BANNED_NOW) {
 		vg_duration_format(r.ban_length, len, sizeof(len));
-		vg_log(LOG_NOTICE, "ban %s for %s (%u failures in %s, ban #%u%s)",
-		       rq->src, len, r.failures, win, r.ban_count,
-		       r.trusted ? ", trusted: not escalated" : "");
-	} else if (r.verdict == VG_ALLOW) {
-		vg_log(LOG_INFO, "failure %u/%u from %s user '%s'%s",
-		       r.failures, rq->cfg.maxretry, rq->src, rq->user,
-		       w > 1 ? " (unknown user)" : "");
+		if (r.trusted)
+			vg_log(LOG_NOTICE, "ban %s for %s (%u failures in %s, "
+			       "trusted: not escalated)", rq->src, len,
+			       r.failures, win);
+		else
+			vg_log(LOG_NOTICE, "ban %s for %s (%u failures in %s, "
+			       "ban #%u)", rq->src, len, r.failures, win,
+			       r.ban_count);
 	}
+	/* No line per failure: sshd logs each failed password itself, with
+	 * user and source; ours are the events it cannot see (bans and
+	 * refusals), and the counts are in `pam_vpsguard-admin show`. */
 	return PAM_AUTH_ERR;
 }
 
 static int do_account(struct request *rq, struct vg_table *t, vg_time_t now)
 {
 	struct vg_result r;
-	int ret = vg_table_check(t, &rq->cfg, &rq->key, now, &r);
+	int ret = vg_table_check(t, rq->cfg, &rq->key, now, &r);
 
 	if (ret)
 		return ret;
@@ -287,7 +433,7 @@ static int do_account(struct request *rq, struct vg_table *t, vg_time_t now)
 	}
 	/* The account phase passing is a login (public-key ones never run
 	 * the auth stack): stamp trust. */
-	ret = vg_table_success(t, &rq->cfg, &rq->key, false, now);
+	ret = vg_table_success(t, rq->cfg, &rq->key, false, now);
 	return ret ? ret : PAM_SUCCESS;
 }
 
@@ -309,12 +455,11 @@ static int run(struct request *rq)
 		vg_log(LOG_ERR, "mode totp is not available in this build");
 		return PAM_AUTH_ERR;
 	}
-	ret = vg_table_open(&t, rq->cfg.table_path, rq->cfg.table_size,
-			    rq->mode != MODE_ACCOUNT);
+	ret = get_table(rq, rq->mode != MODE_ACCOUNT, &t);
 	if (ret == -ENOENT && rq->mode == MODE_ACCOUNT)
 		return PAM_SUCCESS;	/* no table yet: nobody is banned */
 	if (ret) {
-		vg_log(LOG_ERR, "table %s: %s", rq->cfg.table_path,
+		vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
 		       strerror(-ret));
 		return failmode_code(rq);
 	}
@@ -326,16 +471,15 @@ static int run(struct request *rq)
 		ret = do_authfail(rq, t, now);
 		break;
 	case MODE_AUTHSUCC:
-		ret = vg_table_success(t, &rq->cfg, &rq->key, true, now);
+		ret = vg_table_success(t, rq->cfg, &rq->key, true, now);
 		ret = ret ? ret : PAM_SUCCESS;
 		break;
 	default:
 		ret = do_account(rq, t, now);
 		break;
 	}
-	vg_table_close(t);
 	if (ret < 0) {		/* a table error, not a PAM code */
-		vg_log(LOG_ERR, "table %s: %s", rq->cfg.table_path,
+		vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
 		       strerror(-ret));
 		return failmode_code(rq);
 	}
@@ -345,29 +489,28 @@ static int run(struct request *rq)
 static int entry(pam_handle_t *pamh, int flags, int argc, const char **argv,
 		 bool account)
 {
-	struct request *rq;
-	int ret;
+	struct request rq = { .pamh = pamh, .flags = flags,
+			      .mode = MODE_ACCOUNT, .account = account };
+	int ret, first;
 
 	vg_log_set(pam_log_hook, pamh);
-	/* struct vg_config holds paths and CIDR lists: ~10 KB, too much
-	 * for the stack of every caller we may be loaded into. */
-	rq = calloc(1, sizeof(*rq));
-	if (!rq)
-		return account ? PAM_IGNORE : PAM_BUF_ERR;
-	rq->pamh = pamh;
-	rq->flags = flags;
-	rq->mode = MODE_ACCOUNT;
-	load_config(rq, argc, argv);
-	if (account)
-		rq->mode = MODE_ACCOUNT;
-	else if (rq->mode == MODE_ACCOUNT) {
+	first = parse_mode(&rq, argc, argv);
+	if (!get_ctx(&rq, argc, argv, first)) {
+		ret = account ? PAM_IGNORE : PAM_BUF_ERR;
+		goto out;
+	}
+	if (account) {
+		rq.mode = MODE_ACCOUNT;
+	} else if (rq.mode == MODE_ACCOUNT) {
 		vg_log(LOG_ERR, "auth needs a mode: preauth, authfail, "
 		       "authsucc or totp");
-		rq->cfg_ok = false;
-		rq->mode = MODE_PREAUTH;
+		rq.cfg_ok = false;
+		rq.mode = MODE_PREAUTH;
 	}
-	ret = run(rq);
-	free(rq);
+	ret = run(&rq);
+	if (!rq.ctx_shared)
+		ctx_cleanup(pamh, rq.ctx, 0);
+out:
 	vg_log_set(NULL, NULL);
 	return ret;
 }

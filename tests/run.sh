@@ -11,7 +11,7 @@ trap 'rm -rf "$LOG"' EXIT
 passed=0 failed=0 skipped=0 suites_failed=""
 
 run_suite() {	# name cmd...
-	local name=$1 out="$LOG/$1.log" rc p f s
+	local name=$1 out="$LOG/${1//\//_}.log" rc p f s
 	shift
 	echo "=== $name"
 	"$@" >"$out" 2>&1
@@ -49,5 +49,9 @@ done
 
 echo
 [ -n "$suites_failed" ] && echo "failed suites:$suites_failed"
+if [ "$passed" -eq 0 ]; then
+	echo "FAIL: no test passed: the suites did not run"
+	failed=$((failed + 1))
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

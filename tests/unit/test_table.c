@@ -104,17 +104,21 @@ static void t_ban_after_maxretry(void **state)
 static void t_findtime_window(void **state)
 {
 	struct fx *f = *state;
-	struct vg_addr a = addr("198.51.100.1");
+	struct vg_addr a = addr("198.51.100.1"), b = addr("198.51.100.9");
 	struct vg_result r;
 
+	/* findtime (600 s) without a failure forgives the count */
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(attempt(f, &a, 1, 1000 + i, &r), VG_ALLOW);
-	/* the window opened at 1000 and lasts findtime (600 s) */
-	assert_int_equal(attempt(f, &a, 1, 1600, &r), VG_ALLOW);
+	assert_int_equal(attempt(f, &a, 1, 1603, &r), VG_ALLOW);
 	assert_int_equal(r.failures, 1);
+	/* ... but any maxretry failures within findtime ban, also across
+	 * the edge of a window that began with the first failure */
+	assert_int_equal(attempt(f, &b, 1, 1000, &r), VG_ALLOW);
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(attempt(f, &a, 1, 1601, &r), VG_ALLOW);
-	assert_int_equal(attempt(f, &a, 1, 1602, &r), VG_BANNED_NOW);
+		assert_int_equal(attempt(f, &b, 1, 1590, &r), VG_ALLOW);
+	assert_int_equal(attempt(f, &b, 1, 1610, &r), VG_BANNED_NOW);
+	assert_int_equal(r.failures, 5);
 }
 
 static void t_weight(void **state)

@@ -6,23 +6,52 @@
 #include <string.h>
 
 #include "cli.h"
+#include "nft.h"
 #include "output.h"
 #include "policy.h"
 #include "subcommands.h"
 
-/* Firewall hooks.  Until the helper's nftables code lands, a ban is the
- * module's preauth/account deny alone and there is no drop to lift;
- * then these remove the key's element from drop4/drop6 at once (SPEC:
- * "unban also removes the nftables drop").  0 or -errno. */
-static int nft_drop_remove(const struct vg_addr *key)
+/* SPEC: unban also removes the nftables drop, at once (the helper's
+ * next pass would, but an admin who unbans wants it now).  No table
+ * (the helper never ran) or no nftables here: there is no drop to
+ * remove.  0 or -errno. */
+static int nft_done(int ret)
 {
-	(void)key;
-	return 0;
+	if (ret == -ENOENT)
+		return 0;
+	if (vg_nft_unavailable(ret)) {
+		cli_note("nftables not available (%s): no drop to remove",
+			 vg_nft_strerror(ret));
+		return 0;
+	}
+	if (ret)
+		cli_error("nftables: %s", vg_nft_strerror(ret));
+	return ret;
 }
 
-static int nft_drop_remove_all(void)
+static int nft_drop_remove(const struct vg_addr *key)
 {
-	return 0;
+	struct vg_nft_elem e;
+	struct vg_nft_report rep;
+
+	memset(&e, 0, sizeof(e));
+	e.addr = *key;
+	memset(&rep, 0, sizeof(rep));
+	return nft_done(vg_nft_apply(VG_NFT_DROP, NULL, 0, &e, 1, &rep));
+}
+
+static int nft_drop_remove_all(const struct vg_config *cfg)
+{
+	struct vg_nft_elem *e = NULL;
+	struct vg_nft_report rep;
+	size_t n = 0;
+	int ret = vg_nft_list(VG_NFT_DROP, cfg->ipv6_prefix, &e, &n);
+
+	memset(&rep, 0, sizeof(rep));
+	if (ret == 0 && n)
+		ret = vg_nft_apply(VG_NFT_DROP, NULL, 0, e, n, &rep);
+	free(e);
+	return nft_done(ret);
 }
 
 static const char *ban_time;
@@ -205,7 +234,7 @@ static int unban_every(struct vg_table *t, const struct vg_config *cfg)
 	if (ret == 0)
 		ret = vg_table_unban_all(t);
 	if (ret == 0)
-		ret = nft_drop_remove_all();
+		ret = nft_drop_remove_all(cfg);
 	if (ret)
 		cli_error("unban: %s", strerror(-ret));
 	else

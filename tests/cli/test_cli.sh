@@ -24,6 +24,12 @@ for f in "$ADMIN" "$MOD"; do
 		exit 1
 	fi
 done
+# A network namespace of its own too: unban talks to nftables, and the
+# host's ruleset is never the test's to touch.  It dies with the suite.
+if [ -z "${VG_CLI_NETNS:-}" ]; then
+	export VG_CLI_NETNS=1
+	exec unshare -n bash "$0" "$@"
+fi
 reexec_private_mountns "$@"
 
 new_tmpdir || { fail "$VG_SUITE" "mktemp"; exit 1; }

@@ -137,3 +137,7 @@ callgrind_annotate --inclusive=yes --threshold=100 "$OUT/cg.vpsguard" 2>/dev/nul
 		printf "   %9.0f  %s\n", x / n, fn
 		if (++k >= 22) exit
 	}'
+echo
+
+echo "== 6. nftables: applying 1,000 and 10,000 bans (inside a throwaway network namespace)"
+"$BENCH/bench_nft.sh"

@@ -467,7 +467,10 @@ static pid_t spawn(void (*fn)(struct fx *, int), struct fx *f, int arg)
 	if (pid == 0) {
 		struct vg_table *t;
 
-		/* like an sshd process: its own open and mapping */
+		/* like an sshd process: its own open and mapping (the
+		 * parent's copy is dropped, not leaked) */
+		vg_table_close(f->t);
+		f->t = NULL;
 		if (vg_table_open(&t, f->path, 1024, true) != 0)
 			_exit(2);
 		f->t = t;

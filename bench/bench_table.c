@@ -14,8 +14,9 @@
  *
  * Each figure is the median over batches of --batch ops of (batch time /
  * ops), CLOCK_MONOTONIC around each batch.  `now` is passed in and moves
- * on one second per op, with findtime = 60 s and maxretry = 1000, so
- * windows keep expiring and no source is ever banned: every op takes the
+ * on one second per op, with findtime = 1 s and maxretry = 1000: a
+ * failure count is forgotten after findtime without a failure, so
+ * counts keep expiring and no source is ever banned: every op takes the
  * counting path.  Then 2 processes (fork) each do --par-ops vg_table_fail
  * on random sources of the same table at once: throughput = all ops /
  * (last finish - first start).
@@ -330,7 +331,7 @@ int main(int argc, char **argv)
 		vg_config_defaults(&x.cfg);
 		if (vg_config_set(&x.cfg, "maxretry", "1000", "bench", err,
 				  sizeof(err)) ||
-		    vg_config_set(&x.cfg, "findtime", "60", "bench", err,
+		    vg_config_set(&x.cfg, "findtime", "1", "bench", err,
 				  sizeof(err))) {
 			fprintf(stderr, "bench_table: %s\n", err);
 			return 2;

@@ -12,6 +12,7 @@ MANDIR     ?= $(PREFIX)/share/man
 DATADIR    ?= $(PREFIX)/share/pam_vpsguard
 SYSCONFDIR ?= /etc
 UNITDIR    ?= /lib/systemd/system
+TMPFILESDIR ?= /usr/lib/tmpfiles.d
 PKG_CONFIG ?= pkg-config
 
 # Debian: pkg-config's libdir/security; RHEL-family: /usr/lib64/security.
@@ -135,12 +136,21 @@ install: all
 	install -m 644 $(MODULE) $(DESTDIR)$(PAMDIR)/pam_vpsguard.so
 	install -m 755 $(ADMIN) $(DESTDIR)$(SBINDIR)/pam_vpsguard-admin
 	install -m 644 sshd_snippets/* $(DESTDIR)$(DATADIR)/
+	install -d -m 755 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 644 man/pam_vpsguard.8 man/pam_vpsguard-admin.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 man/vpsguard.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 helper/pam-vpsguard.service $(DESTDIR)$(UNITDIR)/pam-vpsguard.service
+	install -m 644 helper/pam-vpsguard.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pam-vpsguard.conf
 	test -e $(DESTDIR)$(SYSCONFDIR)/security/vpsguard.conf || \
 		install -m 644 pam_module/vpsguard.conf $(DESTDIR)$(SYSCONFDIR)/security/vpsguard.conf
 
 # The configuration file is the admin's: uninstall leaves it.
 uninstall:
 	rm -f $(DESTDIR)$(PAMDIR)/pam_vpsguard.so $(DESTDIR)$(SBINDIR)/pam_vpsguard-admin
+	rm -f $(DESTDIR)$(MANDIR)/man8/pam_vpsguard.8 $(DESTDIR)$(MANDIR)/man8/pam_vpsguard-admin.8 \
+		$(DESTDIR)$(MANDIR)/man5/vpsguard.conf.5 \
+		$(DESTDIR)$(UNITDIR)/pam-vpsguard.service $(DESTDIR)$(TMPFILESDIR)/pam-vpsguard.conf
 	rm -rf $(DESTDIR)$(DATADIR)
 
 clean:

@@ -39,6 +39,9 @@ struct helper {
 	size_t n_saved;
 	bool have_saved;
 	bool nft_off;			/* said once: enforcing in PAM only */
+	bool ports_asked;		/* sshd -T ran (until SIGHUP) */
+	unsigned int n_ports;
+	uint16_t ports[16];
 	int nft_last_err;
 };
 
@@ -130,6 +133,60 @@ static int ensure_parent(const char *path)
 	return 0;
 }
 
+/* Equal but for a second of clock rounding in the times: the boot and
+ * wall clocks are read at slightly different instants each pass. */
+static bool close_time(int64_t a, int64_t b)
+{
+	return (a == 0) == (b == 0) && a - b <= 1 && b - a <= 1;
+}
+
+static bool same_recs(const struct vg_state_rec *a,
+		      const struct vg_state_rec *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(&a[i].key, &b[i].key, sizeof(a[i].key)) ||
+		    a[i].ban_count != b[i].ban_count ||
+		    a[i].flags != b[i].flags ||
+		    !close_time(a[i].banned_at, b[i].banned_at) ||
+		    !close_time(a[i].banned_until, b[i].banned_until) ||
+		    !close_time(a[i].last_success, b[i].last_success))
+			return false;
+	return true;
+}
+
+/* Before the first save of this process (every `sync`): learn what the
+ * file holds, so an unchanged table is not rewritten, and never replace
+ * a corrupt file without keeping it aside (the live table being full
+ * made restore() skip reading it). */
+static void learn_saved(struct helper *h, vg_time_t now, int64_t wall)
+{
+	struct vg_state_rec *r = NULL;
+	char err[VG_ERR_MAX], aside[4096];
+	size_t n = 0;
+	int ret = vg_state_load(h->cfg.state_path, &r, &n, err, sizeof(err));
+
+	if (ret == -EBADMSG) {
+		if (vg_state_quarantine(h->cfg.state_path, aside,
+					sizeof(aside)) == 0)
+			vg_log(LOG_ERR, "%s; kept as %s, saving the live "
+			       "table instead", err, aside);
+		else
+			vg_log(LOG_ERR, "%s; could not move it aside", err);
+		return;
+	}
+	if (ret)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		r[i].banned_at = from_wall(r[i].banned_at, now, wall);
+		r[i].banned_until = from_wall(r[i].banned_until, now, wall);
+		r[i].last_success = from_wall(r[i].last_success, now, wall);
+	}
+	free(h->saved);
+	h->saved = r;
+	h->n_saved = n;
+	h->have_saved = true;
+}
+
 static int save(struct helper *h, const struct vg_entry *e, long n,
 		vg_time_t now, int64_t wall)
 {
@@ -153,8 +210,9 @@ static int save(struct helper *h, const struct vg_entry *e, long n,
 		r[k].last_success = e[i].last_success;
 		k++;
 	}
-	if (h->have_saved && k == h->n_saved &&
-	    memcmp(r, h->saved, k * sizeof(*r)) == 0) {
+	if (!h->have_saved)
+		learn_saved(h, now, wall);
+	if (h->have_saved && k == h->n_saved && same_recs(r, h->saved, k)) {
 		free(r);
 		return 0;
 	}
@@ -257,8 +315,23 @@ static int firewall(struct helper *h, const struct vg_entry *e, long n,
 	if (!w)
 		return -ENOMEM;
 	vg_nft_config_from(&h->cfg, &nc);
-	if (h->cfg.n_ssh_ports == 0 && h->cfg.connlimit_count)
-		vg_sshd_ports(nc.ports, &nc.n_ports, 16);
+	if (h->cfg.n_ssh_ports == 0 && h->cfg.connlimit_count) {
+		/* Asked once, not every pass: sshd -T forks and reads
+		 * every host key. */
+		if (!h->ports_asked) {
+			int r = vg_sshd_ports(h->ports, &h->n_ports, 16);
+
+			h->ports_asked = true;
+			if (r)
+				vg_log(LOG_WARNING, "ssh.ports: `sshd -T` "
+				       "failed (%s): connlimit guard off; set "
+				       "ssh.ports", r == -ENOEXEC ? "its "
+				       "configuration or host keys" :
+				       strerror(-r));
+		}
+		memcpy(nc.ports, h->ports, sizeof(nc.ports));
+		nc.n_ports = h->n_ports;
+	}
 	memset(&rep, 0, sizeof(rep));
 	ret = vg_nft_ensure(&nc, &rep);
 	if (ret) {
@@ -414,6 +487,7 @@ int daemon_main(int argc, const char **argv)
 
 			if (cli_load_config(&c) == VG_EXIT_OK) {
 				h.cfg = c;
+				h.ports_asked = false;
 				vg_log(LOG_INFO, "configuration re-read");
 			} else {
 				vg_log(LOG_ERR, "configuration not re-read: "

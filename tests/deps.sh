@@ -5,7 +5,8 @@ set -eu
 
 PKGS="build-essential pkg-config libpam0g-dev libpam-modules libcmocka-dev
 pamtester openssh-server openssh-client sshpass iproute2 nftables
-libnftnl-dev libmnl-dev liboath-dev oathtool valgrind python3 util-linux"
+libnftnl-dev libmnl-dev liboath-dev oathtool valgrind python3 util-linux
+systemd man-db libcap2-bin openssl"
 
 missing=""
 for p in $PKGS; do

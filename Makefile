@@ -127,8 +127,10 @@ demo: need-root deps
 	./tests/e2e/demo.sh
 
 bench: need-root deps
+	@VG_BENCH_DEPS=1 ./tests/deps.sh
 	$(MAKE) all $(BENCH_BIN)
 	./bench/run.sh
+	./bench/compare.sh
 
 install: all
 	install -d -m 755 $(DESTDIR)$(PAMDIR) $(DESTDIR)$(SBINDIR) \

@@ -8,6 +8,10 @@ pamtester openssh-server openssh-client sshpass iproute2 nftables
 libnftnl-dev libmnl-dev liboath-dev oathtool valgrind python3 util-linux
 systemd man-db libcap2-bin openssl"
 
+# make bench compares with fail2ban and sshguard (bench/compare.sh).
+BENCH_PKGS="fail2ban sshguard"
+[ "${VG_BENCH_DEPS:-0}" = 1 ] && PKGS="$PKGS $BENCH_PKGS"
+
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
@@ -34,3 +38,11 @@ trap 'if [ $cleanup_policy = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi' EXIT
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing
+# Installed only to be measured inside namespaces: they must not start
+# guarding this host at the next boot.
+for p in $BENCH_PKGS; do
+	case " $missing " in *" $p "*)
+		command -v systemctl >/dev/null 2>&1 &&
+			systemctl disable "$p" >/dev/null 2>&1 || true ;;
+	esac
+done

@@ -311,8 +311,14 @@ void cli_entry_refresh(struct vg_entry *e, const struct vg_config *cfg,
 		       vg_time_t now)
 {
 	vg_entry_refresh(e, cfg, now);
+}
+
+void cli_mark_dropped(const struct vg_config *cfg, struct vg_entry *e,
+		      long n)
+{
 	load_drops(cfg);
-	mark_dropped(e);
+	for (long i = 0; i < n; i++)
+		mark_dropped(&e[i]);
 }
 
 long cli_snapshot(struct vg_table *t, const struct vg_config *cfg,

@@ -100,6 +100,11 @@ void cli_entry_refresh(struct vg_entry *e, const struct vg_config *cfg,
 /* How many addresses the kernel's drop sets hold (read back once per
  * run); -errno when nftables cannot be read (no table yet: -ENOENT). */
 int cli_kernel_drops(const struct vg_config *cfg, size_t *n);
+/* Set VG_ENTRY_DROPPED on copies whose address the kernel's drop sets
+ * hold (read back once per run), clear it on the others.  Only for what
+ * is shown: the helper and ban/unban have no use for the dump. */
+void cli_mark_dropped(const struct vg_config *cfg, struct vg_entry *e,
+		      long n);
 bool cli_entry_failing(const struct vg_entry *e, vg_time_t now);
 
 /* An ADDR operand: an address or prefix, and the key the module counts

@@ -68,7 +68,7 @@ static bool worth_saving(const struct vg_entry *e, const struct vg_config *c,
 			 vg_time_t now)
 {
 	return e->ban_count || vg_entry_banned(e, now) ||
-	       (e->last_success && now - e->last_success < c->trust);
+	       vg_entry_trusted(e, c, now);
 }
 
 static int restore(struct helper *h, struct vg_table *t, vg_time_t now,
@@ -246,13 +246,6 @@ out:
 	return ret;
 }
 
-static bool is_trusted(const struct vg_entry *e, const struct vg_config *c,
-		       vg_time_t now)
-{
-	return e->last_success && now >= e->last_success &&
-	       (uint64_t)(now - e->last_success) < c->trust;
-}
-
 /* Persistent offenders (SPEC: banned persistent.after times within
  * history, ban active, not trusted, not in ignoreip) -> drop sets; the
  * lately trusted -> trust sets, exempt from the connlimit guard. */
@@ -272,12 +265,12 @@ static size_t wanted(const struct helper *h, const struct vg_entry *e,
 		if (drop) {
 			if (!vg_entry_banned(&e[i], now) ||
 			    e[i].ban_count < c->persistent_after ||
-			    is_trusted(&e[i], c, now) ||
+			    vg_entry_trusted(&e[i], c, now) ||
 			    vg_cidr_list_match(&c->ignoreip, &a))
 				continue;
 			left = e[i].banned_until - now;
 		} else {
-			if (!is_trusted(&e[i], c, now))
+			if (!vg_entry_trusted(&e[i], c, now))
 				continue;
 			left = e[i].last_success + c->trust - now;
 		}

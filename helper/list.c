@@ -187,6 +187,8 @@ int list_main(int argc, const char **argv)
 	if (ret)
 		goto out;
 	n = cli_snapshot(t, &cfg, now, &e);
+	if (n > 0)
+		cli_mark_dropped(&cfg, e, n);
 	ret = n < 0 ? (int)n : print_list(e, n, now);
 	if (ret)
 		cli_error("list: %s", strerror(-ret));
@@ -361,6 +363,8 @@ int show_main(int argc, const char **argv)
 	if (ret)
 		goto out;
 	found = t ? cli_lookup(t, &cfg, &key, now, &e) : -ENOENT;
+	if (found == 0)
+		cli_mark_dropped(&cfg, &e, 1);
 	ret = found == 0 || found == -ENOENT ?
 	      print_show(&cfg, &a, &key, found == 0 ? &e : NULL, now) : found;
 	if (ret)

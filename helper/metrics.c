@@ -66,11 +66,9 @@ int metrics_main(int argc, const char **argv)
 	struct vg_config cfg;
 	struct vg_table *t = NULL;
 	struct vg_table_stats s = { 0 };
-	struct vg_entry *e = NULL;
 	const char *args[1];
 	unsigned int nargs, dropped = 0;
 	vg_time_t now = vg_now();
-	long n;
 	int ret;
 
 	ret = cli_parse(&cmd, argc, argv, args, &nargs);
@@ -86,22 +84,15 @@ int metrics_main(int argc, const char **argv)
 		vg_table_stats(t, &cfg, now, &s);
 	else
 		s.size = cfg.table_size;
-	n = cli_snapshot(t, &cfg, now, &e);
-	if (n < 0) {
-		cli_error("metrics: %s", strerror((int)-n));
-		ret = cli_exit_code((int)n);
-		goto out;
-	}
 	size_t kn = 0;
 
-	(void)e;
+	/* What the kernel drops, read back (0 without nftables). */
 	if (cli_kernel_drops(&cfg, &kn) == 0)
 		dropped = (unsigned int)kn;
 	ret = print_metrics(&s, dropped);
 	if (ret)
 		cli_error("metrics: cannot write the output");
 out:
-	free(e);
 	vg_table_close(t);
 	return ret == CLI_HELP ? VG_EXIT_OK : ret;
 }

@@ -19,8 +19,9 @@ static const struct cli_cmd cmd = {
 };
 
 static int print_status(const struct vg_config *cfg,
-			const struct vg_table_stats *s, unsigned int dropped)
+			const struct vg_table_stats *s)
 {
+	unsigned int dropped;
 	char fill[64], drop[96];
 	double pct = s->size ? 100.0 * s->used / s->size : 0;
 	size_t kn = 0;
@@ -69,11 +70,9 @@ int status_main(int argc, const char **argv)
 	struct vg_config cfg;
 	struct vg_table *t = NULL;
 	struct vg_table_stats s = { 0 };
-	struct vg_entry *e = NULL;
 	const char *args[1];
-	unsigned int nargs, dropped = 0;
+	unsigned int nargs;
 	vg_time_t now = vg_now();
-	long n;
 	int ret;
 
 	ret = cli_parse(&cmd, argc, argv, args, &nargs);
@@ -90,21 +89,11 @@ int status_main(int argc, const char **argv)
 		vg_table_stats(t, &cfg, now, &s);
 	else
 		s.size = cfg.table_size;
-	n = cli_snapshot(t, &cfg, now, &e);
-	if (n < 0) {
-		cli_error("status: %s", strerror((int)-n));
-		ret = cli_exit_code((int)n);
-		goto out;
-	}
-	for (long i = 0; i < n; i++)
-		if (e[i].flags & VG_ENTRY_DROPPED)
-			dropped++;
-	ret = print_status(&cfg, &s, dropped);
+	ret = print_status(&cfg, &s);
 	if (ret)
 		cli_error("cannot write the output: %s", strerror(-ret));
 	ret = cli_exit_code(ret);
 out:
-	free(e);
 	vg_table_close(t);
 	return ret == CLI_HELP ? VG_EXIT_OK : ret;
 }

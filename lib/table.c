@@ -491,8 +491,8 @@ static struct vg_entry *find(struct vg_table *t, const struct vg_addr *k,
 	return e;
 }
 
-static bool trusted(const struct vg_entry *e, const struct vg_config *c,
-		    vg_time_t now)
+bool vg_entry_trusted(const struct vg_entry *e, const struct vg_config *c,
+		      vg_time_t now)
 {
 	return e->last_success != 0 && now >= e->last_success &&
 	       (uint64_t)(now - e->last_success) < c->trust;
@@ -508,7 +508,7 @@ static void result(struct vg_result *r, const struct vg_entry *e,
 	r->failures = e ? e->failures : 0;
 	r->ban_count = e ? e->ban_count : 0;
 	r->banned_until = e ? e->banned_until : 0;
-	r->trusted = e ? trusted(e, c, now) : false;
+	r->trusted = e ? vg_entry_trusted(e, c, now) : false;
 	r->ban_length = 0;
 }
 
@@ -538,7 +538,7 @@ int vg_table_preauth(struct vg_table *t, const struct vg_config *c,
 	e->last_seen = now;
 	if (vg_entry_banned(e, now))
 		v = VG_DENY_BANNED;
-	else if (trusted(e, c, now))
+	else if (vg_entry_trusted(e, c, now))
 		v = e->failures >= c->maxretry ? VG_DENY_INFLIGHT : VG_ALLOW;
 	else if ((uint32_t)e->failures + e->inflight >= c->maxretry)
 		v = VG_DENY_INFLIGHT;
@@ -557,7 +557,7 @@ out:
 static uint64_t start_ban(struct vg_table *t, struct vg_entry *e,
 			  const struct vg_config *c, vg_time_t now)
 {
-	bool trust = trusted(e, c, now);
+	bool trust = vg_entry_trusted(e, c, now);
 	uint64_t len;
 
 	/* A trusted source (the admin behind a shared NAT, or mistyping)
@@ -812,8 +812,6 @@ void vg_table_stats(struct vg_table *t, const struct vg_config *c,
 		if (!valid_family(e.family))
 			continue;
 		s->used++;
-		if (e.flags & VG_ENTRY_DROPPED)
-			s->dropped++;
 		if (vg_entry_banned(&e, now))
 			s->banned++;
 		else if (e.failures && now >= e.last_fail &&

@@ -38,7 +38,8 @@ struct vg_entry {
 };
 
 #define VG_ENTRY_MANUAL		0x01	/* the ban was set by the admin */
-#define VG_ENTRY_DROPPED	0x02	/* the helper put it in nftables */
+#define VG_ENTRY_DROPPED	0x02	/* on copies only, from the kernel's
+					 * drop sets (pam_vpsguard-admin) */
 
 struct vg_table;
 
@@ -51,7 +52,6 @@ struct vg_table_stats {
 	uint32_t used;
 	uint32_t banned;
 	uint32_t failing;
-	uint32_t dropped;
 };
 
 /* Open (creating if missing and create is set) the table at path with
@@ -134,5 +134,8 @@ void vg_entry_refresh(struct vg_entry *e, const struct vg_config *c,
 		      vg_time_t now);
 bool vg_entry_banned(const struct vg_entry *e, vg_time_t now);
 void vg_entry_addr(const struct vg_entry *e, struct vg_addr *a);
+/* A login succeeded from it within `trust`. */
+bool vg_entry_trusted(const struct vg_entry *e, const struct vg_config *c,
+		      vg_time_t now);
 
 #endif

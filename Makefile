@@ -55,7 +55,7 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:.c=)
 
 # Only the helper talks to the kernel firewall; the module never links it.
-ADMIN_LIBS = $(shell $(PKG_CONFIG) --libs libnftnl libmnl 2>/dev/null)
+ADMIN_LIBS = $(shell $(PKG_CONFIG) --libs libnftnl libmnl liboath libqrencode 2>/dev/null)
 
 DEPS := $(LIB_OBJ:.o=.d) $(MODULE_OBJ:.o=.d) $(ADMIN_OBJ:.o=.d) \
 	$(UNIT_BIN:=.d) $(PAMT_BIN:=.d) $(BENCH_BIN:=.d)
@@ -76,7 +76,7 @@ help:
 # Checked at parse time of the build targets only: `make deps` must work
 # on a machine that has none of them yet.
 check-deps:
-	@for p in pam libnftnl libmnl; do $(PKG_CONFIG) --exists $$p 2>/dev/null || \
+	@for p in pam libnftnl libmnl liboath libqrencode; do $(PKG_CONFIG) --exists $$p 2>/dev/null || \
 		{ echo "missing build dependency: $$p development files (run 'make deps' as root)" >&2; exit 1; }; done
 	@test -f /usr/include/security/pam_modules.h || \
 		{ echo "missing build dependency: libpam0g-dev (run 'make deps' as root)" >&2; exit 1; }

@@ -25,6 +25,12 @@ static const struct {
 	{ "metrics", metrics_main, "Prometheus text for node_exporter" },
 	{ "sync", sync_main, "one helper pass: save state, nftables drops" },
 	{ "daemon", daemon_main, "the helper in the foreground (systemd)" },
+	{ "setup", setup_main, "stack the module into /etc/pam.d/sshd" },
+	{ "harden", harden_main, "write the key-only sshd drop-in, safely" },
+	{ "unharden", unharden_main, "remove the sshd drop-in" },
+	{ "confirm", confirm_main, "keep a pending harden --confirm change" },
+	{ "audit", audit_main, "the first-day checklist, PASS/WARN/FAIL" },
+	{ "totp", totp_main, "enroll, remove, status of TOTP secrets" },
 };
 
 #define N_SUBCOMMANDS	(sizeof(subcommands) / sizeof(subcommands[0]))

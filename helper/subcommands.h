@@ -11,5 +11,11 @@ int unban_main(int argc, const char **argv);
 int metrics_main(int argc, const char **argv);
 int sync_main(int argc, const char **argv);
 int daemon_main(int argc, const char **argv);
+int setup_main(int argc, const char **argv);
+int harden_main(int argc, const char **argv);
+int unharden_main(int argc, const char **argv);
+int confirm_main(int argc, const char **argv);
+int audit_main(int argc, const char **argv);
+int totp_main(int argc, const char **argv);
 
 #endif

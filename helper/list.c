@@ -41,14 +41,16 @@ static struct out_field secs_field(const char *key, const struct when *w,
 struct row {
 	char addr[VG_ADDR_STRLEN];
 	struct when until, seen;
-	struct out_field f[11];
+	struct out_field f[12];
 };
 
 /* The fields of one list row; everything points into r. */
 static size_t row_fields(struct row *r, const struct vg_entry *e,
-			 vg_time_t now, time_t wall)
+			 const struct vg_config *cfg, vg_time_t now,
+			 time_t wall)
 {
 	bool banned = vg_entry_banned(e, now);
+	bool trusted = vg_entry_trusted(e, cfg, now);
 	bool dropped = e->flags & VG_ENTRY_DROPPED;
 	struct vg_addr a;
 	size_t n = 0;
@@ -74,6 +76,10 @@ static size_t row_fields(struct row *r, const struct vg_entry *e,
 	r->f[n++] = secs_field("ban_remaining", &r->until, banned);
 	r->f[n++] = (struct out_field){ "dropped", "DROPPED", OUT_BOOL, NULL,
 					dropped, dropped ? "35" : NULL, false };
+	/* Why a source with no failures is listed at all, and why its
+	 * bans do not escalate. */
+	r->f[n++] = (struct out_field){ "trusted", "TRUSTED", OUT_BOOL, NULL,
+					trusted, trusted ? "32" : NULL, false };
 	r->f[n++] = (struct out_field){ NULL, "LAST SEEN", OUT_STR,
 					r->seen.rel, 0, NULL, false };
 	r->f[n++] = iso_field("last_seen", &r->seen, e->last_seen);
@@ -146,7 +152,8 @@ static bool wanted(const struct vg_entry *e, vg_time_t now)
 	       (list_opt_dropped && (e->flags & VG_ENTRY_DROPPED));
 }
 
-static int print_list(struct vg_entry *e, long n, vg_time_t now)
+static int print_list(struct vg_entry *e, long n,
+		      const struct vg_config *cfg, vg_time_t now)
 {
 	time_t wall = time(NULL);
 	struct row r;
@@ -159,7 +166,7 @@ static int print_list(struct vg_entry *e, long n, vg_time_t now)
 	for (long i = 0; i < n; i++) {
 		if (!wanted(&e[i], now))
 			continue;
-		nf = row_fields(&r, &e[i], now, wall);
+		nf = row_fields(&r, &e[i], cfg, now, wall);
 		out_table_row(&o, r.f, nf);
 	}
 	out_table_end(&o);
@@ -189,7 +196,7 @@ int list_main(int argc, const char **argv)
 	n = cli_snapshot(t, &cfg, now, &e);
 	if (n > 0)
 		cli_mark_dropped(&cfg, e, n);
-	ret = n < 0 ? (int)n : print_list(e, n, now);
+	ret = n < 0 ? (int)n : print_list(e, n, &cfg, now);
 	if (ret)
 		cli_error("list: %s", strerror(-ret));
 	ret = cli_exit_code(ret);
@@ -227,8 +234,7 @@ static size_t record_fields(struct detail *d, size_t n,
 {
 	time_t wall = time(NULL);
 	bool banned = vg_entry_banned(e, now);
-	bool trusted = e->last_success && now >= e->last_success &&
-		       (uint64_t)(now - e->last_success) < cfg->trust;
+	bool trusted = vg_entry_trusted(e, cfg, now);
 	char span[32];
 
 	when_set(&d->until, e->banned_until, now, wall);

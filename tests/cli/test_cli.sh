@@ -94,7 +94,8 @@ py() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 i
 case_ "--version prints 0.1.0" eval 'rc 0 --version && has "^pam_vpsguard-admin 0\.1\.0$"'
 case_ "--help lists the subcommands, exit 0" \
 	eval 'rc 0 --help && has "^  status " && has "^  list " && has "^  show " && has "^  ban " && has "^  unban " && has "^  metrics "'
-case_ "--help does not list unimplemented commands" eval 'rc 0 --help && hasnt "harden|audit|totp|setup"'
+case_ "--help lists every SPEC subcommand" \
+	eval 'rc 0 --help && for c in sync daemon setup harden unharden confirm audit totp; do has "^  $c " || return 1; done'
 for c in status list show ban unban metrics; do
 	case_ "$c --help: usage on stdout, exit 0" eval "rc 0 $c --help && has '^Usage: pam_vpsguard-admin $c'"
 done
@@ -194,6 +195,10 @@ case_ "list: banned first (longest first), then failing, then the rest" \
 	      [ "$(tail -n 1 "$T/order")" != 198.51.100.1 ]'
 case_ "show 198.51.100.1: 2 failures, no ban" \
 	eval 'rc 0 show 198.51.100.1 && has "^failures: +2 " && has "^banned until: +-$"'
+
+case_ "list: the source that logged in is TRUSTED, the guesser is not" \
+	eval 'rc 0 list && has "^ADDRESS .* TRUSTED " && has "^203\.0\.113\.8 .* yes " && ! has "^198\.51\.100\.2 .* yes +[^ ]+ ago" &&
+	      rc 0 list --json && py "[o[\"trusted\"] for o in j if o[\"address\"] == \"203.0.113.8\"] == [True] and [o[\"trusted\"] for o in j if o[\"address\"] == \"198.51.100.2\"] == [False]"'
 
 # --- JSON carries the same facts ---------------------------------------------
 

@@ -609,11 +609,13 @@ static int run(struct request *rq)
 	int src, ret;
 
 	src = get_source(rq);
+	/* Before the console exit below: a second factor is asked for
+	 * whatever the source, it only decides what is recorded. */
+	if (rq->mode == MODE_TOTP)
+		return do_totp(rq, src);
 	if (src == -ENOENT)		/* console, serial, su: never block */
 		return rq->mode == MODE_AUTHFAIL ? PAM_AUTH_ERR :
 		       rq->mode == MODE_AUTHSUCC ? PAM_SUCCESS : PAM_IGNORE;
-	if (rq->mode == MODE_TOTP)
-		return do_totp(rq, src);
 	if (!rq->cfg_ok || src < 0)
 		return failmode_code(rq);
 	if (src == 1)

@@ -10,6 +10,9 @@
  *   authfail  always PAM_AUTH_ERR (reached only after a failed password)
  *   authsucc  always PAM_SUCCESS  (reached only after a right password)
  *   account   banned -> PAM_PERM_DENIED, else PAM_SUCCESS
+ *   totp      right code -> PAM_SUCCESS (as authsucc), wrong, replayed
+ *             or malformed -> PAM_AUTH_ERR (counted as authfail); no
+ *             secret -> PAM_AUTH_ERR, or PAM_IGNORE with nullok
  *
  * No rhost (console, su): nothing recorded, preauth/account PAM_IGNORE,
  * so the provider's console is never locked out.  A broken config or
@@ -23,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
@@ -31,6 +35,7 @@
 #include "config.h"
 #include "log.h"
 #include "table.h"
+#include "totp.h"
 
 /* Everything is built -fvisibility=hidden; the version script then keeps
  * exactly these three. */
@@ -76,6 +81,7 @@ struct request {
 	const char *raw_user;
 	bool account;
 	bool ctx_shared;		/* ctx belongs to the PAM handle */
+	bool nullok;			/* totp: no secret -> PAM_IGNORE */
 };
 
 /* One attempt runs several lines of the stack; problems that every line
@@ -147,6 +153,8 @@ static int load_config(struct request *rq, int argc, const char **argv,
 		char key[64];
 
 		if (strncmp(argv[i], "conf=", 5) == 0)
+			continue;
+		if (rq->mode == MODE_TOTP && strcmp(argv[i], "nullok") == 0)
 			continue;
 		if (!eq || (size_t)(eq - argv[i]) >= sizeof(key)) {
 			char bad[64];
@@ -392,11 +400,11 @@ static int do_preauth(struct request *rq, struct vg_table *t, vg_time_t now)
 	return PAM_AUTH_ERR;
 }
 
-static int do_authfail(struct request *rq, struct vg_table *t, vg_time_t now)
+static int do_authfail(struct request *rq, struct vg_table *t, vg_time_t now,
+		       unsigned int w)
 {
 	char len[32], win[32];
 	struct vg_result r;
-	unsigned int w = failure_weight(rq);
 	int ret = vg_table_fail(t, rq->cfg, &rq->key, w, now, &r);
 
 	if (ret)
@@ -437,6 +445,163 @@ static int do_account(struct request *rq, struct vg_table *t, vg_time_t now)
 	return ret ? ret : PAM_SUCCESS;
 }
 
+/* --- totp ------------------------------------------------------------
+ *
+ * The second factor, after the first one (a key, or pam_unix) passed.
+ * Everything is verified whatever the source; only a countable source
+ * (rhost, not ignoreip) gets the table: a wrong, replayed or malformed
+ * code is a failure of weight 1 (the user is real: it has a secret), a
+ * right one ends the login like authsucc (failures cleared, trust
+ * stamped, the preauth slot released).  Nothing here fails open.
+ */
+#define TOTP_PROMPT	"Verification code: "
+
+/* The table for a countable source: 1 with *t set, 0 when nothing is to
+ * be recorded, or a PAM code to return (banned, or table trouble under
+ * failmode closed). */
+static int totp_table(struct request *rq, int src, vg_time_t now,
+		      struct vg_table **t)
+{
+	struct vg_result r;
+	int ret;
+
+	*t = NULL;
+	if (src != 0)
+		return 0;	/* console, ignoreip, unusable rhost */
+	ret = get_table(rq, true, t);
+	if (!ret)
+		ret = vg_table_check(*t, rq->cfg, &rq->key, now, &r);
+	if (ret) {
+		vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
+		       strerror(-ret));
+		*t = NULL;
+		return rq->cfg->failmode == VG_FAILMODE_CLOSED ?
+		       PAM_AUTH_ERR : 0;
+	}
+	/* Banned meanwhile (or no preauth line): no code is asked. */
+	if (r.verdict == VG_DENY_BANNED) {
+		log_denied(rq, &r, now);
+		tell_denied(rq);
+		return PAM_AUTH_ERR;
+	}
+	return 1;
+}
+
+/* 0: the secret file is there and sound.  Else a PAM code. */
+static int totp_has_secret(struct request *rq)
+{
+	char err[VG_ERR_MAX];
+	struct vg_totp s;
+	int ret = vg_totp_load(rq->cfg->totp_secrets, rq->raw_user, &s, err,
+			       sizeof(err));
+
+	vg_totp_wipe(&s);
+	if (ret == 0)
+		return 0;
+	if (ret == -ENOENT && rq->nullok)
+		return PAM_IGNORE;
+	if (ret == -ENOENT)
+		vg_log(LOG_NOTICE, "deny user '%s': no TOTP secret (enroll "
+		       "with pam_vpsguard-admin totp enroll, or add nullok)",
+		       rq->user);
+	else
+		vg_log(LOG_ERR, "deny user '%s': %s", rq->user, err);
+	return PAM_AUTH_ERR;
+}
+
+static int totp_ask(struct request *rq, char **code)
+{
+	char *resp = NULL;
+	int ret = pam_prompt(rq->pamh, PAM_PROMPT_ECHO_OFF, &resp, "%s",
+			     TOTP_PROMPT);
+
+	if (ret != PAM_SUCCESS || !resp) {
+		if (resp) {
+			explicit_bzero(resp, strlen(resp));
+			free(resp);
+		}
+		return PAM_AUTH_ERR;
+	}
+	*code = resp;
+	return PAM_SUCCESS;
+}
+
+static int totp_verdict(struct request *rq, struct vg_table *t, int res,
+			const char *err)
+{
+	const char *from = t ? rq->src : "(not counted)";
+	vg_time_t now = vg_now();
+	int ret;
+
+	switch (res) {
+	case VG_TOTP_RECOVERY_OK:
+		vg_log(LOG_NOTICE, "user '%s' from %s used a recovery code",
+		       rq->user, from);
+		/* fall through */
+	case VG_TOTP_OK:
+		ret = t ? vg_table_success(t, rq->cfg, &rq->key, true, now) :
+			  0;
+		if (ret)
+			vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
+			       strerror(-ret));
+		return PAM_SUCCESS;
+	case VG_TOTP_BAD:
+	case VG_TOTP_REPLAY:
+	case VG_TOTP_MALFORMED:
+		/* sshd logs only "Failed keyboard-interactive/pam": say
+		 * which factor failed and how, never what was typed. */
+		vg_log(LOG_NOTICE, "totp: %s for user '%s' from %s",
+		       vg_totp_result_name((enum vg_totp_result)res),
+		       rq->user, from);
+		ret = t ? do_authfail(rq, t, now, 1) : PAM_AUTH_ERR;
+		if (ret < 0)
+			vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
+			       strerror(-ret));
+		return PAM_AUTH_ERR;
+	default:
+		vg_log(LOG_ERR, "deny user '%s': %s", rq->user, err);
+		return PAM_AUTH_ERR;
+	}
+}
+
+static int do_totp(struct request *rq, int src)
+{
+	struct vg_table *t = NULL;
+	struct vg_oath o = { 0 };
+	char err[VG_ERR_MAX] = "", *code = NULL;
+	int ret, res;
+
+	if (!rq->cfg_ok)
+		return PAM_AUTH_ERR;
+	if (!vg_totp_user_ok(rq->raw_user)) {
+		vg_log(LOG_NOTICE, "deny user '%s': not a name a TOTP secret "
+		       "can be stored under", rq->user);
+		return PAM_AUTH_ERR;
+	}
+	ret = totp_table(rq, src, vg_now(), &t);
+	if (ret != 0 && ret != 1)
+		return ret;
+	ret = totp_has_secret(rq);
+	if (ret)
+		return ret;
+	/* liboath only now, for this one check: see lib/totp.h. */
+	if (vg_oath_load(&o, err, sizeof(err)) != 0) {
+		vg_log(LOG_ERR, "deny user '%s': %s", rq->user, err);
+		return PAM_AUTH_ERR;
+	}
+	ret = totp_ask(rq, &code);
+	if (ret == PAM_SUCCESS) {
+		res = vg_totp_verify(&o, rq->cfg->totp_secrets, rq->raw_user,
+				     code, time(NULL), rq->cfg->totp_window,
+				     err, sizeof(err));
+		explicit_bzero(code, strlen(code));
+		free(code);
+		ret = totp_verdict(rq, t, res, err);
+	}
+	vg_oath_unload(&o);
+	return ret;
+}
+
 static int run(struct request *rq)
 {
 	struct vg_table *t = NULL;
@@ -444,6 +609,10 @@ static int run(struct request *rq)
 	int src, ret;
 
 	src = get_source(rq);
+	/* Before the console exit below: a second factor is asked for
+	 * whatever the source, it only decides what is recorded. */
+	if (rq->mode == MODE_TOTP)
+		return do_totp(rq, src);
 	if (src == -ENOENT)		/* console, serial, su: never block */
 		return rq->mode == MODE_AUTHFAIL ? PAM_AUTH_ERR :
 		       rq->mode == MODE_AUTHSUCC ? PAM_SUCCESS : PAM_IGNORE;
@@ -451,10 +620,6 @@ static int run(struct request *rq)
 		return failmode_code(rq);
 	if (src == 1)
 		return pass_code(rq);
-	if (rq->mode == MODE_TOTP) {
-		vg_log(LOG_ERR, "mode totp is not available in this build");
-		return PAM_AUTH_ERR;
-	}
 	ret = get_table(rq, rq->mode != MODE_ACCOUNT, &t);
 	if (ret == -ENOENT && rq->mode == MODE_ACCOUNT)
 		return PAM_SUCCESS;	/* no table yet: nobody is banned */
@@ -468,7 +633,7 @@ static int run(struct request *rq)
 		ret = do_preauth(rq, t, now);
 		break;
 	case MODE_AUTHFAIL:
-		ret = do_authfail(rq, t, now);
+		ret = do_authfail(rq, t, now, failure_weight(rq));
 		break;
 	case MODE_AUTHSUCC:
 		ret = vg_table_success(t, rq->cfg, &rq->key, true, now);
@@ -495,6 +660,9 @@ static int entry(pam_handle_t *pamh, int flags, int argc, const char **argv,
 
 	vg_log_set(pam_log_hook, pamh);
 	first = parse_mode(&rq, argc, argv);
+	for (int i = first; rq.mode == MODE_TOTP && i < argc; i++)
+		if (strcmp(argv[i], "nullok") == 0)
+			rq.nullok = true;
 	if (!get_ctx(&rq, argc, argv, first)) {
 		ret = account ? PAM_IGNORE : PAM_BUF_ERR;
 		goto out;

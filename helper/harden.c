@@ -459,6 +459,11 @@ int harden_main(int argc, const char **argv)
 		goto rollback;
 	}
 	printf("wrote %s (sshd -t: ok)\n", t.dropin);
+	if (opt_totp)
+		printf("--totp: keyboard-interactive now asks PAM; the sshd "
+		       "stack must ask the code, not\nthe password "
+		       "(sshd_snippets' TOTP stack), and each user needs "
+		       "`pam_vpsguard-admin totp enroll`.\n");
 	if (overrides(&t, dump2, ports, nports)) {
 		cli_error("harden: the drop-in is in place but does not win "
 			  "everywhere (above); sshd not reloaded");

@@ -22,6 +22,7 @@
 #define VG_EXIT_OK	0
 #define VG_EXIT_FAIL	1
 #define VG_EXIT_USAGE	2
+#define VG_EXIT_AUDIT	3	/* audit found a FAIL line */
 /* cli_parse() saw --help and printed it: the subcommand returns 0. */
 #define CLI_HELP	(-1)
 

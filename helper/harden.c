@@ -1,25 +1,610 @@
-/* Placeholder until the harden work lands (session 2). */
+/* harden / unharden: the key-only sshd drop-in, written so that the
+ * admin cannot lock themselves out by accident.
+ *
+ * Order matters: guards (who can still get in) -> write -> sshd -t
+ * (roll back byte for byte on failure) -> sshd -T (is each value really
+ * ours, else name the file that wins) -> only then, and only with
+ * --confirm, a reload with an automatic way back (confirm.h). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "accounts.h"
 #include "cli.h"
+#include "confirm.h"
+#include "sshd.h"
+#include "sshdconf.h"
 #include "subcommands.h"
+
+#define ERR_MAX		2048
+#define PORTS_MAX	16
+
+enum { KW_KEYONLY = 1, KW_TOTP = 2, KW_BOTH = 3 };
+
+/* What the drop-in says.  A keyword is written only where the installed
+ * sshd knows it (an unknown one is fatal: no sshd after the next
+ * restart); since/before are OpenSSH versions, 0 = any. */
+static const struct dropin_kw {
+	const char *name, *value, *dump;	/* dump: sshd -T's spelling */
+	unsigned int flags;
+	int since_major, since_minor, before_major, before_minor;
+	const char *comment;
+} dropin_kws[] = {
+	{ "PermitRootLogin", "no", "permitrootlogin", KW_BOTH, 0, 0, 0, 0,
+	  "No root login at all: log in as your sudo user." },
+	{ "PasswordAuthentication", "no", "passwordauthentication", KW_BOTH,
+	  0, 0, 0, 0, "No passwords: nothing left to guess." },
+	{ "KbdInteractiveAuthentication", "no", "kbdinteractiveauthentication",
+	  KW_KEYONLY, 0, 0, 0, 0,
+	  "No keyboard-interactive either: through PAM it can ask the\n"
+	  "# password too." },
+	{ "ChallengeResponseAuthentication", "no",
+	  "challengeresponseauthentication", KW_KEYONLY, 0, 0, 8, 7,
+	  "Before OpenSSH 8.7 a separate option with the same effect." },
+	{ "KbdInteractiveAuthentication", "yes",
+	  "kbdinteractiveauthentication", KW_TOTP, 0, 0, 0, 0,
+	  "Keyboard-interactive carries the TOTP code (PAM asks it)." },
+	{ "ChallengeResponseAuthentication", "yes",
+	  "challengeresponseauthentication", KW_TOTP, 0, 0, 8, 7,
+	  "Before OpenSSH 8.7 a separate option with the same effect." },
+	{ "AuthenticationMethods", "publickey,keyboard-interactive",
+	  "authenticationmethods", KW_TOTP, 0, 0, 0, 0,
+	  "Both: a key, then the code." },
+	{ "PubkeyAuthentication", "yes", "pubkeyauthentication", KW_BOTH,
+	  0, 0, 0, 0, "Keys are the way in." },
+	{ "PermitEmptyPasswords", "no", "permitemptypasswords", KW_BOTH,
+	  0, 0, 0, 0, "Never an empty password." },
+	{ "MaxAuthTries", "3", "maxauthtries", KW_BOTH, 0, 0, 0, 0,
+	  "Three tries per connection (a client offering many keys\n"
+	  "# uses them up: IdentitiesOnly=yes on the client)." },
+	{ "LoginGraceTime", "30", "logingracetime", KW_BOTH, 0, 0, 0, 0,
+	  "Unauthenticated connections are dropped after 30 s." },
+	{ "UsePAM", "yes", "usepam", KW_BOTH, 0, 0, 0, 0,
+	  "PAM's account phase runs for key logins too: pam_vpsguard\n"
+	  "# refuses banned sources there." },
+};
+
+#define N_KWS	(sizeof(dropin_kws) / sizeof(dropin_kws[0]))
+
+static bool kw_applies(const struct dropin_kw *k, const struct sshd_tree *t,
+		       bool totp)
+{
+	if (!(k->flags & (totp ? KW_TOTP : KW_KEYONLY)))
+		return false;
+	if (t->major == 0)	/* unknown version: the common subset */
+		return k->before_major == 0;
+	if (k->since_major && !sshd_at_least(t, k->since_major,
+					     k->since_minor))
+		return false;
+	if (k->before_major && sshd_at_least(t, k->before_major,
+					     k->before_minor))
+		return false;
+	return true;
+}
+
+static bool opt_dry, opt_totp, opt_force, opt_reload;
+static const char *opt_root, *opt_port, *opt_confirm;
+
+/* The whole drop-in. */
+static int build(const struct sshd_tree *t, const unsigned int *ports,
+		 unsigned int nports, char *buf, size_t len)
+{
+	size_t o = 0;
+	int n;
+
+#define ADD(...) do { \
+		n = snprintf(buf + o, len - o, __VA_ARGS__); \
+		if (n < 0 || (size_t)n >= len - o) \
+			return -ENOSPC; \
+		o += (size_t)n; \
+	} while (0)
+	ADD("# Written by pam_vpsguard-admin harden%s; removed by "
+	    "pam_vpsguard-admin unharden.\n# The name sorts before "
+	    "cloud-init's 50-cloud-init.conf: sshd keeps the first value\n"
+	    "# it reads, so these win over every later file and over "
+	    "sshd_config itself\n# (which includes this directory at its "
+	    "top).  Edits here are overwritten.\n", opt_totp ? " --totp" : "");
+	for (size_t i = 0; i < N_KWS; i++) {
+		const struct dropin_kw *k = &dropin_kws[i];
+
+		if (kw_applies(k, t, opt_totp))
+			ADD("\n# %s\n%s %s\n", k->comment, k->name, k->value);
+	}
+	if (nports) {
+		ADD("\n# Ports: the new one beside the old (list keywords "
+		    "add up across files);\n# drop the old one only after "
+		    "a login through the new one worked.\n");
+		for (unsigned int i = 0; i < nports; i++)
+			ADD("Port %u\n", ports[i]);
+	}
+#undef ADD
+	return 0;
+}
+
+/* Port lines of our previous drop-in: a rerun keeps the admin's port. */
+static unsigned int old_ports(const struct fs_snap *s, unsigned int *ports,
+			      unsigned int max)
+{
+	unsigned int n = 0;
+
+	if (!s->existed)
+		return 0;
+	for (const char *p = s->data; p && *p && n < max; ) {
+		unsigned int v;
+
+		if (sscanf(p, "Port %u", &v) == 1 && v && v < 65536)
+			ports[n++] = v;
+		p = strchr(p, '\n');
+		p = p ? p + 1 : NULL;
+	}
+	return n;
+}
+
+/* Is something listening on TCP port (in this network namespace)? */
+static bool port_in_use(unsigned int port)
+{
+	static const char *const files[] = { "/proc/net/tcp",
+					     "/proc/net/tcp6" };
+	char line[512];
+	bool used = false;
+
+	for (int i = 0; i < 2 && !used; i++) {
+		FILE *f = fopen(files[i], "re");
+
+		if (!f)
+			continue;
+		while (!used && fgets(line, sizeof(line), f)) {
+			unsigned int lport, state;
+			char addr[64];
+
+			/* "  0: 0100007F:1F90 00000000:0000 0A ..." */
+			if (sscanf(line, " %*d: %63[0-9A-Fa-f]:%x %*s %x",
+				   addr, &lport, &state) == 3 &&
+			    lport == port && state == 0x0A)
+				used = true;
+		}
+		fclose(f);
+	}
+	return used;
+}
+
+/* sshd's message with our temporary copy's name replaced by the file
+ * the admin knows. */
+static void print_sshd_err(const struct sshd_tree *t, const char *err)
+{
+	const char *p = err;
+	size_t cl = strlen(t->check);
+
+	fputs("  sshd: ", stderr);
+	while (*p) {
+		if (t->check_is_temp && strncmp(p, t->check, cl) == 0) {
+			fputs(t->main, stderr);
+			p += cl;
+		} else {
+			fputc(*p == '\n' && p[1] ? '\n' : *p, stderr);
+			if (*p == '\n' && p[1])
+				fputs("  sshd: ", stderr);
+			p++;
+		}
+	}
+	if (p == err || p[-1] != '\n')
+		fputc('\n', stderr);
+}
+
+/* The lockout guards; each failure printed.  Count of failures. */
+static int guards(const struct sshd_tree *t, const char *dump)
+{
+	struct acct_report r;
+	char ak[1024];
+	int bad = 0, ret;
+	const char *how = opt_force ? "warning (--force)" : "refused";
+
+	ret = acct_check(t->root, sshd_dump_get(dump, "authorizedkeysfile",
+						 ak, sizeof(ak)) ? ak : NULL,
+			 &r);
+	if (ret) {
+		cli_error("harden: %s: cannot read the users: %s", how,
+			  strerror(-ret));
+		return 1;
+	}
+	if (!r.key_users) {
+		cli_error("harden: %s: no user but root has an authorized key "
+			  "(~/.ssh/authorized_keys): with passwords off, "
+			  "nobody could log in.  Add your key for your sudo "
+			  "user (ssh-copy-id) and test a key login first", how);
+		bad++;
+	}
+	if (!r.sudo_users) {
+		cli_error("harden: %s: no user but root is in sudo or wheel: "
+			  "with root login off, nobody could become root.  "
+			  "usermod -aG sudo USER (RHEL: wheel)", how);
+		bad++;
+	}
+	if (r.key_users && r.sudo_users && !r.admin[0]) {
+		cli_error("harden: %s: no sudo/wheel user has an authorized "
+			  "key (%s has a key, %s has sudo): give one user "
+			  "both", how, r.key_user, r.sudo_user);
+		bad++;
+	}
+	if (!sshd_includes_dropins(t)) {
+		cli_error("harden: %s: %s has no Include of %s, so the drop-in "
+			  "would do nothing.  Add this as its first line:\n"
+			  "  Include /etc/ssh/sshd_config.d/*.conf", how,
+			  t->main, SSHD_DROPIN_DIR);
+		bad++;
+	}
+	return bad;
+}
+
+/* Our values as sshd -T reports them; a loser is named with the file
+ * and line that sshd reads first.  Count of overridden values. */
+static int overrides(const struct sshd_tree *t, const char *dump,
+		     const unsigned int *ports, unsigned int nports)
+{
+	int bad = 0;
+
+	for (size_t i = 0; i < N_KWS; i++) {
+		const struct dropin_kw *k = &dropin_kws[i];
+		struct sshd_origin o;
+		char val[256];
+
+		if (!kw_applies(k, t, opt_totp))
+			continue;
+		if (!sshd_dump_get(dump, k->dump, val, sizeof(val)))
+			continue;	/* not printed by this sshd */
+		if (strcasecmp(val, k->value) == 0)
+			continue;
+		bad++;
+		if (sshd_who_sets(t, k->dump, &o) == 1 &&
+		    strcmp(o.file, t->dropin) != 0)
+			cli_error("harden: %s is '%s', not '%s': %s line %u "
+				  "(\"%s\") is read first and sshd keeps the "
+				  "first value.  Remove that line or set it to "
+				  "'%s'", k->name, val, k->value, o.file,
+				  o.line, o.value, k->value);
+		else
+			cli_error("harden: %s is '%s', not '%s' (a Match "
+				  "block or the sshd command line?)", k->name,
+				  val, k->value);
+	}
+	for (unsigned int i = 0; i < nports; i++) {
+		char p[16];
+
+		snprintf(p, sizeof(p), "%u", ports[i]);
+		if (!sshd_dump_has(dump, "port", p)) {
+			cli_error("harden: sshd does not list port %s", p);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+static const struct cli_opt harden_opts[] = {
+	{ "dry-run", &opt_dry, NULL, NULL,
+	  "check the guards, print the drop-in as a diff, write nothing" },
+	{ "totp", &opt_totp, NULL, NULL,
+	  "key and a TOTP code (keyboard-interactive); needs the TOTP "
+	  "PAM stack" },
+	{ "port", NULL, &opt_port, "N",
+	  "listen on N (1024-65535, free) too, beside the current port" },
+	{ "force", &opt_force, NULL, NULL,
+	  "write even if a lockout guard says no" },
+	{ "confirm", NULL, &opt_confirm, "SECS",
+	  "reload sshd now and roll back by itself after SECS unless\n"
+	  "      `pam_vpsguard-admin confirm` is run (from a new login)" },
+	{ "root", NULL, &opt_root, "DIR",
+	  "work on the tree under DIR instead of /" },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+static const struct cli_cmd harden_cmd = {
+	.name = "harden",
+	.args = "[--dry-run] [--totp] [--port N] [--force] [--confirm SECS] "
+		"[--root DIR]",
+	.help = "Write " SSHD_DROPIN ": no root login, no passwords,\n"
+		"keys only (or key + TOTP with --totp), MaxAuthTries 3, "
+		"LoginGraceTime 30.\nRefused without --force when no "
+		"non-root user has an authorized key, no\nnon-root user is "
+		"in sudo/wheel, or sshd_config does not include\n"
+		"sshd_config.d.  Checked with sshd -t (failure: the old "
+		"files come back\nunchanged), then with sshd -T: a file "
+		"that overrides one of our values is\nnamed (exit 1).  "
+		"sshd is reloaded only with --confirm.",
+	.opts = harden_opts,
+};
+
+static int parse_uint(const char *s, unsigned long min, unsigned long max,
+		      unsigned int *v)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || n < min || n > max)
+		return -EINVAL;
+	*v = (unsigned int)n;
+	return 0;
+}
+
+static bool selinux(const char *root)
+{
+	char p[FS_PATH_MAX];
+
+	return access("/sys/fs/selinux/enforce", F_OK) == 0 ||
+	       (fs_rooted(p, sizeof(p), root, "/etc/selinux/config") == 0 &&
+		access(p, F_OK) == 0);
+}
 
 int harden_main(int argc, const char **argv)
 {
-	(void)argc;
-	cli_error("%s: not implemented yet", argv[0]);
-	return VG_EXIT_FAIL;
+	struct sshd_tree t;
+	struct fs_snap snap = { .data = NULL };
+	char err[ERR_MAX], *dump = NULL, *dump2 = NULL, how[256];
+	char text[8192];
+	const char *args[1];
+	unsigned int nargs, port = 0, secs = 0, ports[PORTS_MAX], nports;
+	bool made_dir = false;
+	int ret, bad;
+
+	memset(&t, 0, sizeof(t));
+	ret = cli_parse(&harden_cmd, argc, argv, args, &nargs);
+	if (ret)
+		goto out_early;
+	if (opt_port && parse_uint(opt_port, 1024, 65535, &port)) {
+		cli_error("harden: --port %s: a port from 1024 to 65535",
+			  opt_port);
+		ret = VG_EXIT_USAGE;
+		goto out_early;
+	}
+	if (opt_confirm && parse_uint(opt_confirm, 3, 86400, &secs)) {
+		cli_error("harden: --confirm %s: seconds, 3 to 86400",
+			  opt_confirm);
+		ret = VG_EXIT_USAGE;
+		goto out_early;
+	}
+	ret = sshd_tree_open(&t, opt_root);
+	if (ret) {
+		cli_error("harden: %s: %s", t.main, strerror(-ret));
+		ret = VG_EXIT_FAIL;
+		goto out;
+	}
+	/* The configuration as it is: the base of every check. */
+	ret = sshd_dump(&t, &dump, err, sizeof(err));
+	if (ret) {
+		cli_error("harden: the current sshd configuration does not "
+			  "pass sshd -T; fix it first:");
+		print_sshd_err(&t, ret < 0 ? strerror(-ret) : err);
+		ret = VG_EXIT_FAIL;
+		goto out;
+	}
+	bad = guards(&t, dump);
+	if (bad && !opt_force) {
+		cli_error("harden: nothing written (--force to write anyway)");
+		ret = VG_EXIT_FAIL;
+		goto out;
+	}
+	ret = fs_snap_take(&snap, t.dropin);
+	if (ret) {
+		cli_error("harden: %s: %s", t.dropin, strerror(-ret));
+		ret = VG_EXIT_FAIL;
+		goto out;
+	}
+	nports = old_ports(&snap, ports, PORTS_MAX - 2);
+	if (port) {
+		bool have = false;
+
+		for (unsigned int i = 0; i < nports; i++)
+			have |= ports[i] == port;
+		if (!have && port_in_use(port)) {
+			cli_error("harden: --port %u: something listens there "
+				  "already", port);
+			ret = VG_EXIT_FAIL;
+			goto out;
+		}
+		/* No Port line anywhere means sshd's default 22; one of
+		 * ours alone would replace it, not add to it. */
+		if (!nports && !sshd_explicit_ports(&t, t.dropin))
+			ports[nports++] = 22;
+		if (!have)
+			ports[nports++] = port;
+	}
+	ret = build(&t, ports, nports, text, sizeof(text));
+	if (ret) {
+		cli_error("harden: %s", strerror(-ret));
+		ret = VG_EXIT_FAIL;
+		goto out;
+	}
+	if (opt_dry) {
+		ret = fs_print_diff(SSHD_DROPIN, snap.existed ? snap.data : "",
+				    snap.len, text, strlen(text));
+		ret = ret ? VG_EXIT_FAIL : VG_EXIT_OK;
+		goto out;
+	}
+	if (access(t.dropin_dir, F_OK) != 0) {
+		ret = fs_mkdirs(t.dropin_dir, 0755);
+		if (ret) {
+			cli_error("harden: %s: %s", t.dropin_dir,
+				  strerror(-ret));
+			ret = VG_EXIT_FAIL;
+			goto out;
+		}
+		made_dir = true;
+	}
+	ret = fs_write_atomic(t.dropin, text, strlen(text), 0644);
+	if (ret) {
+		cli_error("harden: %s: %s", t.dropin, strerror(-ret));
+		ret = VG_EXIT_FAIL;
+		goto rollback;
+	}
+	ret = sshd_test(&t, err, sizeof(err));
+	if (ret) {
+		cli_error("harden: sshd -t rejects the result; the old files "
+			  "are back, unchanged:");
+		print_sshd_err(&t, ret < 0 ? strerror(-ret) : err);
+		ret = VG_EXIT_FAIL;
+		goto rollback;
+	}
+	ret = sshd_dump(&t, &dump2, err, sizeof(err));
+	if (ret) {
+		cli_error("harden: sshd -T fails after the change; the old "
+			  "files are back:");
+		print_sshd_err(&t, ret < 0 ? strerror(-ret) : err);
+		ret = VG_EXIT_FAIL;
+		goto rollback;
+	}
+	printf("wrote %s (sshd -t: ok)\n", t.dropin);
+	if (opt_totp)
+		printf("--totp: keyboard-interactive now asks PAM; the sshd "
+		       "stack must ask the code, not\nthe password "
+		       "(sshd_snippets' TOTP stack), and each user needs "
+		       "`pam_vpsguard-admin totp enroll`.\n");
+	if (overrides(&t, dump2, ports, nports)) {
+		cli_error("harden: the drop-in is in place but does not win "
+			  "everywhere (above); sshd not reloaded");
+		ret = VG_EXIT_FAIL;
+		goto out;
+	}
+	if (port) {
+		printf("Port %u added beside the current one.  Before you "
+		       "use it:\n  - open TCP %u in your provider's firewall "
+		       "(and ufw allow %u/tcp, or\n    firewall-cmd "
+		       "--permanent --add-port=%u/tcp)\n", port, port, port,
+		       port);
+		if (selinux(opt_root))
+			printf("  - SELinux: semanage port -a -t ssh_port_t "
+			       "-p tcp %u\n", port);
+		printf("  - log in through it, then remove the old port\n");
+	}
+	if (!secs) {
+		printf("sshd not reloaded: it still runs the old "
+		       "configuration.  Reload it (systemctl reload ssh), "
+		       "then\ntest a key login from a NEW terminal before "
+		       "closing this one; or use --confirm SECS.\n");
+		ret = VG_EXIT_OK;
+		goto out;
+	}
+	ret = pending_start(opt_root, &snap, secs);
+	if (ret) {
+		cli_error("harden: cannot schedule the rollback: %s%s; the "
+			  "old files are back", strerror(-ret),
+			  ret == -EEXIST ? " (one is pending already: "
+			  "confirm it, or wait for it)" : "");
+		ret = VG_EXIT_FAIL;
+		goto rollback;
+	}
+	ret = vg_sshd_reload(opt_root, how, sizeof(how));
+	if (ret) {
+		cli_error("harden: reload failed (%s: %s); the old files are "
+			  "back", how[0] ? how : "reload",
+			  ret == -ESRCH ? "no running sshd found" :
+			  strerror(-ret));
+		pending_cancel(opt_root);
+		ret = VG_EXIT_FAIL;
+		goto rollback;
+	}
+	printf("sshd reloaded (%s).  Now open a NEW login and run\n"
+	       "  pam_vpsguard-admin confirm%s%s\nwithin %u seconds, or the "
+	       "old configuration comes back by itself.\n", how,
+	       opt_root ? " --root " : "", opt_root ? opt_root : "", secs);
+	ret = VG_EXIT_OK;
+	goto out;
+rollback:
+	if (fs_snap_restore(&snap) != 0 || !fs_snap_same(&snap))
+		cli_error("harden: could not put %s back: check it by hand",
+			  t.dropin);
+	if (made_dir)
+		rmdir(t.dropin_dir);
+out:
+	free(dump);
+	free(dump2);
+	fs_snap_free(&snap);
+	sshd_tree_close(&t);
+out_early:
+	return ret == CLI_HELP ? VG_EXIT_OK : ret;
 }
+
+static const struct cli_opt unharden_opts[] = {
+	{ "reload", &opt_reload, NULL, NULL, "reload sshd afterwards" },
+	{ "root", NULL, &opt_root, "DIR",
+	  "work on the tree under DIR instead of /" },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+static const struct cli_cmd unharden_cmd = {
+	.name = "unharden",
+	.args = "[--reload] [--root DIR]",
+	.help = "Remove " SSHD_DROPIN " (and drop a pending\nharden "
+		"--confirm rollback).  Checked with sshd -t; the file comes "
+		"back if\nsshd rejects the result.",
+	.opts = unharden_opts,
+};
 
 int unharden_main(int argc, const char **argv)
 {
-	(void)argc;
-	cli_error("%s: not implemented yet", argv[0]);
-	return VG_EXIT_FAIL;
-}
+	struct sshd_tree t;
+	struct fs_snap snap = { .data = NULL };
+	char err[ERR_MAX], how[256];
+	const char *args[1];
+	unsigned int nargs;
+	int ret;
 
-int confirm_main(int argc, const char **argv)
-{
-	(void)argc;
-	cli_error("%s: not implemented yet", argv[0]);
-	return VG_EXIT_FAIL;
+	memset(&t, 0, sizeof(t));
+	ret = cli_parse(&unharden_cmd, argc, argv, args, &nargs);
+	if (ret)
+		return ret == CLI_HELP ? VG_EXIT_OK : ret;
+	ret = sshd_tree_open(&t, opt_root);
+	if (!ret)
+		ret = fs_snap_take(&snap, t.dropin);
+	if (ret) {
+		cli_error("unharden: %s", strerror(-ret));
+		ret = VG_EXIT_FAIL;
+		goto out;
+	}
+	if (pending_cancel(opt_root) == 1)
+		printf("pending harden --confirm rollback dropped\n");
+	if (!snap.existed) {
+		printf("%s: not there: nothing to do\n", t.dropin);
+		ret = VG_EXIT_OK;
+		goto out;
+	}
+	ret = fs_remove(t.dropin);
+	if (!ret) {
+		ret = sshd_test(&t, err, sizeof(err));
+		if (ret) {
+			cli_error("unharden: sshd -t rejects the result; %s is "
+				  "back:", t.dropin);
+			print_sshd_err(&t, ret < 0 ? strerror(-ret) : err);
+			fs_snap_restore(&snap);
+			ret = VG_EXIT_FAIL;
+			goto out;
+		}
+	} else {
+		cli_error("unharden: %s: %s", t.dropin, strerror(-ret));
+		ret = VG_EXIT_FAIL;
+		goto out;
+	}
+	printf("removed %s\n", t.dropin);
+	if (opt_reload) {
+		ret = vg_sshd_reload(opt_root, how, sizeof(how));
+		if (ret) {
+			cli_error("unharden: reload (%s): %s", how,
+				  strerror(-ret));
+			ret = VG_EXIT_FAIL;
+			goto out;
+		}
+		printf("sshd reloaded (%s)\n", how);
+	} else {
+		printf("reload sshd to apply it (systemctl reload ssh)\n");
+	}
+	ret = VG_EXIT_OK;
+out:
+	fs_snap_free(&snap);
+	sshd_tree_close(&t);
+	return ret;
 }
-

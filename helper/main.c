@@ -44,7 +44,7 @@ static void show_usage(FILE *f)
 			subcommands[i].help);
 	fprintf(f, "\nWithout a subcommand: status.  '%s <cmd> --help' "
 		"for its options.\nExit status: 0 done, 1 failed, 2 usage or "
-		"configuration error.\n", prog);
+		"configuration error, 3 audit found a FAIL.\n", prog);
 }
 
 int main(int argc, const char *argv[])

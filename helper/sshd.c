@@ -1,12 +1,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "run.h"
 #include "sshd.h"
 
 /* Run `sshd -T` and hand back a stream of its output. */
@@ -67,4 +69,50 @@ int vg_sshd_ports(uint16_t *ports, unsigned int *n, unsigned int max)
 	if (*n == 0 && !ret)
 		ret = -ENOENT;
 	return ret;
+}
+
+static int hup_pidfile(const char *path, char *how, size_t len)
+{
+	char buf[32] = "", *end;
+	long pid;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	pid = strtol(buf, &end, 10);
+	if (pid <= 1 || (*end != '\n' && *end != '\0'))
+		return -EINVAL;
+	snprintf(how, len, "SIGHUP to sshd pid %ld (%s)", pid, path);
+	return kill((pid_t)pid, SIGHUP) == 0 ? 0 : -errno;
+}
+
+int vg_sshd_reload(const char *root, char *how, size_t len)
+{
+	const char *unit = "ssh.service";
+	char path[4096];
+	int ret;
+
+	if (root && *root && strcmp(root, "/") != 0) {
+		if (snprintf(path, sizeof(path), "%s/run/sshd.pid", root) >=
+		    (int)sizeof(path))
+			return -ENAMETOOLONG;
+		return hup_pidfile(path, how, len);
+	}
+	if (access("/run/systemd/system", F_OK) == 0) {
+		const char *argv[] = { "/usr/bin/systemctl", "reload", NULL,
+				       NULL };
+
+		if (access("/lib/systemd/system/ssh.service", F_OK) != 0 &&
+		    access("/usr/lib/systemd/system/ssh.service", F_OK) != 0 &&
+		    access("/etc/systemd/system/ssh.service", F_OK) != 0)
+			unit = "sshd.service";
+		argv[2] = unit;
+		snprintf(how, len, "systemctl reload %s", unit);
+		ret = vg_run(argv, 60, NULL, 0, NULL, 0);
+		return ret == 0 ? 0 : ret < 0 ? ret : -EIO;
+	}
+	return hup_pidfile("/run/sshd.pid", how, len);
 }

@@ -45,16 +45,23 @@ int lapi_parse_duration(const char *s, int64_t *ms)
 		*ms = 0;
 		return 0;
 	}
+	if (!*s)
+		return -EINVAL;
 	while (*s) {
-		char *end;
+		size_t digits = strspn(s, "0123456789."), dots = 0;
+		char num[32];
 		double v;
 
-		if ((*s < '0' || *s > '9') && *s != '.')
+		/* Go's own notation only: no exponent, no sign, one dot. */
+		for (i = 0; i < digits; i++)
+			dots += s[i] == '.';
+		if (digits == 0 || digits >= sizeof(num) || dots > 1 ||
+		    digits == dots)
 			return -EINVAL;
-		v = strtod(s, &end);
-		if (end == s || v < 0)
-			return -EINVAL;
-		s = end;
+		memcpy(num, s, digits);
+		num[digits] = '\0';
+		v = strtod(num, NULL);
+		s += digits;
 		for (i = 0; i < sizeof(go_units) / sizeof(go_units[0]); i++)
 			if (strncmp(s, go_units[i].unit,
 				    strlen(go_units[i].unit)) == 0)

@@ -55,7 +55,9 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:.c=)
 
 # Only the helper talks to the kernel firewall; the module never links it.
-ADMIN_LIBS = $(shell $(PKG_CONFIG) --libs libnftnl libmnl liboath libqrencode 2>/dev/null)
+ADMIN_LIBS = $(shell $(PKG_CONFIG) --libs libnftnl libmnl liboath libqrencode libcurl json-c 2>/dev/null)
+# A unit test that #includes a helper file links what that file needs.
+UNIT_LIBS_test_crowdsec = $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 
 DEPS := $(LIB_OBJ:.o=.d) $(MODULE_OBJ:.o=.d) $(ADMIN_OBJ:.o=.d) \
 	$(UNIT_BIN:=.d) $(PAMT_BIN:=.d) $(BENCH_BIN:=.d)
@@ -76,7 +78,7 @@ help:
 # Checked at parse time of the build targets only: `make deps` must work
 # on a machine that has none of them yet.
 check-deps:
-	@for p in pam libnftnl libmnl liboath libqrencode; do $(PKG_CONFIG) --exists $$p 2>/dev/null || \
+	@for p in pam libnftnl libmnl liboath libqrencode libcurl json-c; do $(PKG_CONFIG) --exists $$p 2>/dev/null || \
 		{ echo "missing build dependency: $$p development files (run 'make deps' as root)" >&2; exit 1; }; done
 	@test -f /usr/include/security/pam_modules.h || \
 		{ echo "missing build dependency: libpam0g-dev (run 'make deps' as root)" >&2; exit 1; }
@@ -108,7 +110,8 @@ $(ADMIN): $(ADMIN_OBJ) $(LIB)
 
 tests/unit/test_%: tests/unit/test_%.c $(LIB)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) -lcmocka
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) -lcmocka \
+		$(UNIT_LIBS_$(notdir $@))
 
 tests/pam/test_%: tests/pam/test_%.c $(LIB) $(MODULE)
 	@echo "  CC      $@"

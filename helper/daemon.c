@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "crowdsec.h"
 #include "log.h"
 #include "nft.h"
 #include "sshd.h"
@@ -43,6 +44,8 @@ struct helper {
 	unsigned int n_ports;
 	uint16_t ports[16];
 	int nft_last_err;
+	struct cs_link cs;		/* crowdsec.url set */
+	bool cs_full;			/* next pull: the full list */
 };
 
 /* Boot-relative table times <-> wall-clock state times. */
@@ -246,9 +249,18 @@ out:
 	return ret;
 }
 
-/* Persistent offenders (SPEC: banned persistent.after times within
- * history, ban active, not trusted, not in ignoreip) -> drop sets; the
- * lately trusted -> trust sets, exempt from the connlimit guard. */
+/* A persistent offender (SPEC: banned persistent.after times within
+ * history, ban active, not trusted, not in ignoreip): an nftables drop. */
+static bool is_drop(const struct vg_config *c, const struct vg_entry *e,
+		    const struct vg_addr *a, vg_time_t now)
+{
+	return vg_entry_banned(e, now) && e->ban_count >= c->persistent_after &&
+	       !vg_entry_trusted(e, c, now) &&
+	       !vg_cidr_list_match(&c->ignoreip, a);
+}
+
+/* Persistent offenders -> drop sets; the lately trusted -> trust sets,
+ * exempt from the connlimit guard. */
 static size_t wanted(const struct helper *h, const struct vg_entry *e,
 		     long n, vg_time_t now, bool drop, struct vg_nft_elem *w)
 {
@@ -263,10 +275,7 @@ static size_t wanted(const struct helper *h, const struct vg_entry *e,
 			continue;
 		vg_entry_addr(&e[i], &a);
 		if (drop) {
-			if (!vg_entry_banned(&e[i], now) ||
-			    e[i].ban_count < c->persistent_after ||
-			    vg_entry_trusted(&e[i], c, now) ||
-			    vg_cidr_list_match(&c->ignoreip, &a))
+			if (!is_drop(c, &e[i], &a, now))
 				continue;
 			left = e[i].banned_until - now;
 		} else {
@@ -296,12 +305,43 @@ static void nft_failed(struct helper *h, const char *what, int ret)
 	h->nft_last_err = ret;
 }
 
+/* The drops pulled from CrowdSec join ours in w[0..k): never for a
+ * trusted source (nor ignoreip, cs_want()), and one element per address
+ * with the longer of the two timeouts, so a deleted decision leaves a
+ * local ban in place.  The new count. */
+static size_t add_pulled(struct helper *h, const struct vg_entry *e, long n,
+			 vg_time_t now, int64_t wall, struct vg_nft_elem *w,
+			 size_t k)
+{
+	struct vg_nft_elem *t = calloc((size_t)n + 1, sizeof(*t));
+	size_t nt, j = 0;
+
+	if (!t)
+		return k;
+	nt = wanted(h, e, n, now, false, t);
+	qsort(t, nt, sizeof(*t), cs_elem_cmp);
+	k += cs_want(&h->cs, &h->cfg, wall, t, nt, w + k);
+	free(t);
+	qsort(w, k, sizeof(*w), cs_elem_cmp);
+	for (size_t i = 0; i < k; i++) {
+		if (j && cs_elem_cmp(&w[j - 1], &w[i]) == 0) {
+			if (w[i].timeout_ms > w[j - 1].timeout_ms)
+				w[j - 1].timeout_ms = w[i].timeout_ms;
+			continue;
+		}
+		w[j++] = w[i];
+	}
+	return j;
+}
+
 static int firewall(struct helper *h, const struct vg_entry *e, long n,
-		    vg_time_t now)
+		    vg_time_t now, int64_t wall)
 {
 	struct vg_nft_config nc;
 	struct vg_nft_report rep;
-	struct vg_nft_elem *w = calloc((size_t)n + 1, sizeof(*w));
+	size_t extra = cs_enabled(&h->cfg) && h->cfg.cs_pull ?
+		       cs_want_max(&h->cs) : 0;
+	struct vg_nft_elem *w = calloc((size_t)n + extra + 1, sizeof(*w));
 	size_t k;
 	int ret;
 
@@ -335,6 +375,8 @@ static int firewall(struct helper *h, const struct vg_entry *e, long n,
 		vg_log(LOG_NOTICE, "nftables available again");
 	h->nft_off = false;
 	k = wanted(h, e, n, now, true, w);
+	if (extra)
+		k = add_pulled(h, e, n, now, wall, w, k);
 	ret = vg_nft_reconcile(VG_NFT_DROP, w, k, h->cfg.ipv6_prefix, &rep);
 	if (ret) {
 		nft_failed(h, "drop sets", ret);
@@ -353,6 +395,39 @@ static int firewall(struct helper *h, const struct vg_entry *e, long n,
 out:
 	free(w);
 	return ret;
+}
+
+/* Queue a push for every persistent offender not pushed yet. */
+static void note_drops(struct helper *h, const struct vg_entry *e, long n,
+		       vg_time_t now, int64_t wall)
+{
+	for (long i = 0; i < n; i++) {
+		struct vg_addr a;
+
+		if (e[i].family != VG_FAMILY_V4 && e[i].family != VG_FAMILY_V6)
+			continue;
+		vg_entry_addr(&e[i], &a);
+		if (is_drop(&h->cfg, &e[i], &a, now))
+			cs_note_drop(&h->cs, &a, to_wall(e[i].banned_at, now,
+							 wall),
+				     to_wall(e[i].banned_until, now, wall),
+				     e[i].ban_count);
+	}
+}
+
+/* After the local work: the LAPI may be slow or down, and nothing above
+ * waited for it.  New or deleted decisions are applied at once. */
+static void crowdsec(struct helper *h, const struct vg_entry *e, long n,
+		     vg_time_t now, int64_t wall)
+{
+	bool changed = false;
+
+	if (h->cfg.cs_push && h->cfg.cs_machine[0])
+		note_drops(h, e, n, now, wall);
+	cs_exchange(&h->cs, &h->cfg, wall, &changed);
+	if (changed && !h->nft_off)
+		firewall(h, e, n, now, wall);
+	cs_save_if_needed(&h->cs, &h->cfg, wall);
 }
 
 static int one_pass(struct helper *h, bool restore_always)
@@ -377,9 +452,17 @@ static int one_pass(struct helper *h, bool restore_always)
 		goto out;
 	}
 	ret = save(h, e, n, now, wall) ? VG_EXIT_FAIL : VG_EXIT_OK;
-	fw = firewall(h, e, n, now);
+	if (cs_enabled(&h->cfg) && !h->cs.loaded) {
+		cs_load(&h->cs, &h->cfg, false);
+		if (h->cs_full)
+			h->cs.baseline = false;
+		h->cs_full = false;
+	}
+	fw = firewall(h, e, n, now, wall);
 	if (fw && !vg_nft_unavailable(fw))
 		ret = VG_EXIT_FAIL;
+	if (cs_enabled(&h->cfg))
+		crowdsec(h, e, n, now, wall);
 out:
 	free(e);
 	vg_table_close(t);
@@ -423,6 +506,7 @@ int sync_main(int argc, const char **argv)
 		return ret;
 	ret = one_pass(&h, false);
 	free(h.saved);
+	cs_free(&h.cs);
 	return ret;
 }
 
@@ -469,6 +553,9 @@ int daemon_main(int argc, const char **argv)
 	vg_log_set(daemon_log, NULL);
 	vg_log(LOG_INFO, "started, table %s, state %s", h.cfg.table_path,
 	       h.cfg.state_path);
+	/* A start pulls the whole decision list: whatever changed while
+	 * we were down is then exact, not a delta we may have missed. */
+	h.cs_full = true;
 	for (;;) {
 		one_pass(&h, first);
 		first = false;
@@ -479,6 +566,11 @@ int daemon_main(int argc, const char **argv)
 			struct vg_config c;
 
 			if (cli_load_config(&c) == VG_EXIT_OK) {
+				/* The link re-reads its file (state.path
+				 * may have moved) and logs in again. */
+				if (h.cs.loaded && h.cs.dirty)
+					cs_save_if_needed(&h.cs, &h.cfg, 0);
+				cs_free(&h.cs);
 				h.cfg = c;
 				h.ports_asked = false;
 				vg_log(LOG_INFO, "configuration re-read");
@@ -492,6 +584,7 @@ int daemon_main(int argc, const char **argv)
 	ret = one_pass(&h, false);
 	vg_log(LOG_INFO, "stopped; nftables drops stay until they expire");
 	free(h.saved);
+	cs_free(&h.cs);
 	closelog();
 	return ret;
 }

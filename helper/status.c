@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
+#include "crowdsec.h"
 #include "nft.h"
 #include "output.h"
 #include "subcommands.h"
@@ -17,6 +19,85 @@ static const struct cli_cmd cmd = {
 		"(it lives on /run: since boot).",
 	.json = true,
 };
+
+/* The CrowdSec link as the helper last recorded it (STATE.crowdsec). */
+struct link_view {
+	char state[CS_ERR_MAX + VG_CS_URL_MAX + 32], pull[64], push[64];
+	long long pending, decisions;
+	const char *error;
+	struct cs_link l;
+};
+
+static void when(char *buf, size_t len, int64_t t, int64_t wall, bool json)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (!t) {
+		snprintf(buf, len, json ? "" : "never");
+	} else if (json) {
+		gmtime_r(&tt, &tm);
+		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	} else {
+		out_span(buf, len, (uint64_t)(wall > t ? wall - t : 0));
+		strncat(buf, " ago", len - strlen(buf) - 1);
+	}
+}
+
+static size_t link_fields(const struct vg_config *cfg, struct link_view *v,
+			  struct out_field *f)
+{
+	int64_t wall = (int64_t)time(NULL);
+	const char *st = "off";
+	int r = 0;
+	size_t n = 0;
+
+	memset(v, 0, sizeof(*v));
+	if (cs_enabled(cfg))
+		r = cs_load(&v->l, cfg, true);
+	for (size_t i = 0; i < v->l.n_push; i++)
+		v->pending += !v->l.push[i].done;
+	for (size_t i = 0; i < v->l.n_dec; i++)
+		v->decisions += v->l.dec[i].until > wall;
+	if (!cs_enabled(cfg))
+		st = "off";
+	else if (r)
+		st = "unknown";
+	else if (v->l.error[0])
+		st = "down";
+	else if (v->l.last_pull || v->l.last_push)
+		st = "up";
+	else
+		st = "not contacted yet";
+	v->error = v->l.error[0] ? v->l.error : NULL;
+	if (!cli_opts.json && cs_enabled(cfg))
+		snprintf(v->state, sizeof(v->state), "%s (%s)%s%s", st,
+			 cfg->cs_url, v->error ? ": " : "",
+			 v->error ? v->error : "");
+	else
+		snprintf(v->state, sizeof(v->state), "%s", st);
+	when(v->pull, sizeof(v->pull), v->l.last_pull, wall, cli_opts.json);
+	when(v->push, sizeof(v->push), v->l.last_push, wall, cli_opts.json);
+	f[n++] = (struct out_field){ "crowdsec_link", "crowdsec", OUT_STR,
+				     v->state, 0, v->error ? "31" : NULL, 0 };
+	if (!cs_enabled(cfg))
+		return n;
+	f[n++] = (struct out_field){ "crowdsec_last_pull", "last pull",
+				     v->l.last_pull ? OUT_STR : OUT_NULL,
+				     v->pull, 0, NULL, 0 };
+	f[n++] = (struct out_field){ "crowdsec_last_push", "last push",
+				     v->l.last_push ? OUT_STR : OUT_NULL,
+				     v->push, 0, NULL, 0 };
+	f[n++] = (struct out_field){ "crowdsec_pending_pushes",
+				     "pending pushes", OUT_INT, NULL,
+				     v->pending, v->pending ? "33" : NULL, 0 };
+	f[n++] = (struct out_field){ "crowdsec_decisions", "pulled decisions",
+				     OUT_INT, NULL, v->decisions, NULL, 0 };
+	f[n++] = (struct out_field){ "crowdsec_error", NULL,
+				     v->error ? OUT_STR : OUT_NULL,
+				     v->error, 0, NULL, 0 };
+	return n;
+}
 
 static int print_status(const struct vg_config *cfg,
 			const struct vg_table_stats *s)
@@ -58,11 +139,20 @@ static int print_status(const struct vg_config *cfg,
 		  (long long)s->evictions_total, NULL, 0 },
 	};
 
+	struct out_field all[sizeof(f) / sizeof(f[0]) + 8];
+	struct link_view lv;
+	size_t n = sizeof(f) / sizeof(f[0]);
+	int ret;
+
 	snprintf(fill, sizeof(fill), "%u/%u (%.1f%%)", s->used, s->size, pct);
+	memcpy(all, f, sizeof(f));
+	n += link_fields(cfg, &lv, all + n);
 
 	out_init(&o, cli_opts.json);
-	out_record(&o, f, sizeof(f) / sizeof(f[0]));
-	return out_finish(&o);
+	out_record(&o, all, n);
+	ret = out_finish(&o);
+	cs_free(&lv.l);
+	return ret;
 }
 
 int status_main(int argc, const char **argv)

@@ -74,6 +74,13 @@ void vg_config_defaults(struct vg_config *c)
 	snprintf(c->totp_secrets, sizeof(c->totp_secrets), "%s", VG_PATH_TOTP);
 	c->totp_window = 1;
 	c->silent = false;
+	snprintf(c->cs_bouncer_key, sizeof(c->cs_bouncer_key), "%s",
+		 VG_PATH_CS_KEY);
+	snprintf(c->cs_password, sizeof(c->cs_password), "%s",
+		 VG_PATH_CS_PASSWORD);
+	c->cs_push = true;
+	c->cs_pull = true;
+	c->cs_interval = 10;
 }
 
 /* Decimal digits only: no sign, no space, no junk, no overflow. */
@@ -293,6 +300,59 @@ static int set_failmode(struct vg_config *c, const struct key *k,
 	return 0;
 }
 
+/* crowdsec.url: empty (off), or http(s)://host[:port][/path] with no
+ * spaces, quotes or control bytes; it becomes part of request URLs. */
+static int set_url(struct vg_config *c, const struct key *k, const char *v,
+		   char *why, size_t whylen)
+{
+	size_t i, len = strlen(v);
+
+	(void)k;
+	if (len == 0) {
+		c->cs_url[0] = '\0';
+		return 0;
+	}
+	if (len >= VG_CS_URL_MAX || (strncmp(v, "http://", 7) != 0 &&
+				     strncmp(v, "https://", 8) != 0))
+		goto bad;
+	if (v[strncmp(v, "https", 5) == 0 ? 8 : 7] == '\0')
+		goto bad;
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)v[i];
+
+		if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\' ||
+		    ch == '?' || ch == '#')
+			goto bad;
+	}
+	memcpy(c->cs_url, v, len + 1);
+	/* "http://h:8080/" and "http://h:8080" mean the same. */
+	while (len > 8 && c->cs_url[len - 1] == '/')
+		c->cs_url[--len] = '\0';
+	return 0;
+bad:
+	snprintf(why, whylen, "is not empty (off) or an http:// or https:// "
+		 "URL (shorter than %d bytes, no query)", VG_CS_URL_MAX);
+	return -EINVAL;
+}
+
+/* crowdsec.machine: a CrowdSec machine id, which travels in JSON. */
+static int set_machine(struct vg_config *c, const struct key *k,
+		       const char *v, char *why, size_t whylen)
+{
+	size_t len = strlen(v);
+
+	(void)k;
+	if (len >= VG_CS_MACHINE_MAX ||
+	    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		   "0123456789._-@") != len) {
+		snprintf(why, whylen, "is not a machine name (letters, "
+			 "digits, . _ - @; at most %d)", VG_CS_MACHINE_MAX - 1);
+		return -EINVAL;
+	}
+	memcpy(c->cs_machine, v, len + 1);
+	return 0;
+}
+
 #define F(m)	offsetof(struct vg_config, m)
 
 /* connlimit.bantime must be >= 1s as well: an nft element timeout of 0
@@ -325,6 +385,13 @@ static const struct key keys[] = {
 	{ "totp.secrets", set_path, F(totp_secrets), 0, 0 },
 	{ "totp.window", set_uint, F(totp_window), 0, VG_TOTP_WINDOW_MAX },
 	{ "silent", set_bool, F(silent), 0, 0 },
+	{ "crowdsec.url", set_url, 0, 0, 0 },
+	{ "crowdsec.bouncer_key", set_path, F(cs_bouncer_key), 0, 0 },
+	{ "crowdsec.machine", set_machine, 0, 0, 0 },
+	{ "crowdsec.password", set_path, F(cs_password), 0, 0 },
+	{ "crowdsec.push", set_bool, F(cs_push), 0, 0 },
+	{ "crowdsec.pull", set_bool, F(cs_pull), 0, 0 },
+	{ "crowdsec.interval", set_dur, F(cs_interval), 1, 86400 },
 };
 
 /* Sanitise and cut a quoted string; "..." marks that it was cut. */

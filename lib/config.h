@@ -46,6 +46,14 @@
 #define VG_TABLE_SIZE_MAX	(1u << 24)
 #define VG_DURATION_MAX		(10ull * 365 * 86400)	/* ten years */
 #define VG_TOTP_WINDOW_MAX	10
+#define VG_CS_URL_MAX		256	/* crowdsec.url, with the NUL */
+#define VG_CS_MACHINE_MAX	64	/* crowdsec.machine, with the NUL */
+#ifndef VG_PATH_CS_KEY
+#define VG_PATH_CS_KEY		"/etc/vpsguard/crowdsec-bouncer.key"
+#endif
+#ifndef VG_PATH_CS_PASSWORD
+#define VG_PATH_CS_PASSWORD	"/etc/vpsguard/crowdsec-machine.password"
+#endif
 
 enum vg_failmode { VG_FAILMODE_OPEN, VG_FAILMODE_CLOSED };
 
@@ -75,6 +83,15 @@ struct vg_config {
 	char totp_secrets[VG_PATH_MAX];
 	unsigned int totp_window;
 	bool silent;
+	/* Fleet: CrowdSec's Local API (helper only; the module ignores
+	 * these).  Empty url = off. */
+	char cs_url[VG_CS_URL_MAX];
+	char cs_bouncer_key[VG_PATH_MAX];	/* file holding the API key */
+	char cs_machine[VG_CS_MACHINE_MAX];	/* "" = no push */
+	char cs_password[VG_PATH_MAX];		/* file */
+	bool cs_push;
+	bool cs_pull;
+	uint64_t cs_interval;
 };
 
 void vg_config_defaults(struct vg_config *c);

@@ -78,28 +78,47 @@ static int parse_key(const char *s, struct vg_addr *a)
 	return 0;
 }
 
-static int write_all(int fd, const struct vg_state_rec *recs, size_t n)
+struct recs {
+	const struct vg_state_rec *r;
+	size_t n;
+};
+
+static int write_recs(FILE *f, void *arg)
 {
+	const struct recs *a = arg;
 	char key[VG_ADDR_STRLEN], line[STATE_LINE_MAX];
-	FILE *f = fdopen(fd, "w");
 	int len;
 
-	if (!f)
-		return -errno;
 	fprintf(f, "%s\n# key ban_count flags banned_at banned_until "
 		"last_success\n", STATE_MAGIC);
-	for (size_t i = 0; i < n; i++) {
-		format_key(&recs[i].key, key, sizeof(key));
+	for (size_t i = 0; i < a->n; i++) {
+		const struct vg_state_rec *r = &a->r[i];
+
+		format_key(&r->key, key, sizeof(key));
 		len = snprintf(line, sizeof(line), "%s %" PRIu32 " %u %" PRId64
 			       " %" PRId64 " %" PRId64 "\n", key,
-			       recs[i].ban_count, recs[i].flags,
-			       recs[i].banned_at, recs[i].banned_until,
-			       recs[i].last_success);
+			       r->ban_count, r->flags, r->banned_at,
+			       r->banned_until, r->last_success);
 		if (len < 0 || (size_t)len >= sizeof(line))
 			continue;
 		fputs(line, f);
 	}
-	fprintf(f, "end %zu\n", n);
+	fprintf(f, "end %zu\n", a->n);
+	return 0;
+}
+
+static int write_all(int fd, int (*fn)(FILE *, void *), void *arg)
+{
+	FILE *f = fdopen(fd, "w");
+	int ret;
+
+	if (!f)
+		return -errno;
+	ret = fn(f, arg);
+	if (ret) {
+		fclose(f);
+		return ret;
+	}
 	/* fflush + fsync: the data must be on disk before the rename
 	 * makes it the only copy. */
 	if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
@@ -111,8 +130,8 @@ static int write_all(int fd, const struct vg_state_rec *recs, size_t n)
 	return fclose(f) == 0 ? 0 : -errno;
 }
 
-int vg_state_save(const char *path, const struct vg_state_rec *recs,
-		  size_t n, char *err, size_t errlen)
+int vg_state_replace(const char *path, int (*fn)(FILE *f, void *arg),
+		     void *arg, char *err, size_t errlen)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX], *slash;
 	int fd, dfd, ret;
@@ -126,7 +145,7 @@ int vg_state_save(const char *path, const struct vg_state_rec *recs,
 		return fail(err, errlen, -errno, "%s: cannot create a "
 			    "temporary file: %s", path, strerror(errno));
 	fchmod(fd, 0600);
-	ret = write_all(fd, recs, n);	/* closes fd */
+	ret = write_all(fd, fn, arg);	/* closes fd */
 	if (ret) {
 		unlink(tmp);
 		return fail(err, errlen, ret, "%s: not saved, previous state "
@@ -151,6 +170,14 @@ int vg_state_save(const char *path, const struct vg_state_rec *recs,
 		close(dfd);
 	}
 	return 0;
+}
+
+int vg_state_save(const char *path, const struct vg_state_rec *recs,
+		  size_t n, char *err, size_t errlen)
+{
+	struct recs a = { recs, n };
+
+	return vg_state_replace(path, write_recs, &a, err, errlen);
 }
 
 static int parse_i64(const char *s, int64_t *v)

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "addr.h"
 
@@ -29,6 +30,12 @@ struct vg_state_rec {
  * filled. */
 int vg_state_save(const char *path, const struct vg_state_rec *recs,
 		  size_t n, char *err, size_t errlen);
+
+/* The same atomic replacement for any file the helper must not lose
+ * (the CrowdSec link's pending pushes): fn writes the whole content to
+ * f and returns 0 or -errno.  Same guarantees and messages. */
+int vg_state_replace(const char *path, int (*fn)(FILE *f, void *arg),
+		     void *arg, char *err, size_t errlen);
 
 /* Read a state file into a malloc'd array (caller frees).  A missing
  * file is -ENOENT with *n = 0.  A file that is truncated, corrupt or of

@@ -54,6 +54,13 @@ static const struct {
 	K("totp.secrets", K_PATH, totp_secrets),
 	K("totp.window", K_UINT, totp_window),
 	K("silent", K_BOOL, silent),
+	K("crowdsec.url", K_PATH, cs_url),
+	K("crowdsec.bouncer_key", K_PATH, cs_bouncer_key),
+	K("crowdsec.machine", K_PATH, cs_machine),
+	K("crowdsec.password", K_PATH, cs_password),
+	K("crowdsec.push", K_BOOL, cs_push),
+	K("crowdsec.pull", K_BOOL, cs_pull),
+	K("crowdsec.interval", K_DUR, cs_interval),
 #undef K
 };
 
@@ -204,6 +211,13 @@ static void test_defaults(void **state)
 	assert_string_equal(c.totp_secrets, VG_PATH_TOTP);
 	assert_int_equal(c.totp_window, 1);
 	assert_false(c.silent);
+	assert_string_equal(c.cs_url, "");
+	assert_string_equal(c.cs_bouncer_key, VG_PATH_CS_KEY);
+	assert_string_equal(c.cs_machine, "");
+	assert_string_equal(c.cs_password, VG_PATH_CS_PASSWORD);
+	assert_true(c.cs_push);
+	assert_true(c.cs_pull);
+	assert_int_equal(c.cs_interval, 10);
 
 	assert_int_equal(vg_cidr_list_parse("127.0.0.1/8 ::1", &l, NULL, 0),
 			 0);

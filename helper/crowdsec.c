@@ -1,0 +1,556 @@
+/*
+ * The CrowdSec link: what to pull, what to push, when to try again.
+ *
+ * Timing: the helper calls cs_exchange() once per pass, after its local
+ * work (state file, drop sets) is done, so a LAPI that hangs delays
+ * nothing of ours.  A request lasts at most LAPI_TIMEOUT_MS; after a
+ * failure no request is made before a backoff of 5 s doubling to 5 min
+ * (the daemon; every `sync` is an explicit request and tries once); and
+ * a failed pull skips the push of the same pass, so a LAPI that is down
+ * costs one attempt per pass at most.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "crowdsec.h"
+#include "lapi.h"
+#include "log.h"
+
+#define SECRET_MAX	1024
+
+int cs_read_secret(const char *path, char *buf, size_t len, char *err,
+		   size_t errlen)
+{
+	struct stat st;
+	ssize_t r;
+	size_t n;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	int ret = -EINVAL;
+
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return ret;
+	}
+	/* Checked on the open fd: no window for a swap. */
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		goto out;
+	}
+	if ((st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    (st.st_mode & 077)) {
+		ret = -EPERM;
+		snprintf(err, errlen, "%s: refused: a credential file must be "
+			 "owned by root and not accessible to group or others "
+			 "(chown root; chmod 600)", path);
+		goto out;
+	}
+	r = read(fd, buf, len - 1);
+	if (r < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	n = (size_t)r;
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
+		     buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		n--;
+	buf[n] = '\0';
+	if (n == 0 || (size_t)r == len - 1) {
+		snprintf(err, errlen, "%s: %s", path, n ? "too long" : "empty");
+		goto out;
+	}
+	/* It goes into a header line or JSON: one printable line. */
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] < 0x20 || buf[i] == 0x7f) {
+			snprintf(err, errlen, "%s: more than one line, or "
+				 "control characters", path);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	if (ret)
+		explicit_bzero(buf, len);
+	close(fd);
+	return ret;
+}
+
+int cs_elem_cmp(const void *a, const void *b)
+{
+	const struct vg_nft_elem *x = a, *y = b;
+
+	if (x->addr.family != y->addr.family)
+		return x->addr.family < y->addr.family ? -1 : 1;
+	return memcmp(x->addr.bytes, y->addr.bytes, sizeof(x->addr.bytes));
+}
+
+static void failed(struct cs_link *l, int64_t now, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Record a failure.  Logged when the reason changes, not on every retry
+ * of the same outage. */
+static void failed(struct cs_link *l, int64_t now, const char *fmt, ...)
+{
+	char msg[CS_ERR_MAX], clean[CS_ERR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	vg_sanitize(clean, sizeof(clean), msg);
+	if (strcmp(clean, l->error) != 0)
+		vg_log(LOG_WARNING, "crowdsec: %s (local bans go on; "
+		       "retrying with backoff)", clean);
+	snprintf(l->error, sizeof(l->error), "%s", clean);
+	l->fails++;
+	l->error_at = now;
+	l->dirty = true;
+}
+
+/* 5 s, 10 s, 20 s ... 5 min after the 1st, 2nd, 3rd ... failure. */
+static int64_t backoff(unsigned int *fails, int64_t now)
+{
+	unsigned int shift = *fails > 6 ? 6 : *fails;
+	int64_t wait = (int64_t)CS_BACKOFF_MIN << shift;
+
+	(*fails)++;
+	return now + (wait > CS_BACKOFF_MAX ? CS_BACKOFF_MAX : wait);
+}
+
+static void succeeded(struct cs_link *l)
+{
+	if (l->fails || l->error[0]) {
+		vg_log(LOG_NOTICE, "crowdsec: link up again");
+		l->dirty = true;
+	}
+	l->fails = 0;
+	l->error[0] = '\0';
+	l->next_try = 0;
+}
+
+static bool overlaps_ignore(const struct vg_config *c, const struct vg_addr *n)
+{
+	for (unsigned int i = 0; i < c->ignoreip.n; i++)
+		if (vg_cidr_contains(&c->ignoreip.net[i], n) ||
+		    vg_cidr_contains(n, &c->ignoreip.net[i]))
+			return true;
+	return false;
+}
+
+static long find_dec(const struct cs_link *l, int64_t id)
+{
+	for (size_t i = 0; i < l->n_dec; i++)
+		if (l->dec[i].id == id)
+			return (long)i;
+	return -1;
+}
+
+/* One new decision from the stream: kept unless it cannot be applied.
+ * Logged once, here, with its origin. */
+static bool take(struct cs_link *l, const struct vg_config *c,
+		 const struct lapi_decision *d, int64_t now)
+{
+	struct cs_decision cd = { d->id, d->net, 0 };
+	char a[VG_ADDR_STRLEN], dur[32];
+	long i = find_dec(l, d->id);
+	int64_t secs = (d->duration_ms + 999) / 1000;
+
+	if (d->duration_ms <= 0)
+		return false;
+	cd.until = now + secs;
+	if (i >= 0) {
+		if (l->dec[i].until == cd.until)
+			return false;
+		l->dec[i].until = cd.until;
+		return true;
+	}
+	vg_addr_format(&d->net, a, sizeof(a));
+	vg_duration_format((uint64_t)secs, dur, sizeof(dur));
+	/* drop4 holds addresses, drop6 keys of ipv6.prefix bits: a range
+	 * wider than that is many elements (v4: at most 256 expanded) or
+	 * cannot be one (v6: a /48 is 65536 keys of /64) -- not applied
+	 * rather than applied in part. */
+	if (d->net.family == VG_FAMILY_V4 && d->net.prefix < CS_V4_RANGE_MIN) {
+		vg_log(LOG_WARNING, "crowdsec: decision %lld ban %s from %s "
+		       "(%s) not applied: IPv4 ranges wider than /%d are not "
+		       "supported", (long long)d->id, a, d->origin,
+		       d->scenario, CS_V4_RANGE_MIN);
+		return false;
+	}
+	if (d->net.family == VG_FAMILY_V6 && d->net.prefix < c->ipv6_prefix) {
+		vg_log(LOG_WARNING, "crowdsec: decision %lld ban %s from %s "
+		       "(%s) not applied: wider than ipv6.prefix /%u, the "
+		       "unit of drop6", (long long)d->id, a, d->origin,
+		       d->scenario, c->ipv6_prefix);
+		return false;
+	}
+	if (cs_add_decision(l, &cd) != 0) {
+		vg_log(LOG_WARNING, "crowdsec: decision %lld ban %s not "
+		       "applied: more than %d decisions", (long long)d->id, a,
+		       CS_DECISIONS_MAX);
+		return false;
+	}
+	vg_log(LOG_NOTICE, "crowdsec: ban %s for %s from %s (%s), decision "
+	       "%lld%s", a, dur, d->origin, d->scenario, (long long)d->id,
+	       overlaps_ignore(c, &d->net) ? ": not applied while it "
+	       "touches ignoreip" : "");
+	return true;
+}
+
+static bool forget(struct cs_link *l, const struct lapi_decision *d)
+{
+	char a[VG_ADDR_STRLEN];
+	long i = find_dec(l, d->id);
+
+	if (i < 0)
+		return false;
+	vg_addr_format(&l->dec[i].net, a, sizeof(a));
+	vg_log(LOG_NOTICE, "crowdsec: decision %lld (%s, from %s) deleted",
+	       (long long)d->id, a, d->origin);
+	l->dec[i] = l->dec[--l->n_dec];
+	return true;
+}
+
+static int pull(struct cs_link *l, const struct vg_config *c, int64_t now,
+		bool *changed)
+{
+	char key[SECRET_MAX], hdr[SECRET_MAX + 16], err[VG_ERR_MAX];
+	struct lapi_stream s;
+	char *resp = NULL;
+	size_t len;
+	long status;
+	int ret = cs_read_secret(c->cs_bouncer_key, key, sizeof(key), err,
+				 sizeof(err));
+
+	if (ret) {
+		failed(l, now, "crowdsec.bouncer_key: %s", err);
+		return ret;
+	}
+	snprintf(hdr, sizeof(hdr), "X-Api-Key: %s", key);
+	explicit_bzero(key, sizeof(key));
+	ret = lapi_request(c->cs_url, l->baseline ? "/v1/decisions/stream" :
+			   "/v1/decisions/stream?startup=true", hdr, NULL,
+			   &status, &resp, &len, err, sizeof(err));
+	explicit_bzero(hdr, sizeof(hdr));
+	if (ret) {
+		failed(l, now, "pull: %s", err);
+		return ret;
+	}
+	if (status != 200) {
+		failed(l, now, "pull: HTTP %ld%s", status, status == 403 ?
+		       " (bouncer key refused)" : "");
+		ret = -EPROTO;
+		goto out;
+	}
+	ret = lapi_parse_stream(resp, len, &s, err, sizeof(err));
+	if (ret) {
+		failed(l, now, "pull: %s", err);
+		goto out;
+	}
+	if (!l->baseline && l->n_dec) {
+		/* A full answer replaces what we had (a LAPI rebuilt, or a
+		 * daemon start): drop the old ones not in it. */
+		l->n_dec = 0;
+		*changed = true;
+	}
+	for (size_t i = 0; i < s.n_deleted; i++)
+		*changed |= forget(l, &s.deleted[i]);
+	for (size_t i = 0; i < s.n_added; i++)
+		*changed |= take(l, c, &s.added[i], now);
+	if (s.ignored || s.over_cap)
+		vg_log(LOG_INFO, "crowdsec: %zu decisions not for us (not a "
+		       "ban of an Ip or Range), %zu over the limit of %d per "
+		       "pull", s.ignored, s.over_cap, LAPI_DECISIONS_MAX);
+	lapi_stream_free(&s);
+	if (!l->baseline)
+		l->dirty = true;
+	l->baseline = true;
+	l->last_pull = now;
+	if (*changed)
+		l->dirty = true;
+out:
+	free(resp);
+	return ret;
+}
+
+static int login(struct cs_link *l, const struct vg_config *c, int64_t now)
+{
+	char pw[SECRET_MAX], err[VG_ERR_MAX];
+	char *body = NULL, *resp = NULL;
+	size_t len;
+	long status;
+	int ret = cs_read_secret(c->cs_password, pw, sizeof(pw), err,
+				 sizeof(err));
+
+	if (ret) {
+		failed(l, now, "crowdsec.password: %s", err);
+		return ret;
+	}
+	body = lapi_login_json(c->cs_machine, pw);
+	explicit_bzero(pw, sizeof(pw));
+	if (!body)
+		return -ENOMEM;
+	ret = lapi_request(c->cs_url, "/v1/watchers/login", NULL, body,
+			   &status, &resp, &len, err, sizeof(err));
+	explicit_bzero(body, strlen(body));
+	free(body);
+	if (ret) {
+		failed(l, now, "login: %s", err);
+		goto out;
+	}
+	if (status != 200 ||
+	    lapi_parse_token(resp, len, l->token, sizeof(l->token)) != 0) {
+		failed(l, now, "login as %s: HTTP %ld%s", c->cs_machine,
+		       status, status == 403 || status == 401 ?
+		       " (machine or password refused)" : "");
+		ret = -EACCES;
+	}
+out:
+	free(resp);
+	return ret;
+}
+
+static int post_alerts(struct cs_link *l, const struct vg_config *c,
+		       const char *body, long *status, int64_t now)
+{
+	char hdr[LAPI_TOKEN_MAX + 32], err[VG_ERR_MAX];
+	char *resp = NULL;
+	size_t len;
+	int ret;
+
+	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", l->token);
+	ret = lapi_request(c->cs_url, "/v1/alerts", hdr, body, status, &resp,
+			   &len, err, sizeof(err));
+	free(resp);
+	if (ret)
+		failed(l, now, "push: %s", err);
+	return ret;
+}
+
+static int push(struct cs_link *l, const struct vg_config *c, int64_t now)
+{
+	struct lapi_alert a[CS_PUSH_BATCH];
+	size_t idx[CS_PUSH_BATCH], n = 0;
+	char *body;
+	long status = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < l->n_push && n < CS_PUSH_BATCH; i++) {
+		const struct cs_push *p = &l->push[i];
+
+		if (p->done || p->until <= now)
+			continue;
+		a[n].key = p->key;
+		a[n].banned_at = p->banned_at;
+		a[n].duration_s = p->until - now;
+		a[n].ban_count = p->ban_count;
+		idx[n++] = i;
+	}
+	if (n == 0)
+		return 0;
+	body = lapi_alerts_json(a, n, now);
+	if (!body)
+		return -ENOMEM;
+	/* Tokens die with a LAPI restart (401): log in again, once. */
+	for (int tries = 0; tries < 2; tries++) {
+		if (!l->token[0] && (ret = login(l, c, now)) != 0)
+			goto out;
+		ret = post_alerts(l, c, body, &status, now);
+		if (ret)
+			goto out;
+		if (status != 401)
+			break;
+		l->token[0] = '\0';
+	}
+	if (status != 201 && status != 200) {
+		failed(l, now, "push: HTTP %ld", status);
+		ret = -EPROTO;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char s[VG_ADDR_STRLEN];
+
+		l->push[idx[i]].done = true;
+		vg_addr_format(&a[i].key, s, sizeof(s));
+		vg_log(LOG_NOTICE, "crowdsec: pushed %s (banned %u times, "
+		       "%llds left) as %s", s, a[i].ban_count,
+		       (long long)a[i].duration_s, LAPI_SCENARIO);
+	}
+	l->last_push = now;
+	l->dirty = true;
+out:
+	free(body);
+	return ret;
+}
+
+void cs_note_drop(struct cs_link *l, const struct vg_addr *key,
+		  int64_t banned_at, int64_t until, uint32_t ban_count)
+{
+	struct cs_push p = { *key, banned_at, until, ban_count, false };
+	char a[VG_ADDR_STRLEN];
+
+	for (size_t i = 0; i < l->n_push; i++) {
+		struct cs_push *q = &l->push[i];
+
+		if (!vg_addr_equal(&q->key, key))
+			continue;
+		/* The same ban, seen again (times can differ by a second
+		 * of clock rounding between passes). */
+		if (q->banned_at - banned_at <= 2 &&
+		    banned_at - q->banned_at <= 2)
+			return;
+		if (!q->done) {		/* a newer ban before it went out */
+			*q = p;
+			l->dirty = true;
+			return;
+		}
+	}
+	vg_addr_format(key, a, sizeof(a));
+	if (cs_add_push(l, &p) != 0) {
+		vg_log(LOG_WARNING, "crowdsec: push of %s not queued: more "
+		       "than %d queued", a, CS_PUSH_MAX);
+		return;
+	}
+	l->dirty = true;
+}
+
+/* Expired decisions, and pushes whose ban is over, are gone. */
+static void prune(struct cs_link *l, int64_t now)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < l->n_dec; i++)
+		if (l->dec[i].until > now)
+			l->dec[k++] = l->dec[i];
+	if (k != l->n_dec)
+		l->dirty = true;
+	l->n_dec = k;
+	k = 0;
+	for (size_t i = 0; i < l->n_push; i++)
+		if (l->push[i].until > now)
+			l->push[k++] = l->push[i];
+	if (k != l->n_push)
+		l->dirty = true;
+	l->n_push = k;
+}
+
+static bool have_pending(const struct cs_link *l)
+{
+	for (size_t i = 0; i < l->n_push; i++)
+		if (!l->push[i].done)
+			return true;
+	return false;
+}
+
+/* A failed pull means the link is down: nothing is tried (push
+ * included) until its backoff ends.  A failed push (refused login, a
+ * LAPI error) backs off pushes only, so pulls go on. */
+int cs_exchange(struct cs_link *l, const struct vg_config *c, int64_t now,
+		bool *changed)
+{
+	bool pushing = c->cs_push && c->cs_machine[0] && have_pending(l);
+	int ret;
+
+	*changed = false;
+	prune(l, now);
+	if (now < l->next_try)
+		return 0;
+	if (c->cs_pull && now >= l->next_pull) {
+		l->next_pull = now + (int64_t)c->cs_interval;
+		ret = pull(l, c, now, changed);
+		if (ret) {
+			l->next_try = backoff(&l->pull_fails, now);
+			return ret;
+		}
+		l->pull_fails = 0;
+	}
+	if (pushing && now >= l->push_next) {
+		ret = push(l, c, now);
+		if (ret) {
+			l->push_next = backoff(&l->push_fails, now);
+			return ret;
+		}
+		l->push_fails = 0;
+	}
+	if (!pushing || !l->push_fails)
+		succeeded(l);
+	return 0;
+}
+
+size_t cs_want_max(const struct cs_link *l)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->n_dec && n < CS_ELEMS_MAX; i++)
+		n += l->dec[i].net.family != VG_FAMILY_V4 ? 1 :
+		     l->dec[i].net.prefix < CS_V4_RANGE_MIN ? 0 :
+		     (size_t)1 << (32 - l->dec[i].net.prefix);
+	return n < CS_ELEMS_MAX ? n : CS_ELEMS_MAX;
+}
+
+static bool emit(const struct vg_config *c, const struct vg_addr *a,
+		 uint64_t ms, const struct vg_nft_elem *exempt,
+		 size_t n_exempt, struct vg_nft_elem *out)
+{
+	struct vg_nft_elem e = { 0 };
+
+	e.addr = *a;
+	if (overlaps_ignore(c, a) ||
+	    (n_exempt && bsearch(&e, exempt, n_exempt, sizeof(*exempt),
+				 cs_elem_cmp)))
+		return false;
+	e.timeout_ms = ms;
+	*out = e;
+	return true;
+}
+
+size_t cs_want(const struct cs_link *l, const struct vg_config *c,
+	       int64_t now, const struct vg_nft_elem *exempt, size_t n_exempt,
+	       struct vg_nft_elem *out)
+{
+	size_t k = 0, max = cs_want_max(l);
+
+	for (size_t i = 0; i < l->n_dec && k < max; i++) {
+		const struct cs_decision *d = &l->dec[i];
+		uint64_t ms = (uint64_t)(d->until - now) * 1000;
+		struct vg_addr a;
+
+		/* (a hand-edited file may hold what take() refuses) */
+		if (d->until <= now || (d->net.family == VG_FAMILY_V4 &&
+					d->net.prefix < CS_V4_RANGE_MIN))
+			continue;
+		if (d->net.family == VG_FAMILY_V6) {
+			vg_addr_key(&d->net, c->ipv6_prefix, &a);
+			k += emit(c, &a, ms, exempt, n_exempt, &out[k]);
+			continue;
+		}
+		/* IPv4: each address of the range (at most 256). */
+		uint32_t base = (uint32_t)d->net.bytes[12] << 24 |
+				(uint32_t)d->net.bytes[13] << 16 |
+				(uint32_t)d->net.bytes[14] << 8 |
+				d->net.bytes[15];
+		uint32_t count = 1u << (32 - d->net.prefix);
+
+		for (uint32_t j = 0; j < count && k < max; j++) {
+			uint32_t v = base + j;
+
+			a = d->net;
+			a.prefix = 32;
+			a.bytes[12] = (uint8_t)(v >> 24);
+			a.bytes[13] = (uint8_t)(v >> 16);
+			a.bytes[14] = (uint8_t)(v >> 8);
+			a.bytes[15] = (uint8_t)v;
+			k += emit(c, &a, ms, exempt, n_exempt, &out[k]);
+		}
+	}
+	return k;
+}

@@ -1,0 +1,333 @@
+#!/bin/bash
+# Fleet: the helper against a real CrowdSec Local API (Debian's crowdsec
+# 1.4.6), started by this script: pull (Ip and Range decisions into the
+# drop sets, deletes, ignoreip), push (our persistent offenders show up
+# in `cscli decisions list` with our scenario), a LAPI that is down
+# (local bans go on, status says so, the queued push survives a helper
+# restart and goes out once LAPI is back), and credential file checks.
+#
+# Runs ENTIRELY inside a network namespace this script creates (and
+# deletes on exit): LAPI listens on 127.0.0.1 there, nftables changes
+# never reach the host.  The LAPI has its own config dir and sqlite db
+# under the temp dir, no online client (-no-cs: no agent either).  Only
+# PIDs this script started are killed.  Addresses: documentation ranges.
+set -u
+VG_SUITE=fleet
+cd "$(dirname "$0")/../.." || exit 1
+ROOT=$PWD
+. tests/lib.sh
+
+ADMIN=$ROOT/helper/pam_vpsguard-admin
+NH="python3 $ROOT/tests/nft/nethelp.py"
+
+# ---- outer: create the netns, run the suite inside it, delete it --------
+if [ -z "${VG_FLEET_NS:-}" ]; then
+	need_root
+	need_cmd ip nft unshare python3 curl
+	if ! command -v crowdsec >/dev/null 2>&1 || ! command -v cscli >/dev/null 2>&1; then
+		skip "$VG_SUITE" "crowdsec not installed (make deps installs it)"
+		exit 0
+	fi
+	if [ ! -f "$ADMIN" ]; then
+		fail "$VG_SUITE" "$ADMIN not built (make)"
+		exit 1
+	fi
+	NS=vpsg-fleet-$$
+	trap 'ip netns del "$NS" 2>/dev/null; _vg_cleanup' EXIT
+	ip netns add "$NS" || { fail "$VG_SUITE" "ip netns add $NS"; exit 1; }
+	VG_FLEET_NS=$NS VG_HOST_MNTNS=$(readlink /proc/self/ns/mnt) \
+		ip netns exec "$NS" unshare -m --propagation private \
+		bash "$0" "$@" &
+	child=$!
+	track_pid "$child"
+	wait "$child"
+	rc=$?
+	untrack_pid "$child"
+	exit $rc
+fi
+
+# ---- inner ---------------------------------------------------------------
+if [ "$(ip netns identify $$ 2>/dev/null)" != "$VG_FLEET_NS" ]; then
+	fail "$VG_SUITE" "not inside network namespace $VG_FLEET_NS: refusing to touch nftables"
+	exit 1
+fi
+ip link set lo up
+for a in 203.0.113.9 203.0.113.30 203.0.113.40 203.0.113.66 203.0.113.99; do
+	ip addr add "$a/32" dev lo
+done
+for a in 2001:db8:77::5 2001:db8:78::5 2001:db8:ff::1; do
+	ip -6 addr add "$a/128" dev lo nodad
+done
+
+new_tmpdir || { fail "$VG_SUITE" "mktemp"; exit 1; }
+T=$TMPD
+OUT=$T/out ERR=$T/err
+CS=$T/cs PORT=18080 URL=http://127.0.0.1:18080
+LAPI_PID=""
+
+# ---- the LAPI ------------------------------------------------------------
+mkdir -p "$CS/etc" "$CS/data" "$CS/log" "$CS/hub"
+cat >"$CS/etc/config.yaml" <<EOF
+common:
+  daemonize: false
+  log_media: file
+  log_level: info
+  log_dir: $CS/log/
+  working_dir: .
+config_paths:
+  config_dir: $CS/etc/
+  data_dir: $CS/data/
+  simulation_path: $CS/etc/simulation.yaml
+  hub_dir: $CS/hub/
+  index_path: $CS/hub/.index.json
+  notification_dir: $CS/etc/notifications/
+  plugin_dir: /usr/lib/crowdsec/plugins/
+crowdsec_service:
+  acquisition_path: $CS/etc/acquis.yaml
+cscli:
+  output: human
+db_config:
+  log_level: info
+  type: sqlite
+  db_path: $CS/data/crowdsec.db
+  use_wal: false
+api:
+  client:
+    insecure_skip_verify: false
+    credentials_path: $CS/etc/local_api_credentials.yaml
+  server:
+    log_level: info
+    listen_uri: 127.0.0.1:$PORT
+    profiles_path: $CS/etc/profiles.yaml
+    trusted_ips:
+      - 127.0.0.1
+      - ::1
+prometheus:
+  enabled: false
+EOF
+cat >"$CS/etc/profiles.yaml" <<'EOF'
+name: default_ip_remediation
+filters:
+ - Alert.Remediation == true && Alert.GetScope() == "Ip"
+decisions:
+ - type: ban
+   duration: 4h
+on_success: break
+EOF
+: >"$CS/etc/simulation.yaml"
+cscli() { command cscli -c "$CS/etc/config.yaml" "$@"; }
+
+start_lapi() {
+	crowdsec -c "$CS/etc/config.yaml" -no-cs >>"$CS/lapi.out" 2>&1 </dev/null &
+	LAPI_PID=$!
+	track_pid "$LAPI_PID"
+	wait_for 20 sh -c "curl -sf $URL/health | grep -q up"
+}
+stop_lapi() {
+	[ -n "$LAPI_PID" ] || return 0
+	kill "$LAPI_PID" 2>/dev/null
+	wait "$LAPI_PID" 2>/dev/null
+	untrack_pid "$LAPI_PID"
+	LAPI_PID=""
+}
+
+umask 077
+cscli machines add vg-cli --auto -f "$CS/etc/local_api_credentials.yaml" \
+	--url "$URL" >"$T/setup.log" 2>&1 &&
+cscli bouncers add vg-fleet -o raw >"$T/bouncer.key" 2>>"$T/setup.log" &&
+head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$T/machine.pw" &&
+cscli machines add vg-push --password "$(cat "$T/machine.pw")" \
+	-f "$T/push.yaml" --url "$URL" >>"$T/setup.log" 2>&1 ||
+	{ fail "$VG_SUITE" "cscli setup: $(_vg_tail "$(cat "$T/setup.log")")"; exit 1; }
+umask 022
+start_lapi || { fail "$VG_SUITE" "LAPI did not come up: $(_vg_tail "$(cat "$CS/lapi.out" "$CS/log/"* 2>/dev/null)")"; exit 1; }
+
+$NH serve 2222 </dev/null >/dev/null 2>&1 &
+track_pid $!
+
+# ---- the helper ------------------------------------------------------------
+D=$T/vg
+mkdir -m 0700 "$D" "$D/run"
+CONF=$D/vg.conf STATE=$D/lib/state
+cat >"$CONF" <<EOF
+table.path = $D/run/table
+state.path = $STATE
+table.size = 1024
+connlimit.rate = 0
+persistent.after = 2
+ignoreip = 127.0.0.1/8 ::1 198.51.100.0/24
+crowdsec.url = $URL
+crowdsec.bouncer_key = $T/bouncer.key
+crowdsec.machine = vg-push
+crowdsec.password = $T/machine.pw
+crowdsec.interval = 1s
+EOF
+
+a() { "$ADMIN" --conf "$CONF" "$@" >"$OUT" 2>"$ERR"; }
+sync_() { a sync || { echo "sync exit $?: $(head -c 300 "$ERR")"; return 1; }; }
+case_() {	# NAME cmd...: PASS/FAIL by cmd's status
+	local name=$1 msg
+	shift
+	if msg=$("$@" 2>&1); then
+		pass "$name"
+	else
+		fail "$name" "$(printf '%s' "$msg" | tail -n 3 | tr '\n\033' '|?' | cut -c1-300)"
+	fi
+}
+has() { grep -qE -- "$1" "${2:-$OUT}" || { echo "no /$1/ in ${2:-stdout}: $(head -c 300 "${2:-$OUT}" | tr '\n' '|')"; return 1; }; }
+hasnt() { ! grep -qE -- "$1" "${2:-$OUT}" || { echo "unexpected /$1/ in ${2:-stdout}: $(head -c 300 "${2:-$OUT}" | tr '\n' '|')"; return 1; }; }
+elems() { nft list set inet vpsguard "$1" 2>&1; }
+in_set() { elems "$1" | grep -qF -- "$2" || { echo "$2 not in $1: $(elems "$1" | tr '\n\t' '| ' | cut -c1-300)"; return 1; }; }
+not_in_set() { ! elems "$1" | grep -qF -- "$2" || { echo "$2 in $1"; return 1; }; }
+probe() { $NH probe "$@"; }
+decisions() { cscli decisions list -o json 2>/dev/null; }
+
+# ---- credentials -----------------------------------------------------------
+chmod 644 "$T/bouncer.key"
+creds_refused() {
+	a sync
+	has "bouncer.key: refused: .*not accessible to group or others" "$ERR" &&
+		a status && has "crowdsec: +down"
+}
+case_ credentials-group-readable-refused creds_refused
+chmod 600 "$T/bouncer.key"
+
+# ---- pull: an Ip decision --------------------------------------------------
+cscli decisions add --ip 203.0.113.9 --duration 2h --reason fleet-test >/dev/null 2>&1
+pull_ip() {
+	sync_ && in_set drop4 203.0.113.9 &&
+		has "crowdsec: ban 203.0.113.9 for 2h from cscli" "$ERR" &&
+		elems drop4 | grep -qE '203\.0\.113\.9 timeout (1h59m|2h)' ||
+		{ echo "timeout not about 2h: $(elems drop4 | grep -o '203.0.113.9 [^,]*')"; return 1; }
+	[ "$(probe 203.0.113.9 127.0.0.1 2222)" = timeout ] || { echo "connect not dropped"; return 1; }
+	[ "$(probe 203.0.113.99 127.0.0.1 2222)" = ok ] || { echo "other source dropped too"; return 1; }
+}
+case_ pull-ip-decision-dropped pull_ip
+logged_once() { sync_ && hasnt "crowdsec: ban 203.0.113.9" "$ERR" && in_set drop4 203.0.113.9; }
+case_ pull-decision-logged-once logged_once
+status_up() { a status && has "crowdsec: +up" && has "pulled decisions: +1" && has "last pull: .*ago"; }
+case_ status-link-up status_up
+
+cscli decisions delete --ip 203.0.113.9 >/dev/null 2>&1
+pull_del() {
+	sync_ && not_in_set drop4 203.0.113.9 && has "decision [0-9]+ \(203.0.113.9, from cscli\) deleted" "$ERR" &&
+		[ "$(probe 203.0.113.9 127.0.0.1 2222)" = ok ]
+}
+case_ pull-delete-lifts-drop pull_del
+
+# ---- pull: ranges ----------------------------------------------------------
+cscli decisions add --range 2001:db8:77::/64 --duration 1h >/dev/null 2>&1
+cscli decisions add --range 2001:db8:88::/48 --duration 1h >/dev/null 2>&1
+cscli decisions add --range 203.0.113.64/30 --duration 1h >/dev/null 2>&1
+cscli decisions add --range 10.0.0.0/16 --duration 1h >/dev/null 2>&1
+range64() {
+	sync_ && in_set drop6 "2001:db8:77::" &&
+		[ "$(probe 2001:db8:77::5 2001:db8:ff::1 2222)" = timeout ] &&
+		[ "$(probe 2001:db8:78::5 2001:db8:ff::1 2222)" = ok ]
+}
+case_ pull-range-v6-64-dropped range64
+range48() {
+	has "2001:db8:88::/48 from cscli .* not applied: wider than ipv6.prefix /64" "$ERR" &&
+		not_in_set drop6 "2001:db8:88::"
+}
+case_ pull-range-v6-48-not-applied-logged range48
+range30() {
+	for x in 64 65 66 67; do in_set drop4 "203.0.113.$x" || return 1; done
+	not_in_set drop4 203.0.113.68 && [ "$(probe 203.0.113.66 127.0.0.1 2222)" = timeout ] &&
+		has "10.0.0.0/16 from cscli .*not applied: IPv4 ranges wider than /24" "$ERR"
+}
+case_ pull-range-v4-expanded range30
+
+# ---- ignoreip ---------------------------------------------------------------
+cscli decisions add --ip 198.51.100.7 --duration 1h >/dev/null 2>&1
+cscli decisions add --ip 127.0.0.5 --duration 1h >/dev/null 2>&1
+ignored() {
+	sync_ && not_in_set drop4 198.51.100.7 && not_in_set drop4 127.0.0.5 &&
+		has "ban 198.51.100.7 .*not applied while it touches ignoreip" "$ERR"
+}
+case_ pull-ignoreip-never-dropped ignored
+
+# ---- push --------------------------------------------------------------------
+a ban 203.0.113.30 --time 1h && a ban 203.0.113.30 --time 1h
+pushed() {
+	sync_ && in_set drop4 203.0.113.30 && has "pushed 203.0.113.30 \(banned 2 times" "$ERR" &&
+		cscli decisions list -s pam_vpsguard/ssh-bruteforce >"$T/list" 2>&1 &&
+		has "203.0.113.30" "$T/list" &&
+		decisions | python3 -c '
+import json, sys
+al = json.load(sys.stdin) or []
+ok = [d for a in al for d in a.get("decisions") or []
+      if d["value"] == "203.0.113.30" and d["scenario"] == "pam_vpsguard/ssh-bruteforce"
+      and d["type"] == "ban" and d["scope"] == "Ip"]
+sys.exit(0 if ok else "no decision for 203.0.113.30 with our scenario")'
+}
+case_ push-persistent-offender-in-cscli pushed
+once() { sync_ && hasnt "pushed 203.0.113.30" "$ERR" && a status && has "pending pushes: +0" && has "last push: .*ago"; }
+case_ push-sent-once once
+# Our own decision comes back in the pull; deleting it in LAPI must not
+# lift the local ban, which still holds.
+local_holds() {
+	cscli decisions delete --ip 203.0.113.30 >/dev/null 2>&1
+	sync_ && in_set drop4 203.0.113.30
+}
+case_ pull-delete-keeps-local-ban local_holds
+
+# ---- LAPI down ------------------------------------------------------------------
+stop_lapi
+a ban 203.0.113.40 --time 1h && a ban 203.0.113.40 --time 1h
+down() {
+	local t0 t1
+	t0=$(date +%s%N)
+	a sync
+	t1=$(date +%s%N)
+	[ $(( (t1 - t0) / 1000000 )) -lt 4000 ] || { echo "sync took $(( (t1 - t0) / 1000000 )) ms with LAPI down"; return 1; }
+	in_set drop4 203.0.113.40 && has "crowdsec: pull: .*local bans go on" "$ERR" &&
+		grep -q "^p pending 203.0.113.40 " "$STATE.crowdsec" || { echo "not pending in $STATE.crowdsec"; return 1; }
+	a status && has "crowdsec: +down" && has "pending pushes: +1"
+	a --json status && python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["crowdsec_link"] == "down", s
+assert s["crowdsec_pending_pushes"] == 1, s
+assert s["crowdsec_error"], s' "$OUT"
+}
+case_ lapi-down-local-goes-on-status-down down
+
+start_lapi || fail lapi-restart "LAPI did not come back"
+# A new `sync` process: the queued push comes from the file alone.
+back() {
+	sync_ && has "pushed 203.0.113.40" "$ERR" && has "link up again" "$ERR" &&
+		cscli decisions list -s pam_vpsguard/ssh-bruteforce >"$T/list" 2>&1 &&
+		has "203.0.113.40" "$T/list" && grep -q "^p done 203.0.113.40 " "$STATE.crowdsec" &&
+		a status && has "crowdsec: +up" && has "pending pushes: +0"
+}
+case_ lapi-back-pending-push-delivered back
+
+# ---- the daemon: a full pull at start, then deltas -------------------------------
+VG_LOG_STDERR=1 "$ADMIN" --conf "$CONF" daemon >"$D/daemon.out" 2>"$D/daemon.err" </dev/null &
+DPID=$!
+track_pid "$DPID"
+daemon_pull() {
+	cscli decisions add --ip 203.0.113.99 --duration 1h >/dev/null 2>&1
+	wait_for 20 sh -c "nft list set inet vpsguard drop4 | grep -qF 203.0.113.99" ||
+		{ echo "not dropped by the daemon within 20 s: $(tail -n 3 "$D/daemon.err" | tr '\n' '|')"; return 1; }
+	cscli decisions delete --ip 203.0.113.99 >/dev/null 2>&1
+	wait_for 20 sh -c "! nft list set inet vpsguard drop4 | grep -qF 203.0.113.99" ||
+		{ echo "not lifted by the daemon within 20 s"; return 1; }
+}
+case_ daemon-pulls-deltas daemon_pull
+kill "$DPID" 2>/dev/null
+wait "$DPID" 2>/dev/null
+untrack_pid "$DPID"
+
+# ---- a corrupt link file is kept aside, never fatal -------------------------------
+printf 'pam_vpsguard-crowdsec 1\nd 1 2\n' >"$STATE.crowdsec"
+corrupt() {
+	sync_ && has "is corrupt; kept as" "$ERR" && ls "$STATE.crowdsec".corrupt-* >/dev/null &&
+		grep -q "^end " "$STATE.crowdsec"
+}
+case_ corrupt-link-file-kept-aside corrupt
+
+stop_lapi
+nft delete table inet vpsguard 2>/dev/null
+summary

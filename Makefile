@@ -119,7 +119,7 @@ bench/%: bench/%.c $(LIB) $(MODULE)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) -lpam
 
 test: need-root deps
-	$(MAKE) all $(UNIT_BIN) $(PAMT_BIN)
+	$(MAKE) all $(UNIT_BIN) $(PAMT_BIN) fuzz-build
 	./tests/run.sh
 
 demo: need-root deps
@@ -158,5 +158,10 @@ uninstall:
 clean:
 	rm -f $(LIB) $(LIB_OBJ) $(MODULE) $(MODULE_OBJ) $(ADMIN) $(ADMIN_OBJ) \
 		$(UNIT_BIN) $(PAMT_BIN) $(BENCH_BIN) $(DEPS)
+	rm -rf build
+
+# Hardening (issue 8): fuzz targets, sanitizer suite, static analysis.
+include tests/fuzz/fuzz.mk
+include tests/security/security.mk
 
 -include $(DEPS)

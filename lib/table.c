@@ -668,7 +668,7 @@ int vg_table_check(struct vg_table *t, const struct vg_config *c,
 	}
 	result(r, e, c, now, v);
 	unlock(t);
-	return ret;
+	return 0;
 }
 
 int vg_table_ban(struct vg_table *t, const struct vg_config *c,

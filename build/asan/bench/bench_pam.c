@@ -1,0 +1,467 @@
+/*
+ * bench_pam: end-to-end cost of one failed authentication through
+ * Linux-PAM, per stack.
+ *
+ * Each iteration is what an attacker's wrong password costs the sshd
+ * monitor: pam_start_confdir -> pam_set_item(PAM_RHOST) ->
+ * pam_authenticate (fails) -> pam_end.  libpam loads (dlopen) every
+ * module of the stack in pam_start and unloads it in pam_end, so module
+ * load, relocation and configuration parsing are part of the cost, as
+ * they are in sshd (one pam_start per connection).
+ *
+ * Stacks (written into a private confdir under a tmpfs temp directory;
+ * nothing under /etc is read for the stack itself):
+ *
+ *   permit    auth required pam_permit.so              (issue's baseline)
+ *   deny      the failure path with no limiter:        (exact baseline)
+ *               auth [success=1 default=ignore] pam_deny.so
+ *               auth requisite pam_deny.so
+ *   vpsguard  auth requisite MOD preauth conf=C
+ *             auth [success=1 default=ignore] pam_deny.so   (the "password")
+ *             auth [default=die] MOD authfail conf=C
+ *             auth sufficient MOD authsucc conf=C
+ *             auth requisite pam_deny.so
+ *   faillock  the same with pam_faillock.so preauth/authfail/authsucc
+ *             dir=<private tally dir> deny=1000 nodelay
+ *
+ * Fairness:
+ *  - every stack runs with the same user ("nobody", an account that
+ *    exists on every Debian system, so both limiters do their user
+ *    lookup) and the same rotating PAM_RHOST (--sources distinct
+ *    documentation addresses, 198.51.100.0/24, 203.0.113.0/24 and
+ *    2001:db8::/64 hosts, so pam_vpsguard counts without ever banning;
+ *    maxretry = 1000 in its private config);
+ *  - pam_faillock counts per user in a tally file that grows by one
+ *    record per failure until `deny` locks the account.  To measure its
+ *    counting path at a realistic tally size, the driver deletes the
+ *    tally file every --faillock-reset iterations (default 4: the tally
+ *    holds 0-3 records, as under deny=5).  0 = never (the tally grows
+ *    for the whole run and so does faillock's cost per iteration);
+ *  - PAM_FAIL_DELAY is set to a no-op so no module's fail delay sleeps.
+ *
+ * Output: one line per stack and run, then per stack the median
+ * ns/iteration; with --quiet only the "median" lines.  For callgrind,
+ * the timed loop is the non-inlined function bench_loop(): run under
+ * valgrind --tool=callgrind --collect-atstart=no
+ * --toggle-collect=bench_loop, with --warmup iterations outside it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <ftw.h>
+
+#include <security/pam_appl.h>
+
+#define MAX_STACKS	4
+#define MAX_RUNS	101
+
+static const char *const stack_names[MAX_STACKS] = {
+	"permit", "deny", "vpsguard", "faillock"
+};
+
+struct opts {
+	long iters;
+	long warmup;
+	int runs;
+	int sources;
+	int faillock_reset;
+	const char *module;
+	const char *faillock;
+	const char *pamdir;
+	const char *user;
+	const char *tmpbase;
+	const char *conf_template;
+	bool keep;
+	bool quiet;
+	bool use[MAX_STACKS];
+};
+
+static char g_tmp[PATH_MAX];
+static char g_confdir[PATH_MAX];
+static char g_tally[PATH_MAX];
+static char g_tallyfile[PATH_MAX];
+static char **g_rhosts;
+
+static int null_conv(int n, const struct pam_message **msg,
+		     struct pam_response **resp, void *data)
+{
+	struct pam_response *r;
+
+	(void)msg;
+	(void)data;
+	if (n <= 0 || n > PAM_MAX_NUM_MSG)
+		return PAM_CONV_ERR;
+	r = calloc((size_t)n, sizeof(*r));
+	if (!r)
+		return PAM_BUF_ERR;
+	*resp = r;		/* empty answers; libpam frees them */
+	return PAM_SUCCESS;
+}
+
+static void no_delay(int retval, unsigned int usec, void *data)
+{
+	(void)retval;
+	(void)usec;
+	(void)data;
+}
+
+static const struct pam_conv conv = { null_conv, NULL };
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench_pam: %s: %s\n", what, strerror(errno));
+	exit(2);
+}
+
+/* snprintf that refuses to truncate. */
+__attribute__((format(printf, 3, 4)))
+static void fmt(char *buf, size_t len, const char *f, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, f);
+	n = vsnprintf(buf, len, f, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len) {
+		fprintf(stderr, "bench_pam: path or text too long\n");
+		exit(2);
+	}
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	fmt(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "we");
+	if (!f)
+		die(path);
+	fputs(text, f);
+	if (fclose(f) != 0)
+		die(path);
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(p);
+	return 0;
+}
+
+static void cleanup(void)
+{
+	if (g_tmp[0])
+		nftw(g_tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Documentation addresses only (RFC 5737, RFC 3849): 198.51.100.x,
+ * 203.0.113.x, then 2001:db8::/64 hosts. */
+static void make_rhosts(int n)
+{
+	g_rhosts = calloc((size_t)n, sizeof(*g_rhosts));
+	if (!g_rhosts)
+		die("calloc");
+	for (int i = 0; i < n; i++) {
+		char buf[64];
+
+		if (i < 256)
+			fmt(buf, sizeof(buf), "198.51.100.%d", i);
+		else if (i < 512)
+			fmt(buf, sizeof(buf), "203.0.113.%d", i - 256);
+		else	/* distinct /64s: pam_vpsguard keys IPv6 per /64 */
+			fmt(buf, sizeof(buf), "2001:db8:%x:%x::1",
+				 (i >> 16) & 0xffff, i & 0xffff);
+		g_rhosts[i] = strdup(buf);
+		if (!g_rhosts[i])
+			die("strdup");
+	}
+}
+
+static void setup(const struct opts *o)
+{
+	char text[4 * PATH_MAX], conf[PATH_MAX], dir[PATH_MAX];
+
+	fmt(g_tmp, sizeof(g_tmp), "%s/vg-bench-pam-XXXXXX", o->tmpbase);
+	if (!mkdtemp(g_tmp))
+		die(g_tmp);
+	atexit(cleanup);
+	fmt(g_confdir, sizeof(g_confdir), "%s/pam.d", g_tmp);
+	fmt(dir, sizeof(dir), "%s/vpsguard", g_tmp);
+	fmt(g_tally, sizeof(g_tally), "%s/faillock", g_tmp);
+	fmt(g_tallyfile, sizeof(g_tallyfile), "%s/%s", g_tally, o->user);
+	if (mkdir(g_confdir, 0700) || mkdir(dir, 0700) ||
+	    mkdir(g_tally, 0700))
+		die("mkdir");
+
+	/* Counting, never banning: maxretry at its maximum, and the rhosts
+	 * rotate over --sources addresses.  With --conf-template (run.sh
+	 * passes the shipped, fully commented vpsguard.conf, as an install
+	 * has it) these lines are appended to a copy of that file, so the
+	 * module parses what it parses in production. */
+	fmt(conf, sizeof(conf), "%s/vpsguard.conf", g_tmp);
+	{
+		FILE *in, *out = fopen(conf, "we");
+		char buf[4096];
+		size_t n;
+
+		if (!out)
+			die(conf);
+		if (o->conf_template) {
+			in = fopen(o->conf_template, "re");
+			if (!in)
+				die(o->conf_template);
+			while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+				fwrite(buf, 1, n, out);
+			fclose(in);
+		}
+		fprintf(out, "\n# bench_pam\nmaxretry = 1000\nfindtime = 1h\n"
+			"table.size = 65536\ntable.path = %s/table\n", dir);
+		if (fclose(out) != 0)
+			die(conf);
+	}
+
+	write_file(g_confdir, "permit", "auth required pam_permit.so\n");
+	write_file(g_confdir, "deny",
+		   "auth [success=1 default=ignore] pam_deny.so\n"
+		   "auth requisite pam_deny.so\n");
+	fmt(text, sizeof(text),
+		 "auth requisite %1$s preauth conf=%2$s\n"
+		 "auth [success=1 default=ignore] pam_deny.so\n"
+		 "auth [default=die] %1$s authfail conf=%2$s\n"
+		 "auth sufficient %1$s authsucc conf=%2$s\n"
+		 "auth requisite pam_deny.so\n", o->module, conf);
+	write_file(g_confdir, "vpsguard", text);
+	fmt(text, sizeof(text),
+		 "auth required %1$s preauth dir=%2$s deny=1000 nodelay\n"
+		 "auth [success=1 default=ignore] pam_deny.so\n"
+		 "auth [default=die] %1$s authfail dir=%2$s deny=1000 nodelay\n"
+		 "auth sufficient %1$s authsucc dir=%2$s deny=1000 nodelay\n"
+		 "auth requisite pam_deny.so\n", o->faillock, g_tally);
+	write_file(g_confdir, "faillock", text);
+	if (o->keep)
+		fprintf(stderr, "bench_pam: keeping %s\n", g_tmp);
+}
+
+static long g_errors;
+
+static int one_auth(const char *service, const char *user,
+		    const char *rhost)
+{
+	pam_handle_t *pamh = NULL;
+	int rc;
+
+	rc = pam_start_confdir(service, user, &conv, g_confdir, &pamh);
+	if (rc != PAM_SUCCESS) {
+		g_errors++;
+		return rc;
+	}
+	pam_set_item(pamh, PAM_RHOST, rhost);
+	pam_set_item(pamh, PAM_FAIL_DELAY, (const void *)no_delay);
+	rc = pam_authenticate(pamh, 0);
+	pam_end(pamh, rc);
+	return rc;
+}
+
+static __attribute__((noinline)) long run_iters(int stack, long n, long *pos,
+					       const struct opts *o)
+{
+	const char *service = stack_names[stack];
+	long bad = 0;
+
+	for (long i = 0; i < n; i++) {
+		long k = (*pos)++;
+		int rc;
+
+		if (stack == 3 && o->faillock_reset > 0 &&
+		    k % o->faillock_reset == 0)
+			unlink(g_tallyfile);
+		rc = one_auth(service, o->user, g_rhosts[k % o->sources]);
+		/* permit must succeed, every other stack fail (pam_deny's
+		 * PAM_AUTH_ERR; PAM_PERM_DENIED when pam_faillock's authfail
+		 * returns PAM_IGNORE into [default=die]). */
+		if (stack == 0 ? rc != PAM_SUCCESS :
+		    rc != PAM_AUTH_ERR && rc != PAM_PERM_DENIED)
+			bad++;
+	}
+	return bad;
+}
+
+/* The measured loop: callgrind's --toggle-collect=bench_loop counts
+ * exactly this (the warm-up calls run_iters() directly). */
+__attribute__((noinline)) long bench_loop(int stack, long n, long *pos,
+					  const struct opts *o);
+__attribute__((noinline)) long bench_loop(int stack, long n, long *pos,
+					  const struct opts *o)
+{
+	return run_iters(stack, n, pos, o);
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: bench_pam --module /abs/pam_vpsguard.so [options]\n"
+		"  --stacks LIST        permit,deny,vpsguard,faillock (default all)\n"
+		"  --iters N            iterations per run (2000)\n"
+		"  --runs N             runs per stack, interleaved (7)\n"
+		"  --warmup N           untimed iterations per stack first (50)\n"
+		"  --sources N          distinct rhosts to rotate over (4096)\n"
+		"  --faillock-reset N   delete faillock's tally every N (4; 0 never)\n"
+		"  --user NAME          PAM user (nobody)\n"
+		"  --faillock PATH      pam_faillock.so (Debian path by default)\n"
+		"  --tmp DIR            base for the temp dir (/dev/shm)\n"
+		"  --conf-template F    vpsguard.conf to copy before the bench\n"
+		"                       settings (default: those settings only)\n"
+		"  --keep --quiet\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "module", required_argument, NULL, 'm' },
+		{ "stacks", required_argument, NULL, 's' },
+		{ "iters", required_argument, NULL, 'n' },
+		{ "runs", required_argument, NULL, 'r' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "sources", required_argument, NULL, 'S' },
+		{ "faillock-reset", required_argument, NULL, 'R' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "faillock", required_argument, NULL, 'f' },
+		{ "tmp", required_argument, NULL, 't' },
+		{ "conf-template", required_argument, NULL, 'c' },
+		{ "keep", no_argument, NULL, 'k' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct opts o = {
+		.iters = 2000, .warmup = 50, .runs = 7, .sources = 4096,
+		.faillock_reset = 4, .user = "nobody", .tmpbase = "/dev/shm",
+		.faillock = "/lib/x86_64-linux-gnu/security/pam_faillock.so",
+	};
+	static double ns[MAX_STACKS][MAX_RUNS];
+	long pos[MAX_STACKS] = { 0 };
+	bool any = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'm': o.module = optarg; break;
+		case 's': {
+			char *list = strdup(optarg), *save = NULL;
+
+			for (char *w = strtok_r(list, ",", &save); w;
+			     w = strtok_r(NULL, ",", &save)) {
+				int k;
+
+				for (k = 0; k < MAX_STACKS; k++)
+					if (strcmp(w, stack_names[k]) == 0)
+						break;
+				if (k == MAX_STACKS)
+					usage();
+				o.use[k] = any = true;
+			}
+			free(list);
+			break;
+		}
+		case 'n': o.iters = atol(optarg); break;
+		case 'r': o.runs = atoi(optarg); break;
+		case 'w': o.warmup = atol(optarg); break;
+		case 'S': o.sources = atoi(optarg); break;
+		case 'R': o.faillock_reset = atoi(optarg); break;
+		case 'u': o.user = optarg; break;
+		case 'f': o.faillock = optarg; break;
+		case 't': o.tmpbase = optarg; break;
+		case 'c': o.conf_template = optarg; break;
+		case 'k': o.keep = true; break;
+		case 'q': o.quiet = true; break;
+		default: usage();
+		}
+	}
+	if (!o.module || o.module[0] != '/' || o.iters < 1 || o.runs < 1 ||
+	    o.runs > MAX_RUNS || o.warmup < 0 || o.sources < 1 ||
+	    o.sources > 65536 || o.faillock_reset < 0)
+		usage();
+	if (!any)
+		for (int k = 0; k < MAX_STACKS; k++)
+			o.use[k] = true;
+	if (access(o.module, R_OK) != 0)
+		die(o.module);
+	if (o.use[3] && access(o.faillock, R_OK) != 0)
+		die(o.faillock);
+
+	make_rhosts(o.sources);
+	setup(&o);
+	if (o.keep)
+		g_tmp[0] = '\0';
+
+	/* Warm-up: first table creation, page cache, libpam's own state. */
+	for (int k = 0; k < MAX_STACKS; k++)
+		if (o.use[k] && o.warmup &&
+		    run_iters(k, o.warmup, &pos[k], &o)) {
+			fprintf(stderr, "bench_pam: stack %s did not return "
+				"the expected code (errors %ld)\n",
+				stack_names[k], g_errors);
+			return 1;
+		}
+	/* Runs interleaved across stacks, so drift hits all alike. */
+	for (int r = 0; r < o.runs; r++)
+		for (int k = 0; k < MAX_STACKS; k++) {
+			double t0, t1;
+			long bad;
+
+			if (!o.use[k])
+				continue;
+			t0 = now_ns();
+			bad = bench_loop(k, o.iters, &pos[k], &o);
+			t1 = now_ns();
+			if (bad) {
+				fprintf(stderr, "bench_pam: stack %s: %ld "
+					"unexpected results\n",
+					stack_names[k], bad);
+				return 1;
+			}
+			ns[k][r] = (t1 - t0) / (double)o.iters;
+			if (!o.quiet)
+				printf("run %d %-9s %10.0f ns/iter\n", r + 1,
+				       stack_names[k], ns[k][r]);
+		}
+	for (int k = 0; k < MAX_STACKS; k++) {
+		if (!o.use[k])
+			continue;
+		qsort(ns[k], (size_t)o.runs, sizeof(double), cmp_double);
+		printf("median %-9s %10.0f ns/iter  (min %.0f max %.0f, "
+		       "%d runs x %ld)\n", stack_names[k], ns[k][o.runs / 2],
+		       ns[k][0], ns[k][o.runs - 1], o.runs, o.iters);
+	}
+	return 0;
+}

@@ -1,0 +1,279 @@
+/* ban and unban by hand.  Both act on the key the module itself uses,
+ * so a ban here is what the next preauth/account check sees. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "nft.h"
+#include "output.h"
+#include "policy.h"
+#include "subcommands.h"
+
+/* SPEC: unban also removes the nftables drop, at once (the helper's
+ * next pass would, but an admin who unbans wants it now).  No table
+ * (the helper never ran) or no nftables here: there is no drop to
+ * remove.  0 or -errno. */
+static int nft_done(int ret)
+{
+	if (ret == -ENOENT)
+		return 0;
+	if (vg_nft_unavailable(ret)) {
+		cli_note("nftables not available (%s): no drop to remove",
+			 vg_nft_strerror(ret));
+		return 0;
+	}
+	if (ret)
+		cli_error("nftables: %s", vg_nft_strerror(ret));
+	return ret;
+}
+
+static int nft_drop_remove(const struct vg_addr *key)
+{
+	struct vg_nft_elem e;
+	struct vg_nft_report rep;
+
+	memset(&e, 0, sizeof(e));
+	e.addr = *key;
+	memset(&rep, 0, sizeof(rep));
+	return nft_done(vg_nft_apply(VG_NFT_DROP, NULL, 0, &e, 1, &rep));
+}
+
+static int nft_drop_remove_all(const struct vg_config *cfg)
+{
+	struct vg_nft_elem *e = NULL;
+	struct vg_nft_report rep;
+	size_t n = 0;
+	int ret = vg_nft_list(VG_NFT_DROP, cfg->ipv6_prefix, &e, &n);
+
+	memset(&rep, 0, sizeof(rep));
+	if (ret == 0 && n)
+		ret = vg_nft_apply(VG_NFT_DROP, NULL, 0, e, n, &rep);
+	free(e);
+	return nft_done(ret);
+}
+
+static const char *ban_time;
+static bool ban_force;
+
+static const struct cli_opt ban_opts[] = {
+	{ "time", NULL, &ban_time, "DUR",
+	  "ban length, e.g. 90, 10m, 1h30m, 7d (default: the length the "
+	  "next ban\n      of this source would get: bantime, "
+	  "escalated by bantime.factor)" },
+	{ "force", &ban_force, NULL, NULL,
+	  "ban even where ignoreip covers the address" },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+static const struct cli_cmd ban_cmd = {
+	.name = "ban",
+	.args = "ADDR [--time DUR] [--force]",
+	.help = "Ban ADDR (IPv4, IPv6, ::ffff:a.b.c.d, or an IPv6 prefix "
+		"of ipv6.prefix bits)\nnow, under the key the module "
+		"counts it by.  The ban counts as one more ban\nof the "
+		"source.  An address inside ignoreip is refused without "
+		"--force: the\nmodule ignores such sources, so the ban "
+		"would do nothing there.",
+	.opts = ban_opts,
+	.min_args = 1,
+	.max_args = 1,
+};
+
+/* --time, checked before anything is opened; 0 = not given. */
+static int parse_time(uint64_t *len)
+{
+	*len = 0;
+	if (ban_time && (vg_duration_parse(ban_time, len) != 0 || *len == 0)) {
+		cli_error("ban: --time '%s' is not a duration from 1s to 10 "
+			  "years (e.g. 90, 10m, 1h30m, 7d)", ban_time);
+		return VG_EXIT_USAGE;
+	}
+	return VG_EXIT_OK;
+}
+
+/* Without --time: the length this source's next ban would get. */
+static int default_length(struct vg_table *t, const struct vg_config *cfg,
+			  const struct vg_addr *key, vg_time_t now,
+			  uint64_t *len)
+{
+	struct vg_entry e;
+	uint32_t n = 0;
+	int ret = cli_lookup(t, cfg, key, now, &e);
+
+	if (ret && ret != -ENOENT) {
+		cli_error("ban: cannot read the table: %s", strerror(-ret));
+		return cli_exit_code(ret);
+	}
+	if (ret == 0)
+		n = e.ban_count;
+	*len = vg_ban_length(cfg, n < UINT32_MAX ? n + 1 : n);
+	return VG_EXIT_OK;
+}
+
+int ban_main(int argc, const char **argv)
+{
+	struct vg_config cfg;
+	struct vg_table *t = NULL;
+	struct vg_addr a, key;
+	char shown[VG_ADDR_STRLEN], ign[VG_ADDR_STRLEN], span[32];
+	const char *args[1];
+	unsigned int nargs;
+	vg_time_t now = vg_now();
+	struct vg_entry e;
+	uint64_t len;
+	int ret, how;
+
+	ret = cli_parse(&ban_cmd, argc, argv, args, &nargs);
+	if (ret)
+		goto out;
+	ret = parse_time(&len);
+	if (ret)
+		goto out;
+	ret = cli_load_config(&cfg);
+	if (ret)
+		goto out;
+	ret = cli_parse_source(args[0], &cfg, &a, &key);
+	if (ret)
+		goto out;
+	vg_addr_format(&key, shown, sizeof(shown));
+	how = cli_ignore_match(&cfg, &a, &key, ign, sizeof(ign));
+	if (how && !ban_force) {
+		cli_error("ban: %s %s ignoreip entry %s: not banned (--force "
+			  "to ban it anyway)", shown, how == 1 ?
+			  "is covered by" : "contains", ign);
+		ret = VG_EXIT_FAIL;
+		goto out;
+	}
+	ret = cli_table_open(&cfg, true, &t);
+	if (ret)
+		goto out;
+	if (len == 0) {
+		ret = default_length(t, &cfg, &key, now, &len);
+		if (ret)
+			goto out;
+	}
+	ret = vg_table_ban(t, &cfg, &key, len, now);
+	if (ret) {
+		cli_error("ban: %s: %s%s", shown, strerror(-ret),
+			  ret == -ENOSPC ? " (the table is full of active "
+			  "bans around this key)" : "");
+		ret = cli_exit_code(ret);
+		goto out;
+	}
+	vg_duration_format(len, span, sizeof(span));
+	if (cli_lookup(t, &cfg, &key, now, &e) == 0)
+		printf("banned %s for %s (ban #%u)\n", shown, span,
+		       e.ban_count);
+	else
+		printf("banned %s for %s\n", shown, span);
+	ret = VG_EXIT_OK;
+out:
+	vg_table_close(t);
+	return ret == CLI_HELP ? VG_EXIT_OK : ret;
+}
+
+static bool unban_all;
+
+static const struct cli_opt unban_opts[] = {
+	{ "all", &unban_all, NULL, NULL, "lift every ban in the table" },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+static const struct cli_cmd unban_cmd = {
+	.name = "unban",
+	.args = "ADDR|--all",
+	.help = "Lift the ban of ADDR (as for ban), or of every source with "
+		"--all, and clear\ntheir failures.  The ban count is kept, so "
+		"a source that comes back is still\nescalated.  An address "
+		"with no record fails (exit 1).",
+	.opts = unban_opts,
+	.max_args = 1,
+};
+
+static int unban_one(struct vg_table *t, const struct vg_config *cfg,
+		     const struct vg_addr *key)
+{
+	char shown[VG_ADDR_STRLEN];
+	struct vg_entry e;
+	vg_time_t now = vg_now();
+	bool was_banned;
+	int ret;
+
+	vg_addr_format(key, shown, sizeof(shown));
+	ret = cli_lookup(t, cfg, key, now, &e);
+	was_banned = ret == 0 && vg_entry_banned(&e, now);
+	if (ret == 0)
+		ret = vg_table_unban(t, key);
+	if (ret == 0)
+		ret = nft_drop_remove(key);
+	if (ret == -ENOENT)
+		cli_error("unban: no record for %s", shown);
+	else if (ret)
+		cli_error("unban: %s: %s", shown, strerror(-ret));
+	else if (was_banned)
+		printf("unbanned %s\n", shown);
+	else
+		printf("%s was not banned; its failures are cleared\n", shown);
+	/* -ENOENT is the admin's typo, not a usage error: exit 1. */
+	return ret == -ENOENT ? VG_EXIT_FAIL : cli_exit_code(ret);
+}
+
+static int unban_every(struct vg_table *t, const struct vg_config *cfg)
+{
+	struct vg_entry *e = NULL;
+	vg_time_t now = vg_now();
+	long n = cli_snapshot(t, cfg, now, &e), banned = 0;
+	int ret = n < 0 ? (int)n : 0;
+
+	for (long i = 0; i < n; i++)
+		if (vg_entry_banned(&e[i], now))
+			banned++;
+	free(e);
+	if (ret == 0)
+		ret = vg_table_unban_all(t);
+	if (ret == 0)
+		ret = nft_drop_remove_all(cfg);
+	if (ret)
+		cli_error("unban: %s", strerror(-ret));
+	else
+		printf("unbanned %ld source%s\n", banned,
+		       banned == 1 ? "" : "s");
+	return cli_exit_code(ret);
+}
+
+int unban_main(int argc, const char **argv)
+{
+	struct vg_config cfg;
+	struct vg_table *t = NULL;
+	struct vg_addr a, key;
+	const char *args[1];
+	unsigned int nargs;
+	int ret;
+
+	ret = cli_parse(&unban_cmd, argc, argv, args, &nargs);
+	if (ret)
+		goto out;
+	if ((nargs == 1) == unban_all) {
+		cli_error("unban: give an address or --all");
+		cli_usage(&unban_cmd, stderr);
+		ret = VG_EXIT_USAGE;
+		goto out;
+	}
+	ret = cli_load_config(&cfg);
+	if (ret)
+		goto out;
+	if (!unban_all) {
+		ret = cli_parse_source(args[0], &cfg, &a, &key);
+		if (ret)
+			goto out;
+	}
+	ret = cli_table_open(&cfg, true, &t);
+	if (ret)
+		goto out;
+	ret = unban_all ? unban_every(t, &cfg) : unban_one(t, &cfg, &key);
+out:
+	vg_table_close(t);
+	return ret == CLI_HELP ? VG_EXIT_OK : ret;
+}

@@ -1,0 +1,401 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "nft.h"
+#include "log.h"
+
+struct cli_options cli_opts;
+const char *prog = "pam_vpsguard-admin";
+
+static void log_stderr(void *ctx, int prio, const char *fmt, va_list ap)
+{
+	(void)ctx;
+	(void)prio;
+	fprintf(stderr, "%s: ", prog);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+/* STYLE 7: nothing the caller left open may leak into what we open or,
+ * later, run; and 0-2 must be open so that no table or config fd we
+ * open can become "stdout" and receive our output. */
+void cli_init(const char *argv0)
+{
+	const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
+
+	if (argv0 && *argv0)
+		prog = slash ? slash + 1 : argv0;
+	if (close_range(3, ~0u, 0) != 0)
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 &&
+		    open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+			_exit(VG_EXIT_FAIL);	/* fail safe */
+	vg_log_set(log_stderr, NULL);
+}
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", prog);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+void cli_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: note: ", prog);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+int cli_exit_code(int err)
+{
+	switch (err) {
+	case 0:
+		return VG_EXIT_OK;
+	case -EINVAL:		/* a malformed path, address or value */
+	case -ENAMETOOLONG:
+		return VG_EXIT_USAGE;
+	default:
+		return VG_EXIT_FAIL;
+	}
+}
+
+/* "--name" or "--name=value" against name: NULL, or what follows. */
+static const char *match_opt(const char *arg, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(arg, "--", 2) != 0 || strncmp(arg + 2, name, n) != 0)
+		return NULL;
+	if (arg[2 + n] == '\0' || arg[2 + n] == '=')
+		return arg + 2 + n;
+	return NULL;
+}
+
+/* The value of an option at argv[*i], inline ("=v") or the next word. */
+static int opt_value(int argc, const char **argv, int *i, const char *rest,
+		     const char **value)
+{
+	if (*rest == '=') {
+		*value = rest + 1;
+	} else if (*i + 1 < argc) {
+		*value = argv[++*i];
+	} else {
+		cli_error("option '%s' needs a value", argv[*i]);
+		return VG_EXIT_USAGE;
+	}
+	return 0;
+}
+
+int cli_global_option(int argc, const char **argv, int *i)
+{
+	const char *rest;
+	int ret = 0;
+
+	if ((rest = match_opt(argv[*i], "conf"))) {
+		ret = opt_value(argc, argv, i, rest, &cli_opts.conf);
+	} else if ((rest = match_opt(argv[*i], "table"))) {
+		ret = opt_value(argc, argv, i, rest, &cli_opts.table);
+	} else if ((rest = match_opt(argv[*i], "json")) && *rest == '\0') {
+		cli_opts.json = true;
+	} else {
+		return 0;
+	}
+	return ret ? ret : 1;
+}
+
+void cli_usage(const struct cli_cmd *cmd, FILE *f)
+{
+	fprintf(f, "Usage: %s %s%s%s%s\n", prog, cmd->name,
+		cmd->args ? " " : "", cmd->args ? cmd->args : "",
+		cmd->json ? " [--json]" : "");
+	if (f == stderr)
+		return;
+	fprintf(f, "\n%s\n", cmd->help);
+	fputs("\nOptions:\n", f);
+	for (const struct cli_opt *o = cmd->opts; o && o->name; o++)
+		fprintf(f, "  --%s%s%s\n      %s\n", o->name,
+			o->value ? " " : "", o->value ? o->metavar : "",
+			o->help);
+	if (cmd->json)
+		fputs("  --json\n      JSON instead of text\n", f);
+	fprintf(f, "  --conf PATH\n      configuration file (default %s)\n"
+		"  --table PATH\n      live table (default: table.path)\n"
+		"  --help\n      this text\n", VG_PATH_CONF);
+}
+
+/* One option of cmd at argv[*i]: 1 taken, 0 unknown, or an exit code. */
+static int cmd_option(const struct cli_cmd *cmd, int argc, const char **argv,
+		      int *i)
+{
+	const char *rest;
+	int ret;
+
+	for (const struct cli_opt *o = cmd->opts; o && o->name; o++) {
+		rest = match_opt(argv[*i], o->name);
+		if (!rest || (!o->value && *rest))
+			continue;
+		if (o->flag)
+			*o->flag = true;
+		if (o->value) {
+			ret = opt_value(argc, argv, i, rest, o->value);
+			if (ret)
+				return ret;
+		}
+		return 1;
+	}
+	return cli_global_option(argc, argv, i);
+}
+
+int cli_parse(const struct cli_cmd *cmd, int argc, const char **argv,
+	      const char **args, unsigned int *nargs)
+{
+	bool opts_done = false;
+	int i, ret = VG_EXIT_USAGE;
+
+	*nargs = 0;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!opts_done && strcmp(a, "--") == 0) {
+			opts_done = true;
+		} else if (!opts_done && (strcmp(a, "--help") == 0 ||
+					  strcmp(a, "-h") == 0)) {
+			cli_usage(cmd, stdout);
+			ret = CLI_HELP;
+			goto out;
+		} else if (!opts_done && a[0] == '-' && a[1] != '\0') {
+			int r = cmd_option(cmd, argc, argv, &i);
+
+			if (r == 0)
+				cli_error("%s: unknown option '%s'",
+					  cmd->name, a);
+			if (r != 1)
+				goto usage;
+		} else if (*nargs < cmd->max_args) {
+			args[(*nargs)++] = a;
+		} else {
+			cli_error("%s: unexpected argument '%s'", cmd->name, a);
+			goto usage;
+		}
+	}
+	if (*nargs < cmd->min_args) {
+		cli_error("%s: missing argument", cmd->name);
+		goto usage;
+	}
+	if (cli_opts.json && !cmd->json) {
+		cli_error("%s: --json is for the read commands", cmd->name);
+		goto usage;
+	}
+	ret = 0;
+	goto out;
+usage:
+	cli_usage(cmd, stderr);
+out:
+	return ret;
+}
+
+int cli_load_config(struct vg_config *cfg)
+{
+	const char *path = cli_opts.conf ? cli_opts.conf : VG_PATH_CONF;
+	char err[VG_ERR_MAX];
+	int ret;
+
+	vg_config_defaults(cfg);
+	ret = vg_config_read_file(cfg, path, err, sizeof(err));
+	/* Like the module: only the default file may be missing. */
+	if (ret == -ENOENT && !cli_opts.conf)
+		ret = 0;
+	if (ret == 0 && cli_opts.table)
+		ret = vg_config_set(cfg, "table.path", cli_opts.table,
+				    "--table", err, sizeof(err));
+	if (ret) {
+		cli_error("%s", err);
+		return VG_EXIT_USAGE;	/* SPEC: every config error is 2 */
+	}
+	return VG_EXIT_OK;
+}
+
+int cli_table_open(const struct vg_config *cfg, bool rw, struct vg_table **t)
+{
+	const char *path = cfg->table_path;
+	int ret;
+
+	if (rw)
+		ret = vg_table_open(t, path, cfg->table_size, true);
+	else
+		ret = vg_table_open_ro(t, path);
+	if (ret == -ENOENT && !rw) {
+		cli_note("no table at %s: nothing recorded yet", path);
+		*t = NULL;
+		ret = 0;
+	} else if (ret) {
+		cli_error("cannot open the table %s: %s%s", path,
+			  strerror(-ret), ret == -EACCES ?
+			  " (root only, mode 0600 in a 0700 directory)" : "");
+	}
+	return cli_exit_code(ret);
+}
+
+bool cli_entry_failing(const struct vg_entry *e, vg_time_t now)
+{
+	return e->failures != 0 && !vg_entry_banned(e, now);
+}
+
+/* What the kernel really drops (SPEC: read back, not what the helper
+ * believes), read once per run, sorted for bsearch. */
+static struct {
+	bool loaded;
+	int err;
+	struct vg_nft_elem *e;
+	size_t n;
+} drops;
+
+static int elem_cmp(const void *a, const void *b)
+{
+	const struct vg_nft_elem *x = a, *y = b;
+
+	if (x->addr.family != y->addr.family)
+		return x->addr.family < y->addr.family ? -1 : 1;
+	return memcmp(x->addr.bytes, y->addr.bytes, sizeof(x->addr.bytes));
+}
+
+static void load_drops(const struct vg_config *cfg)
+{
+	if (drops.loaded)
+		return;
+	drops.loaded = true;
+	drops.err = vg_nft_list(VG_NFT_DROP, cfg->ipv6_prefix, &drops.e,
+				&drops.n);
+	if (drops.err) {
+		drops.n = 0;
+		return;
+	}
+	qsort(drops.e, drops.n, sizeof(*drops.e), elem_cmp);
+}
+
+int cli_kernel_drops(const struct vg_config *cfg, size_t *n)
+{
+	load_drops(cfg);
+	*n = drops.n;
+	return drops.err;
+}
+
+static void mark_dropped(struct vg_entry *e)
+{
+	struct vg_nft_elem k = { 0 };
+
+	e->flags &= (uint8_t)~VG_ENTRY_DROPPED;
+	vg_entry_addr(e, &k.addr);
+	if (drops.n && bsearch(&k, drops.e, drops.n, sizeof(k), elem_cmp))
+		e->flags |= VG_ENTRY_DROPPED;
+}
+
+void cli_entry_refresh(struct vg_entry *e, const struct vg_config *cfg,
+		       vg_time_t now)
+{
+	vg_entry_refresh(e, cfg, now);
+}
+
+void cli_mark_dropped(const struct vg_config *cfg, struct vg_entry *e,
+		      long n)
+{
+	load_drops(cfg);
+	for (long i = 0; i < n; i++)
+		mark_dropped(&e[i]);
+}
+
+long cli_snapshot(struct vg_table *t, const struct vg_config *cfg,
+		  vg_time_t now, struct vg_entry **out)
+{
+	struct vg_entry *e;
+	long n;
+
+	*out = NULL;
+	if (!t)
+		return 0;
+	e = calloc(vg_table_size(t), sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	n = vg_table_snapshot(t, e, vg_table_size(t));
+	if (n < 0) {
+		free(e);
+		return n;
+	}
+	for (long i = 0; i < n; i++)
+		cli_entry_refresh(&e[i], cfg, now);
+	*out = e;
+	return n;
+}
+
+int cli_lookup(struct vg_table *t, const struct vg_config *cfg,
+	       const struct vg_addr *key, vg_time_t now, struct vg_entry *out)
+{
+	int ret = vg_table_lookup(t, key, out);
+
+	if (ret == 0)
+		cli_entry_refresh(out, cfg, now);
+	return ret;
+}
+
+int cli_parse_source(const char *arg, const struct vg_config *cfg,
+		     struct vg_addr *addr, struct vg_addr *key)
+{
+	char shown[80];
+	unsigned int kp;
+
+	if (vg_cidr_parse(arg, addr) != 0) {
+		vg_sanitize(shown, sizeof(shown), arg);
+		cli_error("'%s' is not an IPv4 or IPv6 address or prefix",
+			  shown);
+		return VG_EXIT_USAGE;
+	}
+	vg_addr_key(addr, cfg->ipv6_prefix, key);
+	kp = addr->family == VG_FAMILY_V4 ? 32 : cfg->ipv6_prefix;
+	if (addr->prefix < kp) {
+		vg_addr_format(addr, shown, sizeof(shown));
+		cli_error("%s spans many sources: %s are counted per /%u; "
+			  "give an address or a /%u", shown,
+			  addr->family == VG_FAMILY_V4 ? "IPv4 sources" :
+			  "IPv6 sources (ipv6.prefix)", kp, kp);
+		return VG_EXIT_USAGE;
+	}
+	return VG_EXIT_OK;
+}
+
+int cli_ignore_match(const struct vg_config *cfg, const struct vg_addr *addr,
+		     const struct vg_addr *key, char *which, size_t len)
+{
+	const struct vg_cidr_list *l = &cfg->ignoreip;
+	int ret = 0;
+
+	for (unsigned int i = 0; i < l->n && i < VG_CIDR_LIST_MAX; i++) {
+		if (vg_cidr_contains(&l->net[i], addr)) {
+			ret = 1;
+		} else if (l->net[i].prefix >= key->prefix &&
+			   vg_cidr_contains(key, &l->net[i])) {
+			ret = 2;
+		} else {
+			continue;
+		}
+		vg_addr_format(&l->net[i], which, len);
+		break;
+	}
+	return ret;
+}

@@ -1,0 +1,497 @@
+/*
+ * daemon and sync: the privileged helper.
+ *
+ * One pass: restore saved bans into a new or empty table, save the bans
+ * when they changed (temp + fsync + rename), and make the kernel's drop
+ * sets hold exactly the persistent offenders whose ban is active, and
+ * the trust sets the sources that logged in lately.  `sync` is one pass;
+ * `daemon` is a pass every VG_DAEMON_INTERVAL seconds, at once on
+ * SIGUSR1, a config reload on SIGHUP, and a final save on SIGTERM.
+ *
+ * Stopping leaves the nftables table alone: drops keep working and
+ * expire by their kernel timeouts, and a restart re-sends nothing that
+ * is already there (reconcile compares before it sends).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "log.h"
+#include "nft.h"
+#include "sshd.h"
+#include "state.h"
+#include "subcommands.h"
+
+#ifndef VG_DAEMON_INTERVAL
+#define VG_DAEMON_INTERVAL	5
+#endif
+
+struct helper {
+	struct vg_config cfg;
+	struct vg_state_rec *saved;	/* what the state file holds */
+	size_t n_saved;
+	bool have_saved;
+	bool nft_off;			/* said once: enforcing in PAM only */
+	bool ports_asked;		/* sshd -T ran (until SIGHUP) */
+	unsigned int n_ports;
+	uint16_t ports[16];
+	int nft_last_err;
+};
+
+/* Boot-relative table times <-> wall-clock state times. */
+static int64_t to_wall(vg_time_t t, vg_time_t now, int64_t wall)
+{
+	return t ? wall - ((int64_t)now - (int64_t)t) : 0;
+}
+
+static vg_time_t from_wall(int64_t w, vg_time_t now, int64_t wall)
+{
+	int64_t t;
+
+	if (!w)
+		return 0;
+	t = (int64_t)now + (w - wall);
+	/* Before this boot: it ended long ago; keep it as "ended". */
+	if (t < 1)
+		return 1;
+	return t >= UINT32_MAX ? UINT32_MAX - 1 : (vg_time_t)t;
+}
+
+static bool worth_saving(const struct vg_entry *e, const struct vg_config *c,
+			 vg_time_t now)
+{
+	return e->ban_count || vg_entry_banned(e, now) ||
+	       vg_entry_trusted(e, c, now);
+}
+
+static int restore(struct helper *h, struct vg_table *t, vg_time_t now,
+		   int64_t wall)
+{
+	struct vg_state_rec *r = NULL;
+	char err[VG_ERR_MAX], aside[4096];
+	size_t n = 0, bad = 0;
+	int ret = vg_state_load(h->cfg.state_path, &r, &n, err, sizeof(err));
+
+	if (ret == -ENOENT)
+		return 0;
+	if (ret == -EBADMSG) {
+		/* Never overwrite the only copy: keep it aside, start from
+		 * what the live table has. */
+		if (vg_state_quarantine(h->cfg.state_path, aside,
+					sizeof(aside)) == 0)
+			vg_log(LOG_ERR, "%s; kept as %s, starting without it",
+			       err, aside);
+		else
+			vg_log(LOG_ERR, "%s; could not move it aside", err);
+		return 0;
+	}
+	if (ret) {
+		vg_log(LOG_ERR, "%s", err);
+		return ret;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct vg_entry e = { 0 };
+
+		memcpy(e.key, r[i].key.bytes, sizeof(e.key));
+		e.family = r[i].key.family;
+		e.prefix = r[i].key.prefix;
+		e.ban_count = r[i].ban_count;
+		e.flags = r[i].flags & VG_ENTRY_MANUAL;
+		e.banned_at = from_wall(r[i].banned_at, now, wall);
+		e.banned_until = from_wall(r[i].banned_until, now, wall);
+		e.last_success = from_wall(r[i].last_success, now, wall);
+		e.last_seen = now;
+		if (vg_table_restore(t, &e) != 0)
+			bad++;
+	}
+	vg_log(LOG_INFO, "restored %zu sources from %s%s", n - bad,
+	       h->cfg.state_path, bad ? " (some did not fit the table)" : "");
+	free(r);
+	return 0;
+}
+
+static int ensure_parent(const char *path)
+{
+	char dir[4096], *slash;
+
+	if (strlen(path) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Equal but for a second of clock rounding in the times: the boot and
+ * wall clocks are read at slightly different instants each pass. */
+static bool close_time(int64_t a, int64_t b)
+{
+	return (a == 0) == (b == 0) && a - b <= 1 && b - a <= 1;
+}
+
+static bool same_recs(const struct vg_state_rec *a,
+		      const struct vg_state_rec *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(&a[i].key, &b[i].key, sizeof(a[i].key)) ||
+		    a[i].ban_count != b[i].ban_count ||
+		    a[i].flags != b[i].flags ||
+		    !close_time(a[i].banned_at, b[i].banned_at) ||
+		    !close_time(a[i].banned_until, b[i].banned_until) ||
+		    !close_time(a[i].last_success, b[i].last_success))
+			return false;
+	return true;
+}
+
+/* Before the first save of this process (every `sync`): learn what the
+ * file holds, so an unchanged table is not rewritten, and never replace
+ * a corrupt file without keeping it aside (the live table being full
+ * made restore() skip reading it). */
+static void learn_saved(struct helper *h, vg_time_t now, int64_t wall)
+{
+	struct vg_state_rec *r = NULL;
+	char err[VG_ERR_MAX], aside[4096];
+	size_t n = 0;
+	int ret = vg_state_load(h->cfg.state_path, &r, &n, err, sizeof(err));
+
+	if (ret == -EBADMSG) {
+		if (vg_state_quarantine(h->cfg.state_path, aside,
+					sizeof(aside)) == 0)
+			vg_log(LOG_ERR, "%s; kept as %s, saving the live "
+			       "table instead", err, aside);
+		else
+			vg_log(LOG_ERR, "%s; could not move it aside", err);
+		return;
+	}
+	if (ret)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		r[i].banned_at = from_wall(r[i].banned_at, now, wall);
+		r[i].banned_until = from_wall(r[i].banned_until, now, wall);
+		r[i].last_success = from_wall(r[i].last_success, now, wall);
+	}
+	free(h->saved);
+	h->saved = r;
+	h->n_saved = n;
+	h->have_saved = true;
+}
+
+static int save(struct helper *h, const struct vg_entry *e, long n,
+		vg_time_t now, int64_t wall)
+{
+	struct vg_state_rec *r = calloc((size_t)n + 1, sizeof(*r)), *w = NULL;
+	char err[VG_ERR_MAX];
+	size_t k = 0;
+	int ret = -ENOMEM;
+
+	if (!r)
+		return -ENOMEM;
+	/* Built in boot time first, so an unchanged table compares equal
+	 * whatever the two clocks' rounding does between passes. */
+	for (long i = 0; i < n; i++) {
+		if (!worth_saving(&e[i], &h->cfg, now))
+			continue;
+		vg_entry_addr(&e[i], &r[k].key);
+		r[k].ban_count = e[i].ban_count;
+		r[k].flags = e[i].flags & VG_ENTRY_MANUAL;
+		r[k].banned_at = e[i].banned_at;
+		r[k].banned_until = e[i].banned_until;
+		r[k].last_success = e[i].last_success;
+		k++;
+	}
+	if (!h->have_saved)
+		learn_saved(h, now, wall);
+	if (h->have_saved && k == h->n_saved && same_recs(r, h->saved, k)) {
+		free(r);
+		return 0;
+	}
+	w = calloc(k + 1, sizeof(*w));
+	if (!w)
+		goto out;
+	for (size_t i = 0; i < k; i++) {
+		w[i] = r[i];
+		w[i].banned_at = to_wall((vg_time_t)r[i].banned_at, now, wall);
+		w[i].banned_until = to_wall((vg_time_t)r[i].banned_until, now,
+					    wall);
+		w[i].last_success = to_wall((vg_time_t)r[i].last_success, now,
+					    wall);
+	}
+	ret = ensure_parent(h->cfg.state_path);
+	if (!ret)
+		ret = vg_state_save(h->cfg.state_path, w, k, err, sizeof(err));
+	if (ret) {
+		vg_log(LOG_ERR, "%s", ret == -ENAMETOOLONG ? "state path too "
+		       "long" : err);
+		goto out;
+	}
+	free(h->saved);
+	h->saved = r;
+	r = NULL;
+	h->n_saved = k;
+	h->have_saved = true;
+out:
+	free(w);
+	free(r);
+	return ret;
+}
+
+/* Persistent offenders (SPEC: banned persistent.after times within
+ * history, ban active, not trusted, not in ignoreip) -> drop sets; the
+ * lately trusted -> trust sets, exempt from the connlimit guard. */
+static size_t wanted(const struct helper *h, const struct vg_entry *e,
+		     long n, vg_time_t now, bool drop, struct vg_nft_elem *w)
+{
+	const struct vg_config *c = &h->cfg;
+	size_t k = 0;
+
+	for (long i = 0; i < n; i++) {
+		struct vg_addr a;
+		uint64_t left;
+
+		if (e[i].family != VG_FAMILY_V4 && e[i].family != VG_FAMILY_V6)
+			continue;
+		vg_entry_addr(&e[i], &a);
+		if (drop) {
+			if (!vg_entry_banned(&e[i], now) ||
+			    e[i].ban_count < c->persistent_after ||
+			    vg_entry_trusted(&e[i], c, now) ||
+			    vg_cidr_list_match(&c->ignoreip, &a))
+				continue;
+			left = e[i].banned_until - now;
+		} else {
+			if (!vg_entry_trusted(&e[i], c, now))
+				continue;
+			left = e[i].last_success + c->trust - now;
+		}
+		memset(&w[k], 0, sizeof(w[k]));
+		w[k].addr = a;
+		w[k].timeout_ms = left * 1000;
+		k++;
+	}
+	return k;
+}
+
+static void nft_failed(struct helper *h, const char *what, int ret)
+{
+	if (vg_nft_unavailable(ret)) {
+		if (!h->nft_off)
+			vg_log(LOG_WARNING, "nftables unavailable (%s): "
+			       "enforcing in PAM only", vg_nft_strerror(ret));
+		h->nft_off = true;
+		return;
+	}
+	if (ret != h->nft_last_err)
+		vg_log(LOG_ERR, "nftables %s: %s", what, vg_nft_strerror(ret));
+	h->nft_last_err = ret;
+}
+
+static int firewall(struct helper *h, const struct vg_entry *e, long n,
+		    vg_time_t now)
+{
+	struct vg_nft_config nc;
+	struct vg_nft_report rep;
+	struct vg_nft_elem *w = calloc((size_t)n + 1, sizeof(*w));
+	size_t k;
+	int ret;
+
+	if (!w)
+		return -ENOMEM;
+	vg_nft_config_from(&h->cfg, &nc);
+	if (h->cfg.n_ssh_ports == 0 && h->cfg.connlimit_count) {
+		/* Asked once, not every pass: sshd -T forks and reads
+		 * every host key. */
+		if (!h->ports_asked) {
+			int r = vg_sshd_ports(h->ports, &h->n_ports, 16);
+
+			h->ports_asked = true;
+			if (r)
+				vg_log(LOG_WARNING, "ssh.ports: `sshd -T` "
+				       "failed (%s): connlimit guard off; set "
+				       "ssh.ports", r == -ENOEXEC ? "its "
+				       "configuration or host keys" :
+				       strerror(-r));
+		}
+		memcpy(nc.ports, h->ports, sizeof(nc.ports));
+		nc.n_ports = h->n_ports;
+	}
+	memset(&rep, 0, sizeof(rep));
+	ret = vg_nft_ensure(&nc, &rep);
+	if (ret) {
+		nft_failed(h, "setup", ret);
+		goto out;
+	}
+	if (h->nft_off)
+		vg_log(LOG_NOTICE, "nftables available again");
+	h->nft_off = false;
+	k = wanted(h, e, n, now, true, w);
+	ret = vg_nft_reconcile(VG_NFT_DROP, w, k, h->cfg.ipv6_prefix, &rep);
+	if (ret) {
+		nft_failed(h, "drop sets", ret);
+		goto out;
+	}
+	if (rep.added || rep.deleted)
+		vg_log(LOG_NOTICE, "nftables: %zu dropped, %zu lifted, %zu "
+		       "kept", rep.added, rep.deleted, rep.kept);
+	k = wanted(h, e, n, now, false, w);
+	memset(&rep, 0, sizeof(rep));
+	ret = vg_nft_reconcile(VG_NFT_TRUST, w, k, h->cfg.ipv6_prefix, &rep);
+	if (ret)
+		nft_failed(h, "trust sets", ret);
+	else
+		h->nft_last_err = 0;
+out:
+	free(w);
+	return ret;
+}
+
+static int one_pass(struct helper *h, bool restore_always)
+{
+	struct vg_table *t = NULL;
+	struct vg_table_stats st;
+	struct vg_entry *e = NULL;
+	vg_time_t now = vg_now();
+	int64_t wall = (int64_t)time(NULL);
+	long n;
+	int ret = cli_table_open(&h->cfg, true, &t), fw;
+
+	if (ret)
+		return ret;
+	vg_table_stats(t, &h->cfg, now, &st);
+	if (restore_always || st.used == 0)
+		restore(h, t, now, wall);
+	n = cli_snapshot(t, &h->cfg, now, &e);
+	if (n < 0) {
+		cli_error("cannot read the table: %s", strerror((int)-n));
+		ret = cli_exit_code((int)n);
+		goto out;
+	}
+	ret = save(h, e, n, now, wall) ? VG_EXIT_FAIL : VG_EXIT_OK;
+	fw = firewall(h, e, n, now);
+	if (fw && !vg_nft_unavailable(fw))
+		ret = VG_EXIT_FAIL;
+out:
+	free(e);
+	vg_table_close(t);
+	return ret;
+}
+
+static const struct cli_opt no_opts[] = { { NULL, NULL, NULL, NULL, NULL } };
+
+static const struct cli_cmd sync_cmd = {
+	.name = "sync",
+	.help = "One pass of the helper: restore saved bans into a new or "
+		"empty table, save\nthe bans to state.path when they "
+		"changed, and make the nftables drop sets\nhold exactly the "
+		"persistent offenders (banned persistent.after times, ban\n"
+		"still active).  Without nftables it says so and does the "
+		"rest.",
+	.opts = no_opts,
+};
+
+static const struct cli_cmd daemon_cmd = {
+	.name = "daemon",
+	.help = "The privileged helper, in the foreground (run by "
+		"pam-vpsguard.service): a\nsync pass at start (restoring "
+		"saved bans) and every few seconds; SIGUSR1:\na pass now; "
+		"SIGHUP: re-read the configuration; SIGTERM: save and exit.\n"
+		"Stopping leaves the nftables table in place.",
+	.opts = no_opts,
+};
+
+int sync_main(int argc, const char **argv)
+{
+	struct helper h = { 0 };
+	const char *args[1];
+	unsigned int nargs;
+	int ret = cli_parse(&sync_cmd, argc, argv, args, &nargs);
+
+	if (ret)
+		return ret == CLI_HELP ? VG_EXIT_OK : ret;
+	ret = cli_load_config(&h.cfg);
+	if (ret)
+		return ret;
+	ret = one_pass(&h, false);
+	free(h.saved);
+	return ret;
+}
+
+static void daemon_log(void *ctx, int prio, const char *fmt, va_list ap)
+{
+	(void)ctx;
+	vsyslog(LOG_AUTHPRIV | prio, fmt, ap);
+	if (isatty(STDERR_FILENO) || getenv("VG_LOG_STDERR")) {
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
+}
+
+static int wait_signal(const sigset_t *set)
+{
+	struct timespec ts = { VG_DAEMON_INTERVAL, 0 };
+	siginfo_t si;
+	int sig = sigtimedwait(set, &si, &ts);
+
+	return sig < 0 ? 0 : sig;
+}
+
+int daemon_main(int argc, const char **argv)
+{
+	struct helper h = { 0 };
+	const char *args[1];
+	unsigned int nargs;
+	sigset_t set;
+	int ret = cli_parse(&daemon_cmd, argc, argv, args, &nargs), sig;
+	bool first = true;
+
+	if (ret)
+		return ret == CLI_HELP ? VG_EXIT_OK : ret;
+	ret = cli_load_config(&h.cfg);
+	if (ret)
+		return ret;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	openlog("pam_vpsguard-admin", LOG_PID, LOG_AUTHPRIV);
+	vg_log_set(daemon_log, NULL);
+	vg_log(LOG_INFO, "started, table %s, state %s", h.cfg.table_path,
+	       h.cfg.state_path);
+	for (;;) {
+		one_pass(&h, first);
+		first = false;
+		sig = wait_signal(&set);
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+		if (sig == SIGHUP) {
+			struct vg_config c;
+
+			if (cli_load_config(&c) == VG_EXIT_OK) {
+				h.cfg = c;
+				h.ports_asked = false;
+				vg_log(LOG_INFO, "configuration re-read");
+			} else {
+				vg_log(LOG_ERR, "configuration not re-read: "
+				       "keeping the running one");
+			}
+		}
+	}
+	/* The final pass saves; the kernel table stays. */
+	ret = one_pass(&h, false);
+	vg_log(LOG_INFO, "stopped; nftables drops stay until they expire");
+	free(h.saved);
+	closelog();
+	return ret;
+}

@@ -1,0 +1,98 @@
+/* metrics: Prometheus text exposition format 0.0.4, for node_exporter's
+ * textfile collector (or anything that scrapes a file). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "subcommands.h"
+
+static const struct cli_cmd cmd = {
+	.name = "metrics",
+	.help = "The table's counters in the Prometheus text exposition "
+		"format (0.0.4).\nCounters count since the table was "
+		"created (it lives on /run: since boot).\n\n"
+		"For node_exporter's textfile collector, write a temporary "
+		"file in the\ncollector's directory and rename it, so a "
+		"scrape never reads half a file:\n\n"
+		"  pam_vpsguard-admin metrics > DIR/vpsguard.prom.$$ &&\n"
+		"    mv DIR/vpsguard.prom.$$ DIR/vpsguard.prom\n\n"
+		"e.g. from a cron job or systemd timer every minute, with "
+		"DIR as given to\n--collector.textfile.directory.",
+};
+
+struct metric {
+	const char *name;
+	const char *type;
+	const char *help;
+	unsigned long long value;
+};
+
+static int print_metrics(const struct vg_table_stats *s, unsigned int dropped)
+{
+	const struct metric m[] = {
+		{ "vpsguard_failures_total", "counter",
+		  "Failed password evaluations recorded.", s->failures_total },
+		{ "vpsguard_bans_total", "counter",
+		  "Bans started (by the module or by hand).", s->bans_total },
+		{ "vpsguard_denied_total", "counter",
+		  "Logins of banned sources refused in the account phase.",
+		  s->denied_total },
+		{ "vpsguard_evictions_total", "counter",
+		  "Entries evicted from the full table to make room.",
+		  s->evictions_total },
+		{ "vpsguard_sources_failing", "gauge",
+		  "Sources with failures in the current window, not banned.",
+		  s->failing },
+		{ "vpsguard_sources_banned", "gauge",
+		  "Sources banned now.", s->banned },
+		{ "vpsguard_sources_dropped", "gauge",
+		  "Sources dropped in nftables now.", dropped },
+		{ "vpsguard_table_entries", "gauge",
+		  "Entries in use in the shared table.", s->used },
+		{ "vpsguard_table_size", "gauge",
+		  "Entries the shared table holds (table.size).", s->size },
+	};
+
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		printf("# HELP %s %s\n# TYPE %s %s\n%s %llu\n", m[i].name,
+		       m[i].help, m[i].name, m[i].type, m[i].name,
+		       m[i].value);
+	return fflush(stdout) != 0 || ferror(stdout) ? VG_EXIT_FAIL :
+	       VG_EXIT_OK;
+}
+
+int metrics_main(int argc, const char **argv)
+{
+	struct vg_config cfg;
+	struct vg_table *t = NULL;
+	struct vg_table_stats s = { 0 };
+	const char *args[1];
+	unsigned int nargs, dropped = 0;
+	vg_time_t now = vg_now();
+	int ret;
+
+	ret = cli_parse(&cmd, argc, argv, args, &nargs);
+	if (ret)
+		goto out;
+	ret = cli_load_config(&cfg);
+	if (ret)
+		goto out;
+	ret = cli_table_open(&cfg, false, &t);
+	if (ret)
+		goto out;
+	if (t)
+		vg_table_stats(t, &cfg, now, &s);
+	else
+		s.size = cfg.table_size;
+	size_t kn = 0;
+
+	/* What the kernel drops, read back (0 without nftables). */
+	if (cli_kernel_drops(&cfg, &kn) == 0)
+		dropped = (unsigned int)kn;
+	ret = print_metrics(&s, dropped);
+	if (ret)
+		cli_error("metrics: cannot write the output");
+out:
+	vg_table_close(t);
+	return ret == CLI_HELP ? VG_EXIT_OK : ret;
+}

@@ -1,0 +1,37 @@
+#include <string.h>
+
+#include "log.h"
+
+static vg_log_fn log_fn;
+static void *log_ctx;
+
+void vg_log_set(vg_log_fn fn, void *ctx)
+{
+	log_fn = fn;
+	log_ctx = ctx;
+}
+
+void vg_log(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	/* No hook: the library does not print on its own. */
+	if (log_fn)
+		log_fn(log_ctx, prio, fmt, ap);
+	va_end(ap);
+}
+
+void vg_sanitize(char *dst, size_t dstlen, const char *src)
+{
+	size_t i = 0;
+
+	if (dstlen == 0)
+		return;
+	for (; src && src[i] && i + 1 < dstlen; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	dst[i] = '\0';
+}

@@ -1,0 +1,318 @@
+/*
+ * The state file, a small text format so an admin can read it:
+ *
+ *   pam_vpsguard-state 1
+ *   # key ban_count flags banned_at banned_until last_success
+ *   203.0.113.7 2 0 1763760000 1763846400 0
+ *   2001:db8:66::/64 1 1 1763760000 1763763600 0
+ *   end 2
+ *
+ * The "end N" trailer makes a truncated file detectable: a file without
+ * it, or whose count disagrees, is corrupt and loads nothing.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "state.h"
+
+#define STATE_MAGIC	"pam_vpsguard-state 1"
+#define STATE_LINE_MAX	256
+
+static int fail(char *err, size_t len, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t len, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && len) {
+		va_start(ap, fmt);
+		vsnprintf(err, len, fmt, ap);
+		va_end(ap);
+	}
+	return ret;
+}
+
+static void format_key(const struct vg_addr *a, char *buf, size_t len)
+{
+	if (a->family != VG_FAMILY_NAME) {
+		vg_addr_format(a, buf, len);
+		return;
+	}
+	size_t off = (size_t)snprintf(buf, len, "name:");
+
+	for (int i = 0; i < 16 && off + 2 < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%02x",
+					a->bytes[i]);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int parse_key(const char *s, struct vg_addr *a)
+{
+	if (strncmp(s, "name:", 5) != 0)
+		return vg_cidr_parse(s, a);
+	s += 5;
+	if (strlen(s) != 32)
+		return -EINVAL;
+	memset(a, 0, sizeof(*a));
+	/* Exactly 32 hex digits: sscanf("%2x") would also take " f", "+f"
+	 * or "-1", so one key could be written several ways. */
+	for (int i = 0; i < 32; i++) {
+		int v = hexval(s[i]);
+
+		if (v < 0)
+			return -EINVAL;
+		a->bytes[i / 2] = (uint8_t)(a->bytes[i / 2] << 4 | v);
+	}
+	a->family = VG_FAMILY_NAME;
+	a->prefix = 128;
+	return 0;
+}
+
+static int write_all(int fd, const struct vg_state_rec *recs, size_t n)
+{
+	char key[VG_ADDR_STRLEN], line[STATE_LINE_MAX];
+	FILE *f = fdopen(fd, "w");
+	int len;
+
+	if (!f)
+		return -errno;
+	fprintf(f, "%s\n# key ban_count flags banned_at banned_until "
+		"last_success\n", STATE_MAGIC);
+	for (size_t i = 0; i < n; i++) {
+		format_key(&recs[i].key, key, sizeof(key));
+		len = snprintf(line, sizeof(line), "%s %" PRIu32 " %u %" PRId64
+			       " %" PRId64 " %" PRId64 "\n", key,
+			       recs[i].ban_count, recs[i].flags,
+			       recs[i].banned_at, recs[i].banned_until,
+			       recs[i].last_success);
+		if (len < 0 || (size_t)len >= sizeof(line))
+			continue;
+		fputs(line, f);
+	}
+	fprintf(f, "end %zu\n", n);
+	/* fflush + fsync: the data must be on disk before the rename
+	 * makes it the only copy. */
+	if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
+		int e = errno ? errno : EIO;
+
+		fclose(f);
+		return -e;
+	}
+	return fclose(f) == 0 ? 0 : -errno;
+}
+
+int vg_state_save(const char *path, const struct vg_state_rec *recs,
+		  size_t n, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX], *slash;
+	int fd, dfd, ret;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >=
+	    (int)sizeof(tmp))
+		return fail(err, errlen, -ENAMETOOLONG, "%s: path too long",
+			    path);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return fail(err, errlen, -errno, "%s: cannot create a "
+			    "temporary file: %s", path, strerror(errno));
+	fchmod(fd, 0600);
+	ret = write_all(fd, recs, n);	/* closes fd */
+	if (ret) {
+		unlink(tmp);
+		return fail(err, errlen, ret, "%s: not saved, previous state "
+			    "kept: %s", path, strerror(-ret));
+	}
+	if (rename(tmp, path) != 0) {
+		ret = -errno;
+		unlink(tmp);
+		return fail(err, errlen, ret, "%s: not saved, previous state "
+			    "kept: rename: %s", path, strerror(-ret));
+	}
+	strcpy(dir, path);		/* fits: tmp was longer */
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir)
+		*slash = '\0';
+	else
+		strcpy(dir, slash ? "/" : ".");
+	/* The rename is durable only once the directory is. */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+static int parse_i64(const char *s, int64_t *v)
+{
+	char *end;
+	long long x;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	x = strtoll(s, &end, 10);
+	if (errno || *end || x < 0)
+		return -EINVAL;
+	*v = x;
+	return 0;
+}
+
+static int parse_rec(char *line, struct vg_state_rec *r)
+{
+	char *save = NULL, *f[7];
+	int64_t count, flags;
+	int n = 0;
+
+	for (char *tok = strtok_r(line, " \t\n", &save); tok && n < 7;
+	     tok = strtok_r(NULL, " \t\n", &save))
+		f[n++] = tok;
+	if (n != 6)
+		return -EINVAL;
+	memset(r, 0, sizeof(*r));
+	if (parse_key(f[0], &r->key) || parse_i64(f[1], &count) ||
+	    parse_i64(f[2], &flags) || parse_i64(f[3], &r->banned_at) ||
+	    parse_i64(f[4], &r->banned_until) ||
+	    parse_i64(f[5], &r->last_success) || count > UINT32_MAX ||
+	    flags > 0xff)
+		return -EINVAL;
+	r->ban_count = (uint32_t)count;
+	r->flags = (uint8_t)flags;
+	return 0;
+}
+
+/* "end N\n", N in plain decimal (sscanf's %zu would take "+3", " 3"
+ * and wrap on overflow without telling). */
+static int parse_end(const char *line, size_t *n)
+{
+	char *end;
+	unsigned long long v;
+
+	if (strncmp(line, "end ", 4) != 0 || line[4] < '0' || line[4] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(line + 4, &end, 10);
+	if (errno || strcmp(end, "\n") != 0 || v > SIZE_MAX)
+		return -EINVAL;
+	*n = (size_t)v;
+	return 0;
+}
+
+static int load_lines(FILE *f, const char *path, struct vg_state_rec **out,
+		      size_t *n, char *err, size_t errlen)
+{
+	char line[STATE_LINE_MAX];
+	struct vg_state_rec *recs = NULL, *p;
+	size_t cap = 0, count = 0, lineno = 1, end_n;
+	bool ended = false;
+
+	if (!fgets(line, sizeof(line), f) ||
+	    strcmp(line, STATE_MAGIC "\n") != 0)
+		return fail(err, errlen, -EBADMSG, "%s:1: not a pam_vpsguard "
+			    "state file (or another version)", path);
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		if (ended || !strchr(line, '\n'))
+			goto corrupt;
+		if (line[0] == '#')
+			continue;
+		if (parse_end(line, &end_n) == 0) {
+			if (end_n != count)
+				goto corrupt;
+			ended = true;
+			continue;
+		}
+		if (count == cap) {
+			if (cap >= VG_STATE_MAX_RECORDS)
+				goto corrupt;
+			cap = cap ? cap * 2 : 256;
+			p = realloc(recs, cap * sizeof(*recs));
+			if (!p) {
+				free(recs);
+				return fail(err, errlen, -ENOMEM, "%s: out of "
+					    "memory", path);
+			}
+			recs = p;
+		}
+		if (parse_rec(line, &recs[count]) != 0)
+			goto corrupt;
+		count++;
+	}
+	if (!ended) {
+		free(recs);
+		return fail(err, errlen, -EBADMSG, "%s: truncated (no end "
+			    "line after line %zu)", path, lineno);
+	}
+	*out = recs;
+	*n = count;
+	return 0;
+corrupt:
+	free(recs);
+	return fail(err, errlen, -EBADMSG, "%s:%zu: corrupt line", path,
+		    lineno);
+}
+
+int vg_state_load(const char *path, struct vg_state_rec **recs, size_t *n,
+		  char *err, size_t errlen)
+{
+	FILE *f;
+	int ret;
+
+	*recs = NULL;
+	*n = 0;
+	f = fopen(path, "re");
+	if (!f)
+		return fail(err, errlen, -errno, "%s: %s", path,
+			    strerror(errno));
+	ret = load_lines(f, path, recs, n, err, errlen);
+	fclose(f);
+	return ret;
+}
+
+int vg_state_quarantine(const char *path, char *newpath, size_t len)
+{
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
+	for (int i = 0; i < 100; i++) {
+		int w = i ? snprintf(newpath, len, "%s.corrupt-%s.%d", path,
+				     stamp, i) :
+			    snprintf(newpath, len, "%s.corrupt-%s", path, stamp);
+
+		if (w < 0 || (size_t)w >= len)
+			return -ENAMETOOLONG;
+		/* link + unlink, not rename: never replace an earlier
+		 * quarantined copy. */
+		if (link(path, newpath) == 0)
+			return unlink(path) == 0 ? 0 : -errno;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}

@@ -1,0 +1,141 @@
+/* The shared table: one fixed-size file under /run/vpsguard, mapped by
+ * every sshd process, one 64-byte entry per source.  Invariants are
+ * listed at the top of table.c. */
+#ifndef VG_TABLE_H
+#define VG_TABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "config.h"
+
+/* Times in the table are whole seconds of CLOCK_BOOTTIME (vg_now()):
+ * wall-clock steps neither lift nor stretch a ban, and the table lives
+ * on a tmpfs that dies with the boot it counts from.  0 = never. */
+typedef uint32_t vg_time_t;
+
+vg_time_t vg_now(void);
+
+struct vg_entry {
+	uint8_t key[16];	/* struct vg_addr bytes (already masked) */
+	uint8_t family;		/* VG_FAMILY_*; VG_FAMILY_NONE = free slot */
+	uint8_t prefix;
+	uint8_t flags;		/* VG_ENTRY_* */
+	uint8_t reserved0;
+	uint16_t failures;	/* weighted failures in the current window */
+	uint16_t inflight;	/* reserved evaluation slots (preauth) */
+	uint32_t ban_count;	/* bans within history */
+	vg_time_t window_start;	/* first failure of the current window */
+	vg_time_t last_fail;
+	vg_time_t banned_at;	/* start of the current / last ban */
+	vg_time_t banned_until;	/* ban active while now < banned_until */
+	vg_time_t last_seen;	/* eviction order: oldest goes first */
+	vg_time_t last_success;	/* trust: a login succeeded at this time */
+	vg_time_t inflight_expires; /* every slot is void after this */
+	uint32_t fail_total;	/* failures ever (for list/metrics) */
+	uint8_t reserved[4];		/* zero; room without a version bump */
+};
+
+#define VG_ENTRY_MANUAL		0x01	/* the ban was set by the admin */
+#define VG_ENTRY_DROPPED	0x02	/* on copies only, from the kernel's
+					 * drop sets (pam_vpsguard-admin) */
+
+struct vg_table;
+
+struct vg_table_stats {
+	uint64_t failures_total;
+	uint64_t bans_total;
+	uint64_t denied_total;
+	uint64_t evictions_total;
+	uint32_t size;
+	uint32_t used;
+	uint32_t banned;
+	uint32_t failing;
+};
+
+/* Open (creating if missing and create is set) the table at path with
+ * `size` entries.  A corrupt, foreign or wrongly sized file is rebuilt
+ * (if create) with a log line.  0, or -errno: -EACCES for a caller that
+ * may not use it, -ENOENT if missing and !create, -EBADMSG corrupt. */
+int vg_table_open(struct vg_table **t, const char *path, uint32_t size,
+		  bool create);
+/* Read-only view for status/list: no lock taken, never writes. */
+int vg_table_open_ro(struct vg_table **t, const char *path);
+void vg_table_close(struct vg_table *t);
+
+/* What one operation did, for the caller's single log line. */
+enum vg_verdict {
+	VG_ALLOW = 0,
+	VG_DENY_BANNED,		/* an active ban */
+	VG_DENY_INFLIGHT,	/* failures + in-flight slots reach maxretry */
+	VG_BANNED_NOW,		/* this failure started a ban */
+};
+
+struct vg_result {
+	enum vg_verdict verdict;
+	uint32_t failures;	/* after the operation */
+	uint32_t ban_count;
+	vg_time_t banned_until;
+	uint64_t ban_length;	/* when verdict == VG_BANNED_NOW */
+	bool trusted;
+};
+
+/* preauth: deny a banned source; else reserve an evaluation slot, unless
+ * failures + in-flight slots already reach maxretry.  Trusted sources
+ * take no slot and are limited by completed failures only. */
+int vg_table_preauth(struct vg_table *t, const struct vg_config *c,
+		     const struct vg_addr *key, vg_time_t now,
+		     struct vg_result *r);
+/* authfail: turn a slot into `weight` failures; ban at maxretry. */
+int vg_table_fail(struct vg_table *t, const struct vg_config *c,
+		  const struct vg_addr *key, unsigned int weight,
+		  vg_time_t now, struct vg_result *r);
+/* authsucc / account passed: release a slot, clear failures, stamp
+ * trust.  Ban history is kept. */
+int vg_table_success(struct vg_table *t, const struct vg_config *c,
+		     const struct vg_addr *key, bool release_slot,
+		     vg_time_t now);
+/* account: is the source banned?  Never creates an entry. */
+int vg_table_check(struct vg_table *t, const struct vg_config *c,
+		   const struct vg_addr *key, vg_time_t now,
+		   struct vg_result *r);
+
+/* Admin: ban for `length` seconds (counts as a ban), or lift a ban
+ * (failures, slots and the ban cleared, ban count kept). */
+int vg_table_ban(struct vg_table *t, const struct vg_config *c,
+		 const struct vg_addr *key, uint64_t length, vg_time_t now);
+int vg_table_unban(struct vg_table *t, const struct vg_addr *key);
+int vg_table_unban_all(struct vg_table *t);
+
+/* Merge a saved entry (times already converted to vg_time_t) into the
+ * table: the later ban, the higher ban count and the later trust stamp
+ * win, so restoring twice, or over live data, changes nothing. */
+int vg_table_restore(struct vg_table *t, const struct vg_entry *saved);
+
+/* Copy out every used entry (lock-free readers get a consistent copy of
+ * each entry, not of the whole table).  Returns the number written to
+ * out (at most max), or -errno. */
+long vg_table_snapshot(struct vg_table *t, struct vg_entry *out, size_t max);
+uint32_t vg_table_size(const struct vg_table *t);
+void vg_table_stats(struct vg_table *t, const struct vg_config *c,
+		    vg_time_t now, struct vg_table_stats *s);
+
+/* A copy of one key's entry, without the lock (readers and read-only
+ * handles): 0 or -ENOENT.  Raw values: see vg_entry_refresh(). */
+int vg_table_lookup(struct vg_table *t, const struct vg_addr *key,
+		    struct vg_entry *out);
+
+/* Entry helpers shared by the CLI and tests. */
+/* Forget what has run out by `now` (dead slots, an old failure window,
+ * ban history past `history`): a copied entry shows what the table
+ * would act on. */
+void vg_entry_refresh(struct vg_entry *e, const struct vg_config *c,
+		      vg_time_t now);
+bool vg_entry_banned(const struct vg_entry *e, vg_time_t now);
+void vg_entry_addr(const struct vg_entry *e, struct vg_addr *a);
+/* A login succeeded from it within `trust`. */
+bool vg_entry_trusted(const struct vg_entry *e, const struct vg_config *c,
+		      vg_time_t now);
+
+#endif

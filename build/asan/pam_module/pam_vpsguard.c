@@ -1,0 +1,540 @@
+/*
+ * pam_vpsguard.so: count failed logins per remote source in the shared
+ * table and deny sources over the limit, inside the auth path itself.
+ *
+ * This file stays thin: arguments -> source -> one table operation ->
+ * one PAM code and one log line.  The logic is in lib/ where the unit
+ * tests reach it.  Return codes per mode are SPEC.md's table:
+ *
+ *   preauth   banned or out of slots -> PAM_AUTH_ERR, else PAM_SUCCESS
+ *   authfail  always PAM_AUTH_ERR (reached only after a failed password)
+ *   authsucc  always PAM_SUCCESS  (reached only after a right password)
+ *   account   banned -> PAM_PERM_DENIED, else PAM_SUCCESS
+ *
+ * No rhost (console, su): nothing recorded, preauth/account PAM_IGNORE,
+ * so the provider's console is never locked out.  A broken config or
+ * table applies failmode: open -> PAM_IGNORE, closed -> deny.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "addr.h"
+#include "config.h"
+#include "log.h"
+#include "table.h"
+
+/* Everything is built -fvisibility=hidden; the version script then keeps
+ * exactly these three. */
+#define VG_EXPORT __attribute__((visibility("default")))
+
+enum mode { MODE_ACCOUNT, MODE_PREAUTH, MODE_AUTHFAIL, MODE_AUTHSUCC,
+	    MODE_TOTP };
+
+static const char *const mode_names[] = {
+	[MODE_ACCOUNT] = "account", [MODE_PREAUTH] = "preauth",
+	[MODE_AUTHFAIL] = "authfail", [MODE_AUTHSUCC] = "authsucc",
+	[MODE_TOTP] = "totp",
+};
+
+#define USER_LOG_MAX	64
+#define ARGS_KEY_MAX	1024
+
+/* What one PAM handle keeps between the module's lines and between the
+ * attempts of one connection (sshd: one handle, one pam_authenticate
+ * per password): the parsed configuration and the mapped table, so
+ * preauth pays for them and authfail and later attempts do not. */
+#define VG_DATA_CTX	"pam_vpsguard:ctx"
+
+struct ctx {
+	char args[ARGS_KEY_MAX];	/* the arguments it was parsed from */
+	size_t args_len;
+	struct vg_config cfg;
+	struct vg_table *t;
+	dev_t dev;			/* of the mapped table file */
+	ino_t ino;
+};
+
+struct request {
+	pam_handle_t *pamh;
+	int flags;
+	enum mode mode;
+	struct ctx *ctx;
+	struct vg_config *cfg;		/* &ctx->cfg */
+	bool cfg_ok;
+	struct vg_addr key;
+	char src[VG_ADDR_STRLEN];
+	char user[USER_LOG_MAX];	/* sanitised, for log lines only */
+	const char *raw_user;
+	bool account;
+	bool ctx_shared;		/* ctx belongs to the PAM handle */
+};
+
+/* One attempt runs several lines of the stack; problems that every line
+ * would see (a bad config, a strange rhost) are logged by the first one
+ * only: preauth in auth, and the account line. */
+static bool chatty(const struct request *rq)
+{
+	return rq->account || rq->mode == MODE_PREAUTH ||
+	       rq->mode == MODE_TOTP;
+}
+
+static void pam_log_hook(void *ctx, int prio, const char *fmt, va_list ap)
+{
+	pam_vsyslog(ctx, prio, fmt, ap);
+}
+
+/* Read the file once more, skipping bad lines, for its failmode only:
+ * "closed" must hold even when the error is on an earlier line. */
+static enum vg_failmode rescue_failmode(const char *path, int argc,
+					const char **argv)
+{
+	struct vg_config *c = malloc(sizeof(*c));
+	char err[VG_ERR_MAX];
+	enum vg_failmode m;
+
+	if (!c)
+		return VG_FAILMODE_CLOSED;
+	vg_config_defaults(c);
+	vg_config_read_file_lenient(c, path);
+	for (int i = 0; i < argc; i++)
+		if (strncmp(argv[i], "failmode=", 9) == 0)
+			vg_config_set(c, "failmode", argv[i] + 9, "argument",
+				      err, sizeof(err));
+	m = c->failmode;
+	free(c);
+	return m;
+}
+
+/* The mode word, if argv[0] is one; returns the index of the first
+ * key=value argument. */
+static int parse_mode(struct request *rq, int argc, const char **argv)
+{
+	for (int m = MODE_PREAUTH; argc > 0 && m <= MODE_TOTP; m++)
+		if (strcmp(argv[0], mode_names[m]) == 0) {
+			rq->mode = (enum mode)m;
+			return 1;
+		}
+	return 0;
+}
+
+/* Defaults, then the file (conf= picks it; the default one may be
+ * absent), then key=value arguments through the same setter. */
+static int load_config(struct request *rq, int argc, const char **argv,
+		       int first)
+{
+	const char *conf = VG_PATH_CONF;
+	char err[VG_ERR_MAX];
+	int ret;
+
+	for (int i = first; i < argc; i++)
+		if (strncmp(argv[i], "conf=", 5) == 0)
+			conf = argv[i] + 5;
+	vg_config_defaults(rq->cfg);
+	ret = vg_config_read_file(rq->cfg, conf, err, sizeof(err));
+	if (ret == -ENOENT && strcmp(conf, VG_PATH_CONF) == 0)
+		ret = 0;
+	for (int i = first; i < argc && ret == 0; i++) {
+		const char *eq = strchr(argv[i], '=');
+		char key[64];
+
+		if (strncmp(argv[i], "conf=", 5) == 0)
+			continue;
+		if (!eq || (size_t)(eq - argv[i]) >= sizeof(key)) {
+			char bad[64];
+
+			vg_sanitize(bad, sizeof(bad), argv[i]);
+			snprintf(err, sizeof(err), "argument: unknown "
+				 "argument '%s'", bad);
+			ret = -EINVAL;
+			break;
+		}
+		memcpy(key, argv[i], (size_t)(eq - argv[i]));
+		key[eq - argv[i]] = '\0';
+		ret = vg_config_set(rq->cfg, key, eq + 1, "argument", err,
+				    sizeof(err));
+	}
+	if (ret) {
+		if (chatty(rq))
+			vg_log(LOG_ERR, "configuration error: %s", err);
+		rq->cfg->failmode = rescue_failmode(conf, argc, argv);
+		return ret;
+	}
+	rq->cfg_ok = true;
+	return 0;
+}
+
+static void ctx_cleanup(pam_handle_t *pamh, void *data, int status)
+{
+	struct ctx *c = data;
+
+	(void)pamh;
+	(void)status;
+	if (!c)
+		return;
+	vg_table_close(c->t);
+	free(c);
+}
+
+/* The arguments after the mode, NUL-separated: lines of one stack that
+ * differ only in their mode share one parsed configuration.  -1: too
+ * long to cache. */
+static long args_key(int argc, const char **argv, int first, char *buf)
+{
+	size_t len = 0, n;
+
+	for (int i = first; i < argc; i++) {
+		n = strlen(argv[i]) + 1;
+		if (len + n > ARGS_KEY_MAX)
+			return -1;
+		memcpy(buf + len, argv[i], n);
+		len += n;
+	}
+	return (long)len;
+}
+
+/* The handle's context when it was parsed from the same arguments, else
+ * a new one (kept on the handle when its configuration is good). */
+static struct ctx *get_ctx(struct request *rq, int argc, const char **argv,
+			   int first)
+{
+	char key[ARGS_KEY_MAX];
+	long len = args_key(argc, argv, first, key);
+	const void *p = NULL;
+	struct ctx *c;
+
+	if (len >= 0 && pam_get_data(rq->pamh, VG_DATA_CTX, &p) ==
+	    PAM_SUCCESS && p) {
+		c = (struct ctx *)p;
+		if (c->args_len == (size_t)len &&
+		    !memcmp(c->args, key, (size_t)len)) {
+			rq->ctx = c;
+			rq->cfg = &c->cfg;
+			rq->cfg_ok = true;
+			rq->ctx_shared = true;
+			return c;
+		}
+	}
+	/* Not calloc: the config is filled by vg_config_defaults(), and
+	 * zeroing the 1 KB args buffer would be pure waste per login. */
+	c = malloc(sizeof(*c));
+	if (!c)
+		return NULL;
+	c->args_len = 0;
+	c->t = NULL;
+	c->dev = 0;
+	c->ino = 0;
+	rq->ctx = c;
+	rq->cfg = &c->cfg;
+	load_config(rq, argc, argv, first);
+	if (rq->cfg_ok && len >= 0) {
+		memcpy(c->args, key, (size_t)len);
+		c->args_len = (size_t)len;
+		if (pam_set_data(rq->pamh, VG_DATA_CTX, c, ctx_cleanup) ==
+		    PAM_SUCCESS)
+			rq->ctx_shared = true;
+	}
+	return c;
+}
+
+/* The table, mapped once per handle; reopened when the file was
+ * replaced (rebuilt) since. */
+static int get_table(struct request *rq, bool create, struct vg_table **t)
+{
+	struct ctx *c = rq->ctx;
+	struct stat st;
+	int ret;
+
+	if (c->t) {
+		if (stat(c->cfg.table_path, &st) == 0 && st.st_ino == c->ino &&
+		    st.st_dev == c->dev) {
+			*t = c->t;
+			return 0;
+		}
+		vg_table_close(c->t);
+		c->t = NULL;
+	}
+	ret = vg_table_open(&c->t, c->cfg.table_path, c->cfg.table_size,
+			    create);
+	if (ret)
+		return ret;
+	if (stat(c->cfg.table_path, &st) == 0) {
+		c->dev = st.st_dev;
+		c->ino = st.st_ino;
+	}
+	*t = c->t;
+	return 0;
+}
+
+/* 0: remote source in rq->key; -ENOENT: no rhost; -EINVAL: unusable. */
+static int get_source(struct request *rq)
+{
+	const void *rhost = NULL, *user = NULL;
+	struct vg_addr a;
+	int ret;
+
+	pam_get_item(rq->pamh, PAM_USER, &user);
+	rq->raw_user = user;
+	vg_sanitize(rq->user, sizeof(rq->user), user ? user : "");
+	if (pam_get_item(rq->pamh, PAM_RHOST, &rhost) != PAM_SUCCESS)
+		rhost = NULL;
+	ret = vg_source_resolve(rhost, pam_getenv(rq->pamh, "SSH_CONNECTION"),
+				&a);
+	if (ret == -ENOENT)
+		return ret;
+	if (ret < 0) {
+		char bad[80];
+
+		vg_sanitize(bad, sizeof(bad), rhost);
+		if (chatty(rq))
+			vg_log(LOG_WARNING, "unusable remote host '%s' and "
+			       "no numeric SSH_CONNECTION", bad);
+		return ret;
+	}
+	if (ret == 2 && chatty(rq)) {
+		char bad[80];
+
+		vg_sanitize(bad, sizeof(bad), rhost);
+		vg_log(LOG_NOTICE, "counting host name '%s' literally: no "
+		       "numeric address (set UseDNS no in sshd_config)", bad);
+	}
+	vg_addr_key(&a, rq->cfg->ipv6_prefix, &rq->key);
+	vg_addr_format(&rq->key, rq->src, sizeof(rq->src));
+	return vg_cidr_list_match(&rq->cfg->ignoreip, &a) ? 1 : 0;
+}
+
+/* What a mode returns when it cannot do its job: SPEC's failmode. */
+static int failmode_code(const struct request *rq)
+{
+	bool closed = rq->cfg->failmode == VG_FAILMODE_CLOSED;
+
+	switch (rq->mode) {
+	case MODE_AUTHFAIL:
+	case MODE_TOTP:		/* a second factor never fails open */
+		return PAM_AUTH_ERR;
+	case MODE_AUTHSUCC:
+		return PAM_SUCCESS;
+	case MODE_PREAUTH:
+		return closed ? PAM_AUTH_ERR : PAM_IGNORE;
+	case MODE_ACCOUNT:
+	default:
+		return closed ? PAM_PERM_DENIED : PAM_IGNORE;
+	}
+}
+
+/* The code when the source is not ours to judge (ignoreip). */
+static int pass_code(const struct request *rq)
+{
+	return rq->mode == MODE_AUTHFAIL || rq->mode == MODE_TOTP ?
+	       PAM_AUTH_ERR : PAM_SUCCESS;
+}
+
+static unsigned int failure_weight(const struct request *rq)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+
+	if (rq->cfg->invalid_user_weight <= 1)
+		return 1;		/* nothing to tell apart */
+	/* A name longer than any real one is not looked up at all. */
+	if (!rq->raw_user || strlen(rq->raw_user) > 256)
+		return rq->cfg->invalid_user_weight;
+	if (getpwnam_r(rq->raw_user, &pw, buf, sizeof(buf), &res) == 0 &&
+	    res == NULL)
+		return rq->cfg->invalid_user_weight;
+	return 1;
+}
+
+static void tell_denied(const struct request *rq)
+{
+	if (rq->cfg->silent || (rq->flags & PAM_SILENT))
+		return;
+	pam_error(rq->pamh, "Too many failed logins from this address. "
+		  "Try again later.");
+}
+
+static void log_denied(const struct request *rq, const struct vg_result *r,
+		       vg_time_t now)
+{
+	char left[32], win[32];
+
+	if (r->verdict == VG_DENY_BANNED) {
+		vg_duration_format(r->banned_until - now, left, sizeof(left));
+		vg_log(LOG_NOTICE, "deny %s user '%s': banned for %s more",
+		       rq->src, rq->user, left);
+	} else {
+		vg_duration_format(rq->cfg->findtime, win, sizeof(win));
+		vg_log(LOG_NOTICE, "deny %s user '%s': %u attempts failed or "
+		       "in progress within %s", rq->src, rq->user,
+		       rq->cfg->maxretry, win);
+	}
+}
+
+static int do_preauth(struct request *rq, struct vg_table *t, vg_time_t now)
+{
+	struct vg_result r;
+	int ret = vg_table_preauth(t, rq->cfg, &rq->key, now, &r);
+
+	if (ret)
+		return ret;
+	if (r.verdict == VG_ALLOW)
+		return PAM_SUCCESS;
+	log_denied(rq, &r, now);
+	tell_denied(rq);
+	return PAM_AUTH_ERR;
+}
+
+static int do_authfail(struct request *rq, struct vg_table *t, vg_time_t now)
+{
+	char len[32], win[32];
+	struct vg_result r;
+	unsigned int w = failure_weight(rq);
+	int ret = vg_table_fail(t, rq->cfg, &rq->key, w, now, &r);
+
+	if (ret)
+		return ret;
+	vg_duration_format(rq->cfg->findtime, win, sizeof(win));
+	if (r.verdict == VG_BANNED_NOW) {
+		vg_duration_format(r.ban_length, len, sizeof(len));
+		if (r.trusted)
+			vg_log(LOG_NOTICE, "ban %s for %s (%u failures in %s, "
+			       "trusted: not escalated)", rq->src, len,
+			       r.failures, win);
+		else
+			vg_log(LOG_NOTICE, "ban %s for %s (%u failures in %s, "
+			       "ban #%u)", rq->src, len, r.failures, win,
+			       r.ban_count);
+	}
+	/* No line per failure: sshd logs each failed password itself, with
+	 * user and source; ours are the events it cannot see (bans and
+	 * refusals), and the counts are in `pam_vpsguard-admin show`. */
+	return PAM_AUTH_ERR;
+}
+
+static int do_account(struct request *rq, struct vg_table *t, vg_time_t now)
+{
+	struct vg_result r;
+	int ret = vg_table_check(t, rq->cfg, &rq->key, now, &r);
+
+	if (ret)
+		return ret;
+	if (r.verdict == VG_DENY_BANNED) {
+		log_denied(rq, &r, now);
+		tell_denied(rq);
+		return PAM_PERM_DENIED;
+	}
+	/* The account phase passing is a login (public-key ones never run
+	 * the auth stack): stamp trust. */
+	ret = vg_table_success(t, rq->cfg, &rq->key, false, now);
+	return ret ? ret : PAM_SUCCESS;
+}
+
+static int run(struct request *rq)
+{
+	struct vg_table *t = NULL;
+	vg_time_t now = vg_now();
+	int src, ret;
+
+	src = get_source(rq);
+	if (src == -ENOENT)		/* console, serial, su: never block */
+		return rq->mode == MODE_AUTHFAIL ? PAM_AUTH_ERR :
+		       rq->mode == MODE_AUTHSUCC ? PAM_SUCCESS : PAM_IGNORE;
+	if (!rq->cfg_ok || src < 0)
+		return failmode_code(rq);
+	if (src == 1)
+		return pass_code(rq);
+	if (rq->mode == MODE_TOTP) {
+		vg_log(LOG_ERR, "mode totp is not available in this build");
+		return PAM_AUTH_ERR;
+	}
+	ret = get_table(rq, rq->mode != MODE_ACCOUNT, &t);
+	if (ret == -ENOENT && rq->mode == MODE_ACCOUNT)
+		return PAM_SUCCESS;	/* no table yet: nobody is banned */
+	if (ret) {
+		vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
+		       strerror(-ret));
+		return failmode_code(rq);
+	}
+	switch (rq->mode) {
+	case MODE_PREAUTH:
+		ret = do_preauth(rq, t, now);
+		break;
+	case MODE_AUTHFAIL:
+		ret = do_authfail(rq, t, now);
+		break;
+	case MODE_AUTHSUCC:
+		ret = vg_table_success(t, rq->cfg, &rq->key, true, now);
+		ret = ret ? ret : PAM_SUCCESS;
+		break;
+	default:
+		ret = do_account(rq, t, now);
+		break;
+	}
+	if (ret < 0) {		/* a table error, not a PAM code */
+		vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
+		       strerror(-ret));
+		return failmode_code(rq);
+	}
+	return ret;
+}
+
+static int entry(pam_handle_t *pamh, int flags, int argc, const char **argv,
+		 bool account)
+{
+	struct request rq = { .pamh = pamh, .flags = flags,
+			      .mode = MODE_ACCOUNT, .account = account };
+	int ret, first;
+
+	vg_log_set(pam_log_hook, pamh);
+	first = parse_mode(&rq, argc, argv);
+	if (!get_ctx(&rq, argc, argv, first)) {
+		ret = account ? PAM_IGNORE : PAM_BUF_ERR;
+		goto out;
+	}
+	if (account) {
+		rq.mode = MODE_ACCOUNT;
+	} else if (rq.mode == MODE_ACCOUNT) {
+		vg_log(LOG_ERR, "auth needs a mode: preauth, authfail, "
+		       "authsucc or totp");
+		rq.cfg_ok = false;
+		rq.mode = MODE_PREAUTH;
+	}
+	ret = run(&rq);
+	if (!rq.ctx_shared)
+		ctx_cleanup(pamh, rq.ctx, 0);
+out:
+	vg_log_set(NULL, NULL);
+	return ret;
+}
+
+VG_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
+			const char **argv)
+{
+	return entry(pamh, flags, argc, argv, false);
+}
+
+VG_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
+		     const char **argv)
+{
+	return entry(pamh, flags, argc, argv, true);
+}
+
+/* sshd calls setcred after every login, public-key ones too, walking the
+ * auth stack; anything but success there ends the login. */
+VG_EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc,
+		   const char **argv)
+{
+	(void)pamh;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_SUCCESS;
+}

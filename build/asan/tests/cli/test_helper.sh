@@ -1,0 +1,481 @@
+#!/bin/bash
+# pam_vpsguard-admin sync and daemon: the state file (round trip, no
+# rewrite when nothing changed, corrupt and truncated files, a full
+# disk), the signals of the helper, and the nftables drop and trust sets;
+# plus the systemd unit, the tmpfiles.d snippet and the man pages.
+#
+# Runs ENTIRELY inside a network namespace this script creates (and
+# deletes on exit), so the nftables part never touches the host ruleset:
+# the script re-runs itself under `ip netns exec NS unshare -m`, which
+# also gives it a private mount namespace (a tiny tmpfs for the full-disk
+# case, a private /etc/pam.d for pamtester).  Every file lives under one
+# temp dir; only PIDs this script started are ever killed.
+# Addresses: 192.0.2.0/24 and 2001:db8::/32 only.
+set -u
+VG_SUITE=helper
+cd "$(dirname "$0")/../.." || exit 1
+ROOT=$PWD
+. tests/lib.sh
+
+ADMIN=$ROOT/helper/pam_vpsguard-admin
+MOD=$ROOT/pam_module/pam_vpsguard.so
+
+# ---- outer: create the netns, run the suite inside it, delete it --------
+if [ -z "${VG_HELPER_NS:-}" ]; then
+	need_root
+	need_cmd ip nft unshare mount python3
+	for f in "$ADMIN" "$MOD"; do
+		if [ ! -f "$f" ]; then
+			fail "$VG_SUITE" "$f not built (make)"
+			exit 1
+		fi
+	done
+	NS=vpsg-helper-$$
+	trap 'ip netns del "$NS" 2>/dev/null; _vg_cleanup' EXIT
+	ip netns add "$NS" || { fail "$VG_SUITE" "ip netns add $NS"; exit 1; }
+	VG_HELPER_NS=$NS VG_HOST_MNTNS=$(readlink /proc/self/ns/mnt) \
+		ip netns exec "$NS" unshare -m --propagation private \
+		bash "$0" "$@" &
+	child=$!
+	track_pid "$child"
+	wait "$child"
+	rc=$?
+	untrack_pid "$child"
+	exit $rc
+fi
+
+# ---- inner: from here on, in the netns and a private mount namespace ----
+if [ "$(ip netns identify $$ 2>/dev/null)" != "$VG_HELPER_NS" ]; then
+	fail "$VG_SUITE" "not inside network namespace $VG_HELPER_NS: refusing to touch nftables"
+	exit 1
+fi
+in_private_mountns || { fail "$VG_SUITE" "not in a private mount namespace"; exit 1; }
+ip link set lo up
+
+new_tmpdir || { fail "$VG_SUITE" "mktemp"; exit 1; }
+T=$TMPD
+OUT=$T/out ERR=$T/err
+MOUNTS=()
+inner_cleanup() {
+	local m
+	_vg_cleanup_pids
+	for m in ${MOUNTS[@]+"${MOUNTS[@]}"}; do
+		umount "$m" 2>/dev/null
+	done
+	_vg_cleanup
+}
+# Kill our daemons before unmounting what they may hold open.
+_vg_cleanup_pids() {
+	local p
+	for p in ${VG_PIDS[@]+"${VG_PIDS[@]}"}; do
+		_vg_is_child "$p" && kill "$p" 2>/dev/null
+	done
+	for p in ${VG_PIDS[@]+"${VG_PIDS[@]}"}; do
+		wait "$p" 2>/dev/null
+	done
+	VG_PIDS=()
+}
+trap inner_cleanup EXIT
+
+mkdir -m 0700 "$T/pam.d" "$T/etcsec"
+mount --bind "$T/pam.d" /etc/pam.d || { fail "$VG_SUITE" "bind mount of /etc/pam.d"; exit 1; }
+mount --bind "$T/etcsec" /etc/security || { fail "$VG_SUITE" "bind mount of /etc/security"; exit 1; }
+
+# ---- helpers ---------------------------------------------------------------
+
+# mkconf NAME [LINE...]: a fresh directory $T/NAME with a config CONF
+# (table in D/run, state in D/lib); sets D, CONF, STATE, TABLE.
+mkconf() {
+	local l
+	D=$T/$1
+	shift
+	mkdir -m 0700 "$D" "$D/run"
+	CONF=$D/vg.conf STATE=$D/lib/state TABLE=$D/run/table
+	{
+		echo "table.path = $TABLE"
+		echo "state.path = $STATE"
+		echo "table.size = 1024"
+		echo "connlimit.rate = 0"
+		for l in "$@"; do echo "$l"; done
+	} >"$CONF"
+}
+# a ARGS...: the CLI with $CONF; stdout in $OUT, stderr in $ERR.
+a() { "$ADMIN" --conf "$CONF" "$@" >"$OUT" 2>"$ERR"; }
+# rc WANT ARGS...: a, then 0 if the exit status is WANT.
+rc() {
+	local want=$1 r
+	shift
+	a "$@"
+	r=$?
+	[ $r -eq "$want" ] || { echo "$* exit $r, want $want: $(head -c 300 "$ERR")"; return 1; }
+}
+case_() {	# NAME cmd...: PASS/FAIL by cmd's status
+	local name=$1 msg
+	shift
+	if msg=$("$@" 2>&1); then
+		pass "$name"
+	else
+		fail "$name" "$(printf '%s' "$msg" | tail -n 3 | tr '\n\033' '|?' | cut -c1-300)"
+	fi
+}
+has() { grep -qE -- "$1" "${2:-$OUT}" || { echo "no /$1/ in ${2:-stdout}: $(head -c 300 "${2:-$OUT}" | tr '\n' '|')"; return 1; }; }
+hasnt() { ! grep -qE -- "$1" "${2:-$OUT}" || { echo "unexpected /$1/ in ${2:-stdout}: $(head -c 300 "${2:-$OUT}" | tr '\n' '|')"; return 1; }; }
+# state_has KEY: a line for KEY in the state file
+state_has() { grep -qE "^$1 " "$STATE" 2>/dev/null; }
+
+# nftset SET: "ADDR TIMEOUT EXPIRES" per element of inet vpsguard SET
+# (timeouts in seconds, "-" when none); exit 1 if the set is missing.
+cat >"$T/nftset.py" <<'EOF'
+import json, subprocess, sys
+p = subprocess.run(["nft", "-j", "list", "set", "inet", "vpsguard", sys.argv[1]],
+                   capture_output=True, text=True)
+if p.returncode:
+    sys.exit(1)
+for o in json.loads(p.stdout)["nftables"]:
+    for e in o.get("set", {}).get("elem", []):
+        if isinstance(e, dict):
+            e = e["elem"]
+            print(e["val"], e.get("timeout", "-"), e.get("expires", "-"))
+        else:
+            print(e, "-", "-")
+EOF
+nftset() { python3 "$T/nftset.py" "$1"; }
+in_set() {	# SET ADDR: ADDR is an element of SET
+	nftset "$1" >"$T/set" || { echo "no set $1"; return 1; }
+	grep -q "^$2 " "$T/set" || { echo "$2 not in $1: $(tr '\n' '|' <"$T/set")"; return 1; }
+}
+not_in_set() {	# SET ADDR: SET exists and ADDR is not in it
+	nftset "$1" >"$T/set" || { echo "no set $1"; return 1; }
+	! grep -q "^$2 " "$T/set" || { echo "$2 in $1: $(tr '\n' '|' <"$T/set")"; return 1; }
+}
+timeout_near() {	# SET ADDR SECS: its timeout and expiry within 15 s below SECS
+	in_set "$1" "$2" || return 1
+	awk -v a="$2" -v s="$3" '$1 == a { t = $2; x = $3 }
+		END { if (t == "-" || t > s || t < s - 15 || x > s || x < s - 15) {
+			print a " timeout " t " expires " x ", want about " s; exit 1 } }' "$T/set"
+}
+fresh_nft() { nft delete table inet vpsguard 2>/dev/null; return 0; }
+
+# start_daemon: the helper in the background on $CONF; DPID.  Waits for
+# its first pass (the state file appears), so its signals are blocked
+# (a SIGUSR1 before that would kill it).  start_daemon and stop_daemon
+# must run in this shell, not in $(...) or case_: the daemon is our child.
+start_daemon() {
+	VG_LOG_STDERR=1 "$ADMIN" --conf "$CONF" daemon >"$D/daemon.out" 2>"$D/daemon.err" </dev/null &
+	DPID=$!
+	track_pid "$DPID"
+	wait_for 5 test -e "$STATE" || { echo "no first pass within 5 s: $(tail -n 3 "$D/daemon.err" | tr '\n' '|')"; return 1; }
+}
+# stop_daemon SIG: send SIG, wait up to 5 s for the exit; DRC = status.
+stop_daemon() {
+	local i st
+	kill "-$1" "$DPID" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		st=$(sed 's/.*) \(.\).*/\1/' "/proc/$DPID/stat" 2>/dev/null)
+		[ -z "$st" ] || [ "$st" = Z ] && break
+		sleep 0.1
+	done
+	if [ -n "$st" ] && [ "$st" != Z ]; then
+		echo "daemon still running 5 s after SIG$1"
+		return 1
+	fi
+	wait "$DPID"
+	DRC=$?
+	untrack_pid "$DPID"
+	return 0
+}
+daemon_alive() { kill -0 "$DPID" 2>/dev/null && [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$DPID/stat")" != Z ]; }
+
+# ---- state round trip ------------------------------------------------------
+
+fresh_nft
+mkconf rt
+cat >"$T/cmp_bans.py" <<'EOF'
+import json, sys, datetime
+def load(p):
+    return {o["address"]: o for o in json.load(open(p))}
+b, a = load(sys.argv[1]), load(sys.argv[2])
+if set(b) != set(a):
+    sys.exit("addresses before %s after %s" % (sorted(b), sorted(a)))
+t = lambda s: datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").timestamp()
+for k in b:
+    if b[k]["ban_count"] != a[k]["ban_count"] or not a[k]["banned"]:
+        sys.exit("%s: before %r after %r" % (k, b[k], a[k]))
+    if abs(t(b[k]["banned_until"]) - t(a[k]["banned_until"])) > 3:
+        sys.exit("%s: banned until %s before, %s after" % (k, b[k]["banned_until"], a[k]["banned_until"]))
+EOF
+case_ "round trip: ban an IPv4 source twice and an IPv6 /64 by hand" \
+	eval 'rc 0 ban 192.0.2.10 --time 1h && rc 0 ban 192.0.2.10 --time 2h && rc 0 ban 2001:db8:10::1 --time 3h &&
+	      rc 0 list --json && cp "$OUT" "$D/before.json"'
+case_ "sync: exit 0, state file written" eval 'rc 0 sync && test -f "$STATE"'
+case_ "the state file is mode 0600" eval '[ "$(stat -c %a "$STATE")" = 600 ] || { stat -c %a "$STATE"; false; }'
+case_ "the state file holds both sources with their ban counts" \
+	eval 'has "^192\.0\.2\.10 2 " "$STATE" && has "^2001:db8:10::/64 1 " "$STATE" && has "^end 2$" "$STATE"'
+case_ "sync leaves no temporary file" eval '[ -z "$(ls "$D/lib" | grep -v "^state$")" ] || { ls "$D/lib"; false; }'
+rm -f "$TABLE"
+case_ "after the live table is removed, sync restores both bans (exit 0)" \
+	eval 'rc 0 sync && has "restored 2 sources" "$ERR"'
+case_ "restored: same sources and ban counts, expiry within 3 s" \
+	eval 'rc 0 list --json && python3 "$T/cmp_bans.py" "$D/before.json" "$OUT"'
+case_ "restored: show says banned until in ~2h, ban #2, by hand" \
+	eval 'rc 0 show 192.0.2.10 && has "^ban #: +2$" && has "^banned until: +in (2h|1h59m)" && has "^by hand: +yes$"'
+
+# ---- no rewrite when nothing changed --------------------------------------
+
+inode_mtime() { stat -c '%i %y' "$STATE"; }
+before=$(inode_mtime)
+sleep 1.1
+a sync
+case_ "sync with an unchanged table does not rewrite the state file (inode and mtime)" \
+	eval '[ "$before" = "$(inode_mtime)" ] || { echo "before: $before after: $(inode_mtime) (sync rewrites an unchanged state: it never compares with the file)"; false; }'
+before=$(inode_mtime)
+case_ "sync after a change rewrites the state file" \
+	eval 'rc 0 ban 192.0.2.11 --time 1h && rc 0 sync && [ "$before" != "$(inode_mtime)" ] && has "^192\.0\.2\.11 1 " "$STATE"'
+
+# ---- corrupt and truncated state files --------------------------------------
+
+# corrupt_case NAME PRODUCE KEEP_TABLE: a state file made bad by PRODUCE
+# (a command run on $STATE), then sync.
+corrupt_case() {
+	local name=$1 produce=$2 keep_table=$3
+	mkconf "$name"
+	rc 0 ban 192.0.2.20 --time 1h >/dev/null
+	rc 0 ban 192.0.2.21 --time 1h >/dev/null
+	rc 0 ban 192.0.2.22 --time 1h >/dev/null
+	rc 0 sync >/dev/null
+	$produce "$STATE"
+	cp "$STATE" "$D/bad.orig"
+	[ "$keep_table" = yes ] || rm -f "$TABLE"
+	a sync
+	SYNC_RC=$?
+}
+garbage() { printf 'this is not\x00 a state file\n\xff\xfe garbage\n' >"$1"; }
+truncate_it() { head -c $(( $(stat -c %s "$1") - 12 )) "$1" >"$1.cut" && mv "$1.cut" "$1"; }
+aside_ok() {	# exactly one state.corrupt-*, byte for byte the bad file
+	local f
+	f=$(ls "$D/lib" | grep '^state\.corrupt-') || { echo "no state.corrupt-* in $D/lib: $(ls "$D/lib" | tr '\n' ' ')"; return 1; }
+	[ "$(printf '%s\n' "$f" | wc -l)" -eq 1 ] || { echo "several: $f"; return 1; }
+	cmp -s "$D/lib/$f" "$D/bad.orig" || { echo "$f differs from the bad file"; return 1; }
+}
+good_state() {	# the new state file is well-formed and holds the N listed keys
+	local n=$1 k
+	shift
+	[ "$(head -n 1 "$STATE")" = "pam_vpsguard-state 1" ] || { echo "bad magic: $(head -c 80 "$STATE")"; return 1; }
+	has "^end $n$" "$STATE" || return 1
+	for k in "$@"; do has "^$k " "$STATE" || return 1; done
+}
+
+for kind in garbage truncated; do
+	if [ $kind = garbage ]; then prod=garbage; else prod=truncate_it; fi
+	corrupt_case "c-$kind" $prod yes
+	case_ "$kind state file, live table present: sync exits 0" eval '[ $SYNC_RC -eq 0 ] || { echo "exit $SYNC_RC: $(head -c 300 "$ERR")"; false; }'
+	case_ "$kind state file, live table present: kept aside as state.corrupt-*, byte for byte" aside_ok
+	case_ "$kind state file, live table present: a clear message on stderr" \
+		eval 'has "(corrupt|truncated|not a pam_vpsguard state file)" "$ERR" && has "state\.corrupt-" "$ERR"'
+	case_ "$kind state file, live table present: the live bans are still there" \
+		eval 'rc 0 list --banned && has "^192\.0\.2\.20 " && has "^192\.0\.2\.21 " && has "^192\.0\.2\.22 "'
+	case_ "$kind state file, live table present: a new good state is written" \
+		good_state 3 192.0.2.20 192.0.2.21 192.0.2.22
+
+	corrupt_case "b-$kind" $prod no
+	case_ "$kind state file at boot (no live table): sync exits 0" eval '[ $SYNC_RC -eq 0 ] || { echo "exit $SYNC_RC: $(head -c 300 "$ERR")"; false; }'
+	case_ "$kind state file at boot: kept aside as state.corrupt-*, byte for byte" aside_ok
+	case_ "$kind state file at boot: a clear message naming the copy" \
+		eval 'has "(corrupt|truncated|not a pam_vpsguard state file)" "$ERR" && has "kept as .*state\.corrupt-" "$ERR"'
+	case_ "$kind state file at boot: a new good (empty) state is written, the bad copy untouched" \
+		eval 'good_state 0 && aside_ok'
+done
+
+# ---- full disk ----------------------------------------------------------------
+
+mkconf full
+mkdir -m 0700 "$D/lib"
+if mount -t tmpfs -o size=16k,mode=0700 vg-full "$D/lib"; then
+	MOUNTS+=("$D/lib")
+	a ban 192.0.2.30 --time 1h
+	a sync
+	cp "$STATE" "$D/state.before" 2>/dev/null
+	dd if=/dev/zero of="$D/lib/fill" bs=1k count=64 2>/dev/null
+	a ban 192.0.2.31 --time 1h
+	a sync
+	frc=$?
+	case_ "full disk: sync exits 1" eval '[ $frc -eq 1 ] || { echo "exit $frc: $(head -c 300 "$ERR")"; false; }'
+	case_ "full disk: the message says so" eval 'has "No space left on device" "$ERR" && has "previous state kept" "$ERR"'
+	case_ "full disk: the previous state file is unchanged" cmp "$STATE" "$D/state.before"
+	case_ "full disk: no temporary file left" \
+		eval '[ -z "$(ls "$D/lib" | grep -vE "^(state|fill)$")" ] || { ls "$D/lib"; false; }'
+	rm -f "$D/lib/fill"
+	case_ "full disk: once there is room, the next sync saves (exit 0)" \
+		eval 'rc 0 sync && has "^192\.0\.2\.31 " "$STATE"'
+else
+	skip "full disk" "cannot mount a tmpfs"
+fi
+
+# ---- daemon: SIGTERM, SIGUSR1, SIGHUP ---------------------------------------
+
+# term_ok NAME: SIGTERM; PASS when the daemon exits 0 within 5 s.
+term_ok() {
+	if ! stop_daemon TERM >"$T/msg" 2>&1; then
+		fail "$1" "$(cat "$T/msg")"
+	elif [ "$DRC" -ne 0 ]; then
+		fail "$1" "exit $DRC: $(tail -n 3 "$D/daemon.err" | tr '\n' '|')"
+	else
+		pass "$1"
+	fi
+}
+
+fresh_nft
+mkconf term
+if start_daemon >"$T/msg" 2>&1; then
+	pass "daemon starts and makes its first pass"
+	a ban 192.0.2.40 --time 1h
+	term_ok "SIGTERM: the daemon exits 0 within 5 s"
+	case_ "SIGTERM: the final pass saved the ban" eval 'state_has 192\.0\.2\.40 || { cat "$STATE"; false; }'
+else
+	fail "daemon starts and makes its first pass" "$(cat "$T/msg")"
+fi
+
+mkconf usr1
+if start_daemon >"$T/msg" 2>&1; then
+	# The first pass has just written the state; the next timed one is
+	# 5 s away, so a save within 3 s of SIGUSR1 is the signal's doing.
+	a ban 192.0.2.50 --time 1h
+	kill -USR1 "$DPID"
+	case_ "SIGUSR1: a pass at once (the ban is saved within 3 s)" wait_for 3 state_has 192\.0\.2\.50
+	case_ "SIGUSR1 does not stop the daemon" daemon_alive
+	stop_daemon TERM >/dev/null
+else
+	fail "SIGUSR1" "$(cat "$T/msg")"
+fi
+
+fresh_nft
+mkconf hup "persistent.after = 5"
+a ban 192.0.2.60 --time 1h
+if start_daemon >"$T/msg" 2>&1; then
+	case_ "SIGHUP: before, a source banned once is not dropped (persistent.after 5)" \
+		eval 'wait_for 3 nftset drop4 && not_in_set drop4 192.0.2.60'
+	sed -i 's/^persistent.after = 5$/persistent.after = 1/' "$CONF"
+	kill -HUP "$DPID"
+	case_ "SIGHUP: persistent.after 1 is applied by the next pass (in drop4 within 3 s)" \
+		wait_for 3 in_set drop4 192.0.2.60
+	case_ "SIGHUP: logged" wait_for 2 grep -q "configuration re-read" "$D/daemon.err"
+	echo "bogus.key = 1" >>"$CONF"
+	kill -HUP "$DPID"
+	case_ "SIGHUP with a bad config: keeps running with the old one, says so" \
+		eval 'wait_for 3 grep -q "not re-read" "$D/daemon.err" && has "bogus\.key" "$D/daemon.err" && daemon_alive'
+	term_ok "stopping the daemon (SIGTERM): exit 0"
+	case_ "after the daemon stopped: table inet vpsguard and its drop are still there" \
+		eval 'nft list table inet vpsguard >/dev/null && timeout_near drop4 192.0.2.60 3600'
+else
+	fail "SIGHUP" "$(cat "$T/msg")"
+fi
+
+# ---- persistent offenders in nftables ----------------------------------------
+
+fresh_nft
+mkconf nft "persistent.after = 2"
+cat >"$T/pam.d/vg-helper" <<EOF
+auth     requisite                   $MOD preauth conf=$CONF
+auth     [success=1 default=ignore]  pam_succeed_if.so quiet user = gooduser
+auth     [default=die]               $MOD authfail conf=$CONF
+auth     sufficient                  $MOD authsucc conf=$CONF
+auth     requisite                   pam_deny.so
+account  requisite                   $MOD conf=$CONF
+account  required                    pam_permit.so
+EOF
+a ban 192.0.2.70 --time 2h
+a ban 192.0.2.70 --time 1h
+a ban 192.0.2.71 --time 1h
+a ban 2001:db8:77::5 --time 1h
+a ban 2001:db8:77::6 --time 1h
+case_ "sync with persistent offenders: exit 0" rc 0 sync
+case_ "banned twice (persistent.after 2): in drop4, timeout about the remaining 1h" \
+	timeout_near drop4 192.0.2.70 3600
+case_ "banned once: not in drop4" not_in_set drop4 192.0.2.71
+case_ "an IPv6 /64 banned twice: in drop6 as the masked address" \
+	eval 'timeout_near drop6 2001:db8:77:: 3600 && [ "$(wc -l <"$T/set")" -eq 1 ]'
+case_ "list --dropped shows the dropped sources" \
+	eval 'rc 0 list --dropped && has "^192\.0\.2\.70 " && has "^2001:db8:77::/64 " && hasnt "^192\.0\.2\.71 "'
+case_ "unban removes the drop4 element at once (no sync)" \
+	eval 'rc 0 unban 192.0.2.70 && not_in_set drop4 192.0.2.70 ||
+	      { echo "unban does not remove the nftables drop (SPEC: unban also removes the nftables drop)"; false; }'
+case_ "the next sync does not put the unbanned source back" eval 'rc 0 sync && not_in_set drop4 192.0.2.70'
+
+if command -v pamtester >/dev/null 2>&1; then
+	case_ "a source logs in successfully (authsucc stamps it trusted)" \
+		eval 'pamtester -I rhost=192.0.2.80 vg-helper gooduser authenticate acct_mgmt </dev/null >/dev/null 2>&1'
+	case_ "the trusted source banned twice by hand: ban #2, trusted" \
+		eval 'rc 0 ban 192.0.2.80 --time 1h && rc 0 ban 192.0.2.80 --time 1h && rc 0 show 192.0.2.80 --json &&
+		      python3 -c "import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if j[\"ban_count\"] == 2 and j[\"banned\"] and j[\"trusted\"] else 1)" "$OUT" ||
+		      { head -c 400 "$OUT"; false; }'
+	case_ "the trusted source is never put in drop4" eval 'rc 0 sync && not_in_set drop4 192.0.2.80'
+	case_ "the trusted source is in trust4, for about trust (7d)" timeout_near trust4 192.0.2.80 604800
+else
+	skip "trusted source" "pamtester not installed"
+fi
+
+case_ "a table deleted by hand: gone" eval 'nft delete table inet vpsguard && ! nft list table inet vpsguard >/dev/null 2>&1'
+case_ "a table deleted by hand is rebuilt by the next sync, with its drops" \
+	eval 'rc 0 sync && nft list chain inet vpsguard input >/dev/null && timeout_near drop6 2001:db8:77:: 3600'
+
+if command -v setpriv >/dev/null 2>&1; then
+	case_ "sync needs no capability but CAP_NET_ADMIN (the unit's bounding set)" \
+		eval 'fresh_nft && setpriv --bounding-set=-all,+net_admin --inh-caps=-all "$ADMIN" --conf "$CONF" sync >"$OUT" 2>"$ERR" &&
+		      in_set drop6 2001:db8:77:: && hasnt "nftables unavailable" "$ERR"'
+else
+	skip "sync with CAP_NET_ADMIN only" "setpriv not installed"
+fi
+
+# ---- configuration errors -------------------------------------------------------
+
+mkconf badkey "bogus.key = 1"
+case_ "bad config key: sync exits 2 naming file, line and key" \
+	eval 'rc 2 sync && has "vg\.conf:5" "$ERR" && has "bogus\.key" "$ERR"'
+case_ "bad config key: daemon exits 2 naming the key" \
+	eval 'rc 2 daemon && has "bogus\.key" "$ERR"'
+case_ "sync --help and daemon --help: usage, exit 0" \
+	eval 'rc 0 sync --help && has "^Usage: pam_vpsguard-admin sync" && rc 0 daemon --help && has "^Usage: pam_vpsguard-admin daemon"'
+case_ "sync with an argument: exit 2" rc 2 sync extra
+
+# ---- the systemd unit, tmpfiles.d, man pages ------------------------------------
+
+UNIT=$ROOT/helper/pam-vpsguard.service
+case_ "the unit keeps the table across restarts and runs with CAP_NET_ADMIN only" \
+	eval 'has "^RuntimeDirectoryPreserve=yes$" "$UNIT" && has "^CapabilityBoundingSet=CAP_NET_ADMIN$" "$UNIT" &&
+	      has "^ExecStart=/usr/sbin/pam_vpsguard-admin daemon$" "$UNIT" && has "^ProtectSystem=strict$" "$UNIT" &&
+	      has "^NoNewPrivileges=yes$" "$UNIT" && hasnt "^PrivateNetwork=" "$UNIT"'
+if command -v systemd-analyze >/dev/null 2>&1; then
+	mkdir -p "$T/unit" "$T/man/man5" "$T/man/man8"
+	sed "s|^ExecStart=/usr/sbin/pam_vpsguard-admin |ExecStart=$ADMIN |" "$UNIT" >"$T/unit/pam-vpsguard.service"
+	cp "$ROOT"/man/*.5 "$T/man/man5/"
+	cp "$ROOT"/man/*.8 "$T/man/man8/"
+	# MANPATH: the Documentation= pages are checked against ours.
+	case_ "systemd-analyze verify accepts pam-vpsguard.service (Documentation= pages found)" \
+		eval 'MANPATH=$T/man systemd-analyze verify "$T/unit/pam-vpsguard.service" >"$OUT" 2>&1 && [ ! -s "$OUT" ] ||
+		      { head -c 400 "$OUT"; false; }'
+else
+	skip "systemd-analyze verify" "systemd-analyze not installed (Debian package systemd)"
+fi
+if command -v systemd-tmpfiles >/dev/null 2>&1; then
+	case_ "tmpfiles.d snippet creates /run/vpsguard 0700 root" \
+		eval 'mkdir -m 0700 "$T/root" && systemd-tmpfiles --create --root="$T/root" "$ROOT/helper/pam-vpsguard.tmpfiles" &&
+		      [ "$(stat -c "%a %U %G" "$T/root/run/vpsguard")" = "700 root root" ]'
+else
+	skip "tmpfiles.d snippet" "systemd-tmpfiles not installed"
+fi
+if command -v man >/dev/null 2>&1; then
+	for p in "$ROOT"/man/*.[0-9]; do
+		case_ "man --warnings -l man/$(basename "$p"): renders without warnings" \
+			eval 'w=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$p" 2>&1 >/dev/null); [ -z "$w" ] || { echo "$w"; false; }'
+	done
+	case_ "the man pages cover every subcommand and every config key" \
+		eval 'for c in status list show ban unban metrics sync daemon; do grep -q "^\.BR\? $c\b\|^\.BI\? $c\b" "$ROOT/man/pam_vpsguard-admin.8" || { echo "no $c"; exit 1; }; done &&
+		      for k in maxretry findtime bantime bantime.increment bantime.factor bantime.maxtime history ignoreip ipv6.prefix \
+		               invalid_user.weight table.size table.path state.path persistent.after trust inflight.timeout \
+		               connlimit.rate connlimit.bantime ssh.ports failmode totp.secrets totp.window silent; do
+		          grep -q "^\.BR $k " "$ROOT/man/vpsguard.conf.5" || { echo "no key $k"; exit 1; }; done'
+else
+	skip "man pages render without warnings" "man not installed"
+fi
+
+summary

@@ -1,0 +1,668 @@
+/* The shared table: counting, bans, escalation, slots, eviction, rebuild,
+ * and concurrency between real forked processes.
+ *
+ * table.c is included, not linked, so one test can take the table's
+ * lock itself and be killed while holding it. */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "../../lib/table.c"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "policy.h"
+
+struct fx {
+	char dir[64];
+	char path[128];
+	struct vg_config c;
+	struct vg_table *t;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	strcpy(f->dir, "/tmp/vg-table-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/table", f->dir);
+	vg_config_defaults(&f->c);
+	f->c.table_size = 1024;
+	assert_int_equal(vg_table_open(&f->t, f->path, 1024, true), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	vg_table_close(f->t);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static struct vg_addr addr(const char *s)
+{
+	struct vg_addr a, k;
+
+	assert_int_equal(vg_addr_parse(s, &a), 0);
+	vg_addr_key(&a, 64, &k);
+	return k;
+}
+
+/* One full failed attempt: preauth, then authfail if it was allowed. */
+static enum vg_verdict attempt(struct fx *f, const struct vg_addr *k,
+			       unsigned int weight, vg_time_t now,
+			       struct vg_result *r)
+{
+	assert_int_equal(vg_table_preauth(f->t, &f->c, k, now, r), 0);
+	if (r->verdict != VG_ALLOW)
+		return r->verdict;
+	assert_int_equal(vg_table_fail(f->t, &f->c, k, weight, now, r), 0);
+	return r->verdict;
+}
+
+static void t_ban_after_maxretry(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("203.0.113.7"), b = addr("203.0.113.8");
+	struct vg_result r;
+
+	for (int i = 1; i < 5; i++) {
+		assert_int_equal(attempt(f, &a, 1, 1000, &r), VG_ALLOW);
+		assert_int_equal(r.failures, i);
+	}
+	assert_int_equal(attempt(f, &a, 1, 1000, &r), VG_BANNED_NOW);
+	assert_int_equal(r.failures, 5);
+	assert_int_equal(r.ban_count, 1);
+	assert_int_equal(r.ban_length, 3600);
+	assert_int_equal(r.banned_until, 1000 + 3600);
+	assert_int_equal(attempt(f, &a, 1, 1001, &r), VG_DENY_BANNED);
+	assert_int_equal(vg_table_check(f->t, &f->c, &a, 1001, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_BANNED);
+	/* another source is unaffected */
+	assert_int_equal(attempt(f, &b, 1, 1001, &r), VG_ALLOW);
+	assert_int_equal(vg_table_check(f->t, &f->c, &b, 1001, &r), 0);
+	assert_int_equal(r.verdict, VG_ALLOW);
+	/* the ban ends exactly at bantime */
+	assert_int_equal(vg_table_check(f->t, &f->c, &a, 4599, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_BANNED);
+	assert_int_equal(vg_table_check(f->t, &f->c, &a, 4600, &r), 0);
+	assert_int_equal(r.verdict, VG_ALLOW);
+}
+
+static void t_findtime_window(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("198.51.100.1"), b = addr("198.51.100.9");
+	struct vg_result r;
+
+	/* findtime (600 s) without a failure forgives the count */
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(attempt(f, &a, 1, 1000 + i, &r), VG_ALLOW);
+	assert_int_equal(attempt(f, &a, 1, 1603, &r), VG_ALLOW);
+	assert_int_equal(r.failures, 1);
+	/* ... but any maxretry failures within findtime ban, also across
+	 * the edge of a window that began with the first failure */
+	assert_int_equal(attempt(f, &b, 1, 1000, &r), VG_ALLOW);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(attempt(f, &b, 1, 1590, &r), VG_ALLOW);
+	assert_int_equal(attempt(f, &b, 1, 1610, &r), VG_BANNED_NOW);
+	assert_int_equal(r.failures, 5);
+}
+
+static void t_weight(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("198.51.100.2");
+	struct vg_result r;
+
+	assert_int_equal(attempt(f, &a, 2, 1000, &r), VG_ALLOW);
+	assert_int_equal(r.failures, 2);
+	assert_int_equal(attempt(f, &a, 2, 1000, &r), VG_ALLOW);
+	assert_int_equal(attempt(f, &a, 2, 1000, &r), VG_BANNED_NOW);
+	assert_int_equal(r.failures, 6);
+}
+
+static void t_inflight_slots(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("2001:db8:66::1");
+	struct vg_result r;
+
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1000, &r), 0);
+		assert_int_equal(r.verdict, VG_ALLOW);
+	}
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1000, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_INFLIGHT);
+	/* a slot released by a right password frees room */
+	assert_int_equal(vg_table_success(f->t, &f->c, &a, true, 1001), 0);
+	/* ... but that source is now trusted, so use a fresh one below */
+	struct vg_addr b = addr("2001:db8:67::1");
+
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(vg_table_preauth(f->t, &f->c, &b, 1000, &r), 0);
+		assert_int_equal(r.verdict, VG_ALLOW);
+	}
+	/* slots of processes that died expire after inflight.timeout */
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &b, 1119, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_INFLIGHT);
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &b, 1120, &r), 0);
+	assert_int_equal(r.verdict, VG_ALLOW);
+}
+
+static void t_v6_prefix_aggregation(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("2001:db8:66::1"), b = addr("2001:db8:66::ffff");
+	struct vg_addr c = addr("2001:db8:66:1::1");
+	struct vg_result r;
+	char buf[VG_ADDR_STRLEN];
+
+	vg_addr_format(&a, buf, sizeof(buf));
+	assert_string_equal(buf, "2001:db8:66::/64");
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(attempt(f, i % 2 ? &a : &b, 1, 1000, &r),
+				 VG_ALLOW);
+	assert_int_equal(attempt(f, &b, 1, 1000, &r), VG_BANNED_NOW);
+	assert_int_equal(vg_table_check(f->t, &f->c, &a, 1000, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_BANNED);
+	assert_int_equal(vg_table_check(f->t, &f->c, &c, 1000, &r), 0);
+	assert_int_equal(r.verdict, VG_ALLOW);
+}
+
+static void t_escalation_arithmetic(void **state)
+{
+	struct vg_config c;
+	const uint64_t h = 3600, d = 86400;
+
+	(void)state;
+	vg_config_defaults(&c);
+	assert_int_equal(vg_ban_length(&c, 1), h);
+	assert_int_equal(vg_ban_length(&c, 2), 24 * h);
+	assert_int_equal(vg_ban_length(&c, 3), 48 * h);
+	assert_int_equal(vg_ban_length(&c, 4), 3 * d);
+	assert_int_equal(vg_ban_length(&c, 5), 4 * d);
+	assert_int_equal(vg_ban_length(&c, 36), 35 * d);	/* = 5w */
+	assert_int_equal(vg_ban_length(&c, 37), 35 * d);	/* capped */
+	assert_int_equal(vg_ban_length(&c, UINT32_MAX), 35 * d);
+	c.bantime_factor = VG_FACTOR_MAX;
+	c.bantime = VG_DURATION_MAX;
+	c.bantime_maxtime = VG_DURATION_MAX;
+	assert_int_equal(vg_ban_length(&c, UINT32_MAX), VG_DURATION_MAX);
+	vg_config_defaults(&c);
+	c.bantime_increment = false;
+	assert_int_equal(vg_ban_length(&c, 7), h);
+	c.bantime_increment = true;
+	c.bantime = 2 * d;
+	c.bantime_maxtime = d;
+	assert_int_equal(vg_ban_length(&c, 1), d);	/* maxtime caps all */
+}
+
+static void ban_once(struct fx *f, const struct vg_addr *a, vg_time_t now,
+		     struct vg_result *r)
+{
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(attempt(f, a, 1, now, r), VG_ALLOW);
+	assert_int_equal(attempt(f, a, 1, now, r), VG_BANNED_NOW);
+}
+
+static void t_escalation_and_history(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("192.0.2.50");
+	struct vg_result r;
+	vg_time_t now = 1000;
+
+	ban_once(f, &a, now, &r);
+	assert_int_equal(r.ban_length, 3600);
+	now = r.banned_until;
+	ban_once(f, &a, now, &r);
+	assert_int_equal(r.ban_count, 2);
+	assert_int_equal(r.ban_length, 24 * 3600);
+	now = r.banned_until;
+	ban_once(f, &a, now, &r);
+	assert_int_equal(r.ban_count, 3);
+	assert_int_equal(r.ban_length, 48 * 3600);
+	/* history (1w) after the last ban ends, the count is forgotten */
+	now = r.banned_until + 7 * 86400;
+	ban_once(f, &a, now, &r);
+	assert_int_equal(r.ban_count, 1);
+	assert_int_equal(r.ban_length, 3600);
+}
+
+static void t_trust(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("192.0.2.60");
+	struct vg_result r;
+
+	assert_int_equal(vg_table_success(f->t, &f->c, &a, false, 1000), 0);
+	/* a trusted source takes no slots: 20 parallel logins pass */
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1001, &r), 0);
+		assert_int_equal(r.verdict, VG_ALLOW);
+		assert_true(r.trusted);
+	}
+	/* ... but completed failures still ban, without escalation */
+	ban_once(f, &a, 1002, &r);
+	assert_int_equal(r.ban_length, 3600);
+	assert_int_equal(r.ban_count, 0);
+	ban_once(f, &a, r.banned_until, &r);
+	assert_int_equal(r.ban_length, 3600);
+	/* trust runs out after `trust` (7d) */
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1000 + 7 * 86400,
+					  &r), 0);
+	assert_false(r.trusted);
+}
+
+static void t_success_clears_failures_not_history(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("192.0.2.61");
+	struct vg_result r;
+
+	ban_once(f, &a, 1000, &r);
+	vg_time_t now = r.banned_until;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(attempt(f, &a, 1, now, &r), VG_ALLOW);
+	assert_int_equal(vg_table_success(f->t, &f->c, &a, true, now), 0);
+	f->c.trust = 1;		/* make the stamp irrelevant here */
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(attempt(f, &a, 1, now + 1, &r), VG_ALLOW);
+	assert_int_equal(r.failures, 4);
+	assert_int_equal(attempt(f, &a, 1, now + 1, &r), VG_BANNED_NOW);
+	assert_int_equal(r.ban_count, 2);
+}
+
+static void t_manual_ban_unban(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("192.0.2.70"), b = addr("192.0.2.71");
+	struct vg_result r;
+
+	assert_int_equal(vg_table_ban(f->t, &f->c, &a, 60, 1000), 0);
+	assert_int_equal(vg_table_check(f->t, &f->c, &a, 1059, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_BANNED);
+	assert_int_equal(vg_table_unban(f->t, &a), 0);
+	assert_int_equal(vg_table_check(f->t, &f->c, &a, 1001, &r), 0);
+	assert_int_equal(r.verdict, VG_ALLOW);
+	assert_int_equal(vg_table_unban(f->t, &b), -ENOENT);
+	assert_int_equal(vg_table_ban(f->t, &f->c, &a, 60, 1000), 0);
+	assert_int_equal(vg_table_ban(f->t, &f->c, &b, 60, 1000), 0);
+	assert_int_equal(vg_table_unban_all(f->t), 0);
+	assert_int_equal(vg_table_check(f->t, &f->c, &b, 1001, &r), 0);
+	assert_int_equal(r.verdict, VG_ALLOW);
+}
+
+static void t_eviction_keeps_bans(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr bans[16], k;
+	struct vg_result r;
+	struct vg_table_stats s;
+	char buf[64];
+
+	for (int i = 0; i < 16; i++) {
+		snprintf(buf, sizeof(buf), "203.0.113.%d", 100 + i);
+		bans[i] = addr(buf);
+		ban_once(f, &bans[i], 1000, &r);
+	}
+	/* a flood of 20,000 new sources through a 1024-entry table */
+	for (int i = 0; i < 20000; i++) {
+		snprintf(buf, sizeof(buf), "2001:db8:%x:%x::1", i >> 8, i);
+		k = addr(buf);
+		assert_int_equal(vg_table_preauth(f->t, &f->c, &k, 1001 + i / 100,
+						  &r), 0);
+		assert_int_equal(vg_table_fail(f->t, &f->c, &k, 1, 1001 + i / 100,
+					       &r), 0);
+	}
+	for (int i = 0; i < 16; i++) {
+		assert_int_equal(vg_table_check(f->t, &f->c, &bans[i], 1300, &r),
+				 0);
+		assert_int_equal(r.verdict, VG_DENY_BANNED);
+	}
+	vg_table_stats(f->t, &f->c, 1300, &s);
+	assert_int_equal(s.banned, 16);
+	assert_true(s.used <= 1024);
+	assert_true(s.evictions_total > 0);
+	/* the newest sources are the ones kept */
+	k = addr("2001:db8:4e:4e1f::1");	/* i = 19999 */
+	assert_int_equal(vg_table_check(f->t, &f->c, &k, 1300, &r), 0);
+	assert_int_equal(r.failures, 1);
+}
+
+static void t_full_of_bans(void **state)
+{
+	struct fx *f = *state;
+	struct vg_config c = f->c;
+	struct vg_table *t;
+	struct vg_addr k[200];
+	struct vg_result r;
+	bool ok[200];
+	char path[160], buf[64];
+	int n_ok = 0;
+
+	snprintf(path, sizeof(path), "%s/small", f->dir);
+	assert_int_equal(vg_table_open(&t, path, 64, true), 0);
+	for (int i = 0; i < 200; i++) {
+		snprintf(buf, sizeof(buf), "198.51.100.%d", i);
+		k[i] = addr(buf);
+		ok[i] = vg_table_ban(t, &c, &k[i], 3600, 1000) == 0;
+		n_ok += ok[i];
+	}
+	/* at most 64 bans fit; a full window refuses, never evicts a ban */
+	assert_true(n_ok <= 64 && n_ok >= 32);
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(vg_table_check(t, &c, &k[i], 1001, &r), 0);
+		assert_int_equal(r.verdict, ok[i] ? VG_DENY_BANNED : VG_ALLOW);
+	}
+	vg_table_close(t);
+}
+
+static void write_at(const char *path, off_t off, const void *p, size_t n)
+{
+	int fd = open(path, O_WRONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, p, n, off), (ssize_t)n);
+	close(fd);
+}
+
+static void t_corrupt_rebuild(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("192.0.2.80");
+	struct vg_table *t;
+	struct vg_result r;
+	uint32_t bad = 99;
+	int fd;
+
+	vg_table_close(f->t);
+	f->t = NULL;
+	/* wrong version */
+	write_at(f->path, offsetof(struct vg_table_hdr, version), &bad, 4);
+	assert_int_equal(vg_table_open_ro(&t, f->path), -EBADMSG);
+	assert_int_equal(vg_table_open(&f->t, f->path, 1024, true), 0);
+	assert_int_equal(attempt(f, &a, 1, 1000, &r), VG_ALLOW);
+	vg_table_close(f->t);
+	/* truncated: must not be mapped (SIGBUS), rebuilt instead */
+	assert_int_equal(truncate(f->path, 5000), 0);
+	assert_int_equal(vg_table_open(&f->t, f->path, 1024, true), 0);
+	assert_int_equal(attempt(f, &a, 1, 1000, &r), VG_ALLOW);
+	assert_int_equal(r.failures, 1);
+	vg_table_close(f->t);
+	/* zero length, and zeroed */
+	assert_int_equal(truncate(f->path, 0), 0);
+	assert_int_equal(vg_table_open(&f->t, f->path, 1024, true), 0);
+	vg_table_close(f->t);
+	fd = open(f->path, O_WRONLY);
+	assert_true(fd >= 0);
+	char zero[VG_HDR_SIZE] = { 0 };
+	assert_int_equal(write(fd, zero, sizeof(zero)), sizeof(zero));
+	close(fd);
+	assert_int_equal(vg_table_open(&f->t, f->path, 1024, true), 0);
+	vg_table_close(f->t);
+	/* another table.size: rebuilt at the new size */
+	assert_int_equal(vg_table_open(&f->t, f->path, 2048, true), 0);
+	assert_int_equal(vg_table_size(f->t), 2048);
+	vg_table_close(f->t);
+	/* without create, a missing table is reported, not made */
+	unlink(f->path);
+	assert_int_equal(vg_table_open(&f->t, f->path, 1024, false), -ENOENT);
+	assert_int_equal(access(f->path, F_OK), -1);
+	assert_int_equal(vg_table_open(&f->t, f->path, 1024, true), 0);
+}
+
+static void t_permissions(void **state)
+{
+	struct fx *f = *state;
+	struct vg_table *t;
+	struct stat st;
+	char link_path[160], other[160];
+
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* a group/other-readable table is not trusted: rebuilt 0600 */
+	assert_int_equal(chmod(f->path, 0644), 0);
+	assert_int_equal(vg_table_open_ro(&t, f->path), -EACCES);
+	assert_int_equal(vg_table_open(&t, f->path, 1024, true), 0);
+	vg_table_close(t);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* a symlink planted in place of the table is never followed */
+	snprintf(other, sizeof(other), "%s/victim", f->dir);
+	snprintf(link_path, sizeof(link_path), "%s/linked", f->dir);
+	close(open(other, O_CREAT | O_WRONLY, 0600));
+	assert_int_equal(symlink(other, link_path), 0);
+	assert_int_equal(vg_table_open(&t, link_path, 1024, false), -ELOOP);
+	assert_int_equal(vg_table_open(&t, link_path, 1024, true), 0);
+	vg_table_close(t);
+	assert_int_equal(stat(other, &st), 0);
+	assert_int_equal(st.st_size, 0);	/* the target is untouched */
+	/* a directory others can write to is refused */
+	assert_int_equal(chmod(f->dir, 0777), 0);
+	assert_int_equal(vg_table_open(&t, f->path, 1024, true), -EACCES);
+	assert_int_equal(chmod(f->dir, 0700), 0);
+}
+
+/* --- concurrency: real processes on one table --- */
+
+static pid_t spawn(void (*fn)(struct fx *, int), struct fx *f, int arg)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct vg_table *t;
+
+		/* like an sshd process: its own open and mapping (the
+		 * parent's copy is dropped, not leaked) */
+		vg_table_close(f->t);
+		f->t = NULL;
+		if (vg_table_open(&t, f->path, 1024, true) != 0)
+			_exit(2);
+		f->t = t;
+		fn(f, arg);
+		vg_table_close(t);
+		_exit(0);
+	}
+	return pid;
+}
+
+static void reap(pid_t pid, int want)
+{
+	int st;
+
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (want < 0) {
+		assert_true(WIFSIGNALED(st));
+	} else {
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), want);
+	}
+}
+
+#define NPROC	8
+#define NFAIL	2000
+
+static void fail_many(struct fx *f, int n)
+{
+	struct vg_addr a = addr("203.0.113.99");
+	struct vg_result r;
+
+	for (int i = 0; i < n; i++)
+		if (vg_table_fail(f->t, &f->c, &a, 1, 1000, &r) != 0)
+			_exit(3);
+}
+
+static void t_concurrent_exact_counts(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("203.0.113.99");
+	struct vg_entry e;
+	pid_t pid[NPROC];
+
+	f->c.maxretry = VG_MAXRETRY_MAX;
+	for (int i = 0; i < NPROC; i++)
+		pid[i] = spawn(fail_many, f, NFAIL);
+	for (int i = 0; i < NPROC; i++)
+		reap(pid[i], 0);
+	struct vg_entry *p = find(f->t, &a, 1000, false);
+	assert_non_null(p);
+	e = *p;
+	assert_int_equal(e.fail_total, NPROC * NFAIL);
+	assert_int_equal(atomic_load(&f->t->hdr->failures_total),
+			 NPROC * NFAIL);
+}
+
+#define NRACE	32
+
+static _Atomic int *race_allowed;
+static int race_pipe[2];
+
+/* preauth -> a slow password check -> authfail, all 32 at once */
+static void race_one(struct fx *f, int unused)
+{
+	struct vg_addr a = addr("203.0.113.66");
+	struct vg_result r;
+	char go;
+
+	(void)unused;
+	if (read(race_pipe[0], &go, 1) != 1)
+		_exit(4);
+	if (vg_table_preauth(f->t, &f->c, &a, 1000, &r) != 0)
+		_exit(3);
+	if (r.verdict != VG_ALLOW)
+		_exit(0);
+	atomic_fetch_add(race_allowed, 1);
+	usleep(50000);
+	if (vg_table_fail(f->t, &f->c, &a, 1, 1000, &r) != 0)
+		_exit(3);
+	_exit(0);
+}
+
+static void t_concurrent_preauth_limit(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("203.0.113.66");
+	struct vg_result r;
+	pid_t pid[NRACE];
+	char go[NRACE];
+
+	race_allowed = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(race_allowed != MAP_FAILED);
+	*race_allowed = 0;
+	assert_int_equal(pipe(race_pipe), 0);
+	for (int i = 0; i < NRACE; i++)
+		pid[i] = spawn(race_one, f, 0);
+	memset(go, 'g', sizeof(go));
+	assert_int_equal(write(race_pipe[1], go, sizeof(go)), NRACE);
+	for (int i = 0; i < NRACE; i++)
+		reap(pid[i], 0);
+	assert_int_equal(*race_allowed, f->c.maxretry);
+	assert_int_equal(vg_table_check(f->t, &f->c, &a, 1000, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_BANNED);
+	close(race_pipe[0]);
+	close(race_pipe[1]);
+	munmap(race_allowed, 4096);
+}
+
+static void preauth_then_die(struct fx *f, int unused)
+{
+	struct vg_addr a = addr("203.0.113.77");
+	struct vg_result r;
+
+	(void)unused;
+	if (vg_table_preauth(f->t, &f->c, &a, 1000, &r) != 0)
+		_exit(3);
+	raise(SIGKILL);		/* between preauth and authfail */
+}
+
+static void t_killed_between_preauth_and_authfail(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("203.0.113.77");
+	struct vg_result r;
+
+	for (int i = 0; i < 5; i++)
+		reap(spawn(preauth_then_die, f, 0), -1);
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1000, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_INFLIGHT);
+	/* after inflight.timeout (2m) the dead processes' slots are free */
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1120, &r), 0);
+	assert_int_equal(r.verdict, VG_ALLOW);
+	assert_int_equal(r.failures, 0);
+}
+
+static void lock_and_hang(struct fx *f, int fd)
+{
+	if (lock(f->t) != 0)
+		_exit(3);
+	if (write(fd, "L", 1) != 1)
+		_exit(4);
+	pause();
+}
+
+static void t_killed_holding_lock(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("203.0.113.88");
+	struct vg_result r;
+	int p[2];
+	char c;
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	pid = spawn(lock_and_hang, f, p[1]);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	kill(pid, SIGKILL);
+	reap(pid, -1);
+	/* the next process recovers the lock and the table works */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(attempt(f, &a, 1, 1000, &r), VG_ALLOW);
+	assert_int_equal(r.failures, 3);
+	reap(spawn(fail_many, f, 10), 0);
+	close(p[0]);
+	close(p[1]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(t_ban_after_maxretry),
+		T(t_findtime_window),
+		T(t_weight),
+		T(t_inflight_slots),
+		T(t_v6_prefix_aggregation),
+		cmocka_unit_test(t_escalation_arithmetic),
+		T(t_escalation_and_history),
+		T(t_trust),
+		T(t_success_clears_failures_not_history),
+		T(t_manual_ban_unban),
+		T(t_eviction_keeps_bans),
+		T(t_full_of_bans),
+		T(t_corrupt_rebuild),
+		T(t_permissions),
+		T(t_concurrent_exact_counts),
+		T(t_concurrent_preauth_limit),
+		T(t_killed_between_preauth_and_authfail),
+		T(t_killed_holding_lock),
+	};
+
+	vg_log_set(NULL, NULL);
+	return cmocka_run_group_tests_name("table", tests, NULL, NULL);
+}

@@ -119,7 +119,7 @@ bench/%: bench/%.c $(LIB) $(MODULE)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) -lpam
 
 test: need-root deps
-	$(MAKE) all $(UNIT_BIN) $(PAMT_BIN) fuzz-build
+	$(MAKE) all $(UNIT_BIN) $(PAMT_BIN) tests-bin fuzz-build
 	./tests/run.sh
 
 demo: need-root deps
@@ -158,7 +158,7 @@ uninstall:
 clean:
 	rm -f $(LIB) $(LIB_OBJ) $(MODULE) $(MODULE_OBJ) $(ADMIN) $(ADMIN_OBJ) \
 		$(UNIT_BIN) $(PAMT_BIN) $(BENCH_BIN) $(DEPS)
-	rm -rf build
+	rm -rf build $(SEC_BIN)
 
 # Hardening (issue 8): fuzz targets, sanitizer suite, static analysis.
 include tests/fuzz/fuzz.mk

@@ -80,6 +80,15 @@ struct vg_table_hdr {
 	_Atomic uint64_t denied_total;
 	_Atomic uint64_t evictions_total;
 	pthread_mutex_t lock;
+	/* Log rate limit (vg_table_log_permit), shared by every process:
+	 * each sshd lives for one connection, so only a counter here can
+	 * bound what a flood of connections writes to syslog.  Appended
+	 * to the header: a table built before these existed has them
+	 * zero, which is a valid state. */
+	_Atomic uint64_t log_window;	/* current window number */
+	_Atomic uint32_t log_count;	/* lines logged in it */
+	uint32_t log_reserved;
+	_Atomic uint64_t log_suppressed; /* since the last summary */
 };
 
 _Static_assert(sizeof(struct vg_entry) == 64, "entry must be 64 bytes");
@@ -91,6 +100,8 @@ struct vg_table {
 	size_t map_len;
 	uint32_t n;
 	bool ro;
+	dev_t dev;		/* the file mapped, to notice a replacement */
+	ino_t ino;
 	char path[VG_PATH_MAX];
 };
 
@@ -280,6 +291,8 @@ static int try_open(struct vg_table *t, uint32_t size, bool ro)
 	if (ret)
 		goto out;
 	ret = map_fd(t, fd, h.file_size, ro);
+	t->dev = st.st_dev;
+	t->ino = st.st_ino;
 out:
 	close(fd);
 	return ret;
@@ -346,6 +359,43 @@ int vg_table_open_ro(struct vg_table **tp, const char *path)
 	}
 	*tp = t;
 	return 0;
+}
+
+/* The stat() comes first: reading the header of a file that has
+ * shrunk below it would be SIGBUS.  (The file is root's, in a root-only
+ * directory: the window between the two is not an attacker's.) */
+bool vg_table_stale(const struct vg_table *t)
+{
+	struct stat st;
+
+	if (stat(t->path, &st) != 0 || st.st_dev != t->dev ||
+	    st.st_ino != t->ino || (uint64_t)st.st_size != t->map_len)
+		return true;
+	return check_hdr(t->hdr, t->n, &st) != 0;
+}
+
+bool vg_table_log_permit(struct vg_table *t, vg_time_t now,
+			 uint64_t *suppressed)
+{
+	struct vg_table_hdr *h = t->hdr;
+	uint64_t w = now / VG_LOG_WINDOW, cur;
+
+	*suppressed = 0;
+	if (t->ro)
+		return true;
+	cur = atomic_load(&h->log_window);
+	/* One process wins the new window and reports the old ones. */
+	if (cur != w && atomic_compare_exchange_strong(&h->log_window, &cur,
+						       w)) {
+		atomic_store(&h->log_count, 0);
+		*suppressed = atomic_exchange(&h->log_suppressed, 0);
+	}
+	/* Load first: the count never runs past the burst (no wrap). */
+	if (atomic_load(&h->log_count) < VG_LOG_BURST &&
+	    atomic_fetch_add(&h->log_count, 1) < VG_LOG_BURST)
+		return true;
+	atomic_fetch_add(&h->log_suppressed, 1);
+	return false;
 }
 
 void vg_table_close(struct vg_table *t)

@@ -12,8 +12,17 @@
 lint:
 	./tests/security/lint.sh
 
+SEC_SRC := $(wildcard tests/security/vg_*.c)
+SEC_BIN := $(SEC_SRC:.c=)
+
 # Every test executable (asan.sh builds these in its copy).
-tests-bin: $(UNIT_BIN) $(PAMT_BIN)
+tests-bin: $(UNIT_BIN) $(PAMT_BIN) $(SEC_BIN)
+
+# Defines syslog() for libpam to call: exported despite
+# -fvisibility=hidden (the attribute in the source) and -rdynamic.
+tests/security/vg_%: tests/security/vg_%.c $(MODULE)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -rdynamic -o $@ $< $(LDFLAGS) -lpam
 
 test-asan: need-root deps
 	./tests/security/asan.sh

@@ -86,9 +86,8 @@ struct vg_table_hdr {
 	 * to the header: a table built before these existed has them
 	 * zero, which is a valid state. */
 	_Atomic uint64_t log_window;	/* current window number */
-	_Atomic uint32_t log_count;	/* lines logged in it */
-	uint32_t log_reserved;
-	_Atomic uint64_t log_suppressed; /* since the last summary */
+	_Atomic uint32_t log_count[VG_LOG_KINDS];   /* lines logged in it */
+	_Atomic uint64_t log_suppressed[VG_LOG_KINDS]; /* since last summary */
 };
 
 _Static_assert(sizeof(struct vg_entry) == 64, "entry must be 64 bytes");
@@ -374,27 +373,31 @@ bool vg_table_stale(const struct vg_table *t)
 	return check_hdr(t->hdr, t->n, &st) != 0;
 }
 
-bool vg_table_log_permit(struct vg_table *t, vg_time_t now,
-			 uint64_t *suppressed)
+bool vg_table_log_permit(struct vg_table *t, enum vg_log_kind kind,
+			 vg_time_t now, uint64_t suppressed[VG_LOG_KINDS])
 {
 	struct vg_table_hdr *h = t->hdr;
 	uint64_t w = now / VG_LOG_WINDOW, cur;
 
-	*suppressed = 0;
-	if (t->ro)
+	for (int k = 0; k < VG_LOG_KINDS; k++)
+		suppressed[k] = 0;
+	if (t->ro || (unsigned int)kind >= VG_LOG_KINDS)
 		return true;
 	cur = atomic_load(&h->log_window);
 	/* One process wins the new window and reports the old ones. */
 	if (cur != w && atomic_compare_exchange_strong(&h->log_window, &cur,
 						       w)) {
-		atomic_store(&h->log_count, 0);
-		*suppressed = atomic_exchange(&h->log_suppressed, 0);
+		for (int k = 0; k < VG_LOG_KINDS; k++) {
+			atomic_store(&h->log_count[k], 0);
+			suppressed[k] = atomic_exchange(&h->log_suppressed[k],
+							0);
+		}
 	}
 	/* Load first: the count never runs past the burst (no wrap). */
-	if (atomic_load(&h->log_count) < VG_LOG_BURST &&
-	    atomic_fetch_add(&h->log_count, 1) < VG_LOG_BURST)
+	if (atomic_load(&h->log_count[kind]) < VG_LOG_BURST &&
+	    atomic_fetch_add(&h->log_count[kind], 1) < VG_LOG_BURST)
 		return true;
-	atomic_fetch_add(&h->log_suppressed, 1);
+	atomic_fetch_add(&h->log_suppressed[kind], 1);
 	return false;
 }
 

@@ -70,15 +70,17 @@ void vg_table_close(struct vg_table *t);
  * mapping of a file that shrank would be SIGBUS. */
 bool vg_table_stale(const struct vg_table *t);
 
-/* Syslog rate limit for the events an attacker drives (bans, denials,
- * table errors): at most VG_LOG_BURST lines per VG_LOG_WINDOW seconds
- * per table, counted in the shared header across all processes.  false:
- * do not log.  *suppressed, when not 0, is how many lines were held back
- * since the last report: log that first, once. */
+/* Syslog rate limit for the events an attacker drives: at most
+ * VG_LOG_BURST lines of each kind per VG_LOG_WINDOW seconds per table,
+ * counted in the shared header across all processes.  Bans have their
+ * own budget, so a storm of denials never hides a ban.  false: do not
+ * log.  suppressed[kind], when not 0, is how many lines of that kind
+ * were held back since the last report: log that first, once. */
 #define VG_LOG_WINDOW	10
 #define VG_LOG_BURST	100
-bool vg_table_log_permit(struct vg_table *t, vg_time_t now,
-			 uint64_t *suppressed);
+enum vg_log_kind { VG_LOG_BAN, VG_LOG_DENY, VG_LOG_KINDS };
+bool vg_table_log_permit(struct vg_table *t, enum vg_log_kind kind,
+			 vg_time_t now, uint64_t suppressed[VG_LOG_KINDS]);
 
 /* What one operation did, for the caller's single log line. */
 enum vg_verdict {

@@ -268,20 +268,26 @@ static int get_table(struct request *rq, bool create, struct vg_table **t)
 /* The lines an attacker's rate drives (bans, denials, a full table) go
  * through the table's shared rate limit, with one summary line for what
  * was held back. */
-static void log_event(struct vg_table *t, vg_time_t now, int prio,
-		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void log_event(struct vg_table *t, enum vg_log_kind kind,
+		      vg_time_t now, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 
-static void log_event(struct vg_table *t, vg_time_t now, int prio,
-		      const char *fmt, ...)
+static void log_event(struct vg_table *t, enum vg_log_kind kind,
+		      vg_time_t now, int prio, const char *fmt, ...)
 {
-	uint64_t held = 0;
-	bool ok = vg_table_log_permit(t, now, &held);
+	static const char *const what[VG_LOG_KINDS] = {
+		[VG_LOG_BAN] = "ban", [VG_LOG_DENY] = "deny/error",
+	};
+	uint64_t held[VG_LOG_KINDS];
+	bool ok = vg_table_log_permit(t, kind, now, held);
 	va_list ap;
 
-	if (held)
-		vg_log(LOG_WARNING, "%llu messages suppressed (more than %d "
-		       "in %ds)", (unsigned long long)held, VG_LOG_BURST,
-		       VG_LOG_WINDOW);
+	for (int k = 0; k < VG_LOG_KINDS; k++)
+		if (held[k])
+			vg_log(LOG_WARNING, "%llu %s messages suppressed "
+			       "(more than %d in %ds)",
+			       (unsigned long long)held[k], what[k],
+			       VG_LOG_BURST, VG_LOG_WINDOW);
 	if (!ok)
 		return;
 	va_start(ap, fmt);
@@ -383,13 +389,13 @@ static void log_denied(const struct request *rq, struct vg_table *t,
 
 	if (r->verdict == VG_DENY_BANNED) {
 		vg_duration_format(r->banned_until - now, left, sizeof(left));
-		log_event(t, now, LOG_NOTICE, "deny %s user '%s': banned for "
-			  "%s more", rq->src, rq->user, left);
+		log_event(t, VG_LOG_DENY, now, LOG_NOTICE, "deny %s user "
+			  "'%s': banned for %s more", rq->src, rq->user, left);
 	} else {
 		vg_duration_format(rq->cfg->findtime, win, sizeof(win));
-		log_event(t, now, LOG_NOTICE, "deny %s user '%s': %u attempts "
-			  "failed or in progress within %s", rq->src,
-			  rq->user, rq->cfg->maxretry, win);
+		log_event(t, VG_LOG_DENY, now, LOG_NOTICE, "deny %s user "
+			  "'%s': %u attempts failed or in progress within %s",
+			  rq->src, rq->user, rq->cfg->maxretry, win);
 	}
 }
 
@@ -420,13 +426,13 @@ static int do_authfail(struct request *rq, struct vg_table *t, vg_time_t now)
 	if (r.verdict == VG_BANNED_NOW) {
 		vg_duration_format(r.ban_length, len, sizeof(len));
 		if (r.trusted)
-			log_event(t, now, LOG_NOTICE, "ban %s for %s (%u "
-				  "failures in %s, trusted: not escalated)",
+			log_event(t, VG_LOG_BAN, now, LOG_NOTICE, "ban %s for "
+				  "%s (%u failures in %s, trusted: not escalated)",
 				  rq->src, len, r.failures, win);
 		else
-			log_event(t, now, LOG_NOTICE, "ban %s for %s (%u "
-				  "failures in %s, ban #%u)", rq->src, len,
-				  r.failures, win, r.ban_count);
+			log_event(t, VG_LOG_BAN, now, LOG_NOTICE, "ban %s for "
+				  "%s (%u failures in %s, ban #%u)", rq->src,
+				  len, r.failures, win, r.ban_count);
 	}
 	/* No line per failure: sshd logs each failed password itself, with
 	 * user and source; ours are the events it cannot see (bans and
@@ -497,7 +503,7 @@ static int run(struct request *rq)
 		break;
 	}
 	if (ret < 0) {		/* a table error, not a PAM code */
-		log_event(t, now, LOG_ERR, "table %s: %s",
+		log_event(t, VG_LOG_DENY, now, LOG_ERR, "table %s: %s",
 			  rq->cfg->table_path, strerror(-ret));
 		return failmode_code(rq);
 	}

@@ -71,6 +71,9 @@ help:
 	@echo "make test       deps + build + every test (root)"
 	@echo "make demo       deps + build + a sandboxed sshd under brute force (root)"
 	@echo "make bench      deps + build + benchmarks (root)"
+	@echo "make test-asan  the suites against an ASan + UBSan build (root)"
+	@echo "make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60)"
+	@echo "make lint       cppcheck + clang-tidy"
 	@echo "make install    install into DESTDIR/PREFIX (PAMDIR=$(PAMDIR))"
 
 # Checked at parse time of the build targets only: `make deps` must work

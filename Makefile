@@ -73,6 +73,9 @@ help:
 	@echo "make test       deps + build + every test (root)"
 	@echo "make demo       deps + build + a sandboxed sshd under brute force (root)"
 	@echo "make bench      deps + build + benchmarks (root)"
+	@echo "make test-asan  the suites against an ASan + UBSan build (root)"
+	@echo "make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60)"
+	@echo "make lint       cppcheck + clang-tidy"
 	@echo "make install    install into DESTDIR/PREFIX (PAMDIR=$(PAMDIR))"
 
 # Checked at parse time of the build targets only: `make deps` must work
@@ -122,7 +125,7 @@ bench/%: bench/%.c $(LIB) $(MODULE)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) -lpam
 
 test: need-root deps
-	$(MAKE) all $(UNIT_BIN) $(PAMT_BIN)
+	$(MAKE) all $(UNIT_BIN) $(PAMT_BIN) tests-bin fuzz-build
 	./tests/run.sh
 
 demo: need-root deps
@@ -161,5 +164,10 @@ uninstall:
 clean:
 	rm -f $(LIB) $(LIB_OBJ) $(MODULE) $(MODULE_OBJ) $(ADMIN) $(ADMIN_OBJ) \
 		$(UNIT_BIN) $(PAMT_BIN) $(BENCH_BIN) $(DEPS)
+	rm -rf build $(SEC_BIN)
+
+# Hardening (issue 8): fuzz targets, sanitizer suite, static analysis.
+include tests/fuzz/fuzz.mk
+include tests/security/security.mk
 
 -include $(DEPS)

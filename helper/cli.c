@@ -287,7 +287,8 @@ static void load_drops(const struct vg_config *cfg)
 		drops.n = 0;
 		return;
 	}
-	qsort(drops.e, drops.n, sizeof(*drops.e), elem_cmp);
+	if (drops.n)	/* drops.e may be NULL: qsort(NULL, 0) is UB */
+		qsort(drops.e, drops.n, sizeof(*drops.e), elem_cmp);
 }
 
 int cli_kernel_drops(const struct vg_config *cfg, size_t *n)

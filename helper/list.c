@@ -160,7 +160,8 @@ static int print_list(struct vg_entry *e, long n,
 	struct out o;
 	size_t nf;
 
-	qsort_r(e, (size_t)n, sizeof(*e), compare, &now);
+	if (n > 0)	/* e is NULL for an empty table: qsort(NULL) is UB */
+		qsort_r(e, (size_t)n, sizeof(*e), compare, &now);
 	out_init(&o, cli_opts.json);
 	out_table_begin(&o);
 	for (long i = 0; i < n; i++) {

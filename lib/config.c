@@ -255,7 +255,7 @@ bad:
 static int set_ports(struct vg_config *c, const struct key *k, const char *v,
 		     char *why, size_t whylen)
 {
-	uint16_t ports[VG_SSH_PORTS_MAX];
+	uint16_t ports[VG_SSH_PORTS_MAX] = { 0 };
 	unsigned int n = 0, i;
 	unsigned long p;
 	char tok[8];

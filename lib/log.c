@@ -22,6 +22,12 @@ void vg_log(int prio, const char *fmt, ...)
 	va_end(ap);
 }
 
+void vg_vlog(int prio, const char *fmt, va_list ap)
+{
+	if (log_fn)
+		log_fn(log_ctx, prio, fmt, ap);
+}
+
 void vg_sanitize(char *dst, size_t dstlen, const char *src)
 {
 	size_t i = 0;

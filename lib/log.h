@@ -13,6 +13,8 @@ typedef void (*vg_log_fn)(void *ctx, int prio, const char *fmt, va_list ap);
 void vg_log_set(vg_log_fn fn, void *ctx);
 void vg_log(int prio, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+void vg_vlog(int prio, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 /* Copy src into dst (always NUL-terminated) with every byte that is not
  * printable ASCII replaced by '?', and cut to dstlen - 1 bytes, so that a

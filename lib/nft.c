@@ -84,11 +84,14 @@ static int nl_open(struct nl *n)
 {
 	int one = 1;
 
+	n->seq = 0;
+	n->portid = 0;
 	n->sock = mnl_socket_open(NETLINK_NETFILTER);
 	if (!n->sock)
 		return errno ? -errno : -EPROTONOSUPPORT;
 	if (mnl_socket_bind(n->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
-		int e = -errno;
+		/* Never 0 on failure: the caller would use a closed socket. */
+		int e = errno ? -errno : -EIO;
 
 		mnl_socket_close(n->sock);
 		n->sock = NULL;
@@ -598,7 +601,7 @@ static int build_elems(struct batch *b, enum vg_nft_set set,
 		const char *name = set_name(set, fams[f]);
 		struct elsrc s;
 		long *idx;
-		long k;
+		long k = 0;	/* read after the loop even when it ran 0 times */
 
 		/* fresh adds: one NEWSETELEM per chunk */
 		s.v = add;
@@ -856,7 +859,8 @@ static int apply_sock(struct nl *n, enum vg_nft_set set,
 			r = list_sock(n, set, 0, &have, &nhave);
 			if (r)
 				break;
-			qsort(have, nhave, sizeof(*have), cmp_elem);
+			if (nhave)	/* qsort(NULL, 0) is undefined */
+				qsort(have, nhave, sizeof(*have), cmp_elem);
 			del2 = malloc((ndel ? ndel : 1) * sizeof(*del2));
 			if (!del2) {
 				r = -ENOMEM;
@@ -865,8 +869,8 @@ static int apply_sock(struct nl *n, enum vg_nft_set set,
 			size_t k = 0;
 
 			for (size_t i = 0; i < ndel; i++)
-				if (bsearch(&del[i], have, nhave, sizeof(*have),
-					    cmp_elem))
+				if (nhave && bsearch(&del[i], have, nhave,
+						     sizeof(*have), cmp_elem))
 					del2[k++] = del[i];
 				else
 					rep->already++;
@@ -942,7 +946,8 @@ int vg_nft_reconcile(enum vg_nft_set set, const struct vg_nft_elem *want,
 	if (n)
 		memcpy(w, want, n * sizeof(*w));
 	qsort(w, n, sizeof(*w), cmp_elem);
-	qsort(have, nhave, sizeof(*have), cmp_elem);
+	if (nhave)		/* have may be NULL: qsort(NULL, 0) is UB */
+		qsort(have, nhave, sizeof(*have), cmp_elem);
 	for (size_t k = 1; k < n; k++)
 		if (cmp_elem(&w[k - 1], &w[k]) == 0) {
 			r = -EINVAL;

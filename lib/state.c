@@ -58,6 +58,17 @@ static void format_key(const struct vg_addr *a, char *buf, size_t len)
 					a->bytes[i]);
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 static int parse_key(const char *s, struct vg_addr *a)
 {
 	if (strncmp(s, "name:", 5) != 0)
@@ -66,12 +77,14 @@ static int parse_key(const char *s, struct vg_addr *a)
 	if (strlen(s) != 32)
 		return -EINVAL;
 	memset(a, 0, sizeof(*a));
-	for (int i = 0; i < 16; i++) {
-		unsigned int v;
+	/* Exactly 32 hex digits: sscanf("%2x") would also take " f", "+f"
+	 * or "-1", so one key could be written several ways. */
+	for (int i = 0; i < 32; i++) {
+		int v = hexval(s[i]);
 
-		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+		if (v < 0)
 			return -EINVAL;
-		a->bytes[i] = (uint8_t)v;
+		a->bytes[i / 2] = (uint8_t)(a->bytes[i / 2] << 4 | v);
 	}
 	a->family = VG_FAMILY_NAME;
 	a->prefix = 128;
@@ -218,6 +231,23 @@ static int parse_rec(char *line, struct vg_state_rec *r)
 	return 0;
 }
 
+/* "end N\n", N in plain decimal (sscanf's %zu would take "+3", " 3"
+ * and wrap on overflow without telling). */
+static int parse_end(const char *line, size_t *n)
+{
+	char *end;
+	unsigned long long v;
+
+	if (strncmp(line, "end ", 4) != 0 || line[4] < '0' || line[4] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(line + 4, &end, 10);
+	if (errno || strcmp(end, "\n") != 0 || v > SIZE_MAX)
+		return -EINVAL;
+	*n = (size_t)v;
+	return 0;
+}
+
 static int load_lines(FILE *f, const char *path, struct vg_state_rec **out,
 		      size_t *n, char *err, size_t errlen)
 {
@@ -225,7 +255,6 @@ static int load_lines(FILE *f, const char *path, struct vg_state_rec **out,
 	struct vg_state_rec *recs = NULL, *p;
 	size_t cap = 0, count = 0, lineno = 1, end_n;
 	bool ended = false;
-	char tail;
 
 	if (!fgets(line, sizeof(line), f) ||
 	    strcmp(line, STATE_MAGIC "\n") != 0)
@@ -237,8 +266,7 @@ static int load_lines(FILE *f, const char *path, struct vg_state_rec **out,
 			goto corrupt;
 		if (line[0] == '#')
 			continue;
-		if (sscanf(line, "end %zu%c", &end_n, &tail) == 2 &&
-		    tail == '\n') {
+		if (parse_end(line, &end_n) == 0) {
 			if (end_n != count)
 				goto corrupt;
 			ended = true;

@@ -80,6 +80,14 @@ struct vg_table_hdr {
 	_Atomic uint64_t denied_total;
 	_Atomic uint64_t evictions_total;
 	pthread_mutex_t lock;
+	/* Log rate limit (vg_table_log_permit), shared by every process:
+	 * each sshd lives for one connection, so only a counter here can
+	 * bound what a flood of connections writes to syslog.  Appended
+	 * to the header: a table built before these existed has them
+	 * zero, which is a valid state. */
+	_Atomic uint64_t log_window;	/* current window number */
+	_Atomic uint32_t log_count[VG_LOG_KINDS];   /* lines logged in it */
+	_Atomic uint64_t log_suppressed[VG_LOG_KINDS]; /* since last summary */
 };
 
 _Static_assert(sizeof(struct vg_entry) == 64, "entry must be 64 bytes");
@@ -91,6 +99,8 @@ struct vg_table {
 	size_t map_len;
 	uint32_t n;
 	bool ro;
+	dev_t dev;		/* the file mapped, to notice a replacement */
+	ino_t ino;
 	char path[VG_PATH_MAX];
 };
 
@@ -280,6 +290,8 @@ static int try_open(struct vg_table *t, uint32_t size, bool ro)
 	if (ret)
 		goto out;
 	ret = map_fd(t, fd, h.file_size, ro);
+	t->dev = st.st_dev;
+	t->ino = st.st_ino;
 out:
 	close(fd);
 	return ret;
@@ -346,6 +358,47 @@ int vg_table_open_ro(struct vg_table **tp, const char *path)
 	}
 	*tp = t;
 	return 0;
+}
+
+/* The stat() comes first: reading the header of a file that has
+ * shrunk below it would be SIGBUS.  (The file is root's, in a root-only
+ * directory: the window between the two is not an attacker's.) */
+bool vg_table_stale(const struct vg_table *t)
+{
+	struct stat st;
+
+	if (stat(t->path, &st) != 0 || st.st_dev != t->dev ||
+	    st.st_ino != t->ino || (uint64_t)st.st_size != t->map_len)
+		return true;
+	return check_hdr(t->hdr, t->n, &st) != 0;
+}
+
+bool vg_table_log_permit(struct vg_table *t, enum vg_log_kind kind,
+			 vg_time_t now, uint64_t suppressed[VG_LOG_KINDS])
+{
+	struct vg_table_hdr *h = t->hdr;
+	uint64_t w = now / VG_LOG_WINDOW, cur;
+
+	for (int k = 0; k < VG_LOG_KINDS; k++)
+		suppressed[k] = 0;
+	if (t->ro || (unsigned int)kind >= VG_LOG_KINDS)
+		return true;
+	cur = atomic_load(&h->log_window);
+	/* One process wins the new window and reports the old ones. */
+	if (cur != w && atomic_compare_exchange_strong(&h->log_window, &cur,
+						       w)) {
+		for (int k = 0; k < VG_LOG_KINDS; k++) {
+			atomic_store(&h->log_count[k], 0);
+			suppressed[k] = atomic_exchange(&h->log_suppressed[k],
+							0);
+		}
+	}
+	/* Load first: the count never runs past the burst (no wrap). */
+	if (atomic_load(&h->log_count[kind]) < VG_LOG_BURST &&
+	    atomic_fetch_add(&h->log_count[kind], 1) < VG_LOG_BURST)
+		return true;
+	atomic_fetch_add(&h->log_suppressed[kind], 1);
+	return false;
 }
 
 void vg_table_close(struct vg_table *t)
@@ -668,7 +721,7 @@ int vg_table_check(struct vg_table *t, const struct vg_config *c,
 	}
 	result(r, e, c, now, v);
 	unlock(t);
-	return ret;
+	return 0;
 }
 
 int vg_table_ban(struct vg_table *t, const struct vg_config *c,

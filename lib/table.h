@@ -64,6 +64,24 @@ int vg_table_open(struct vg_table **t, const char *path, uint32_t size,
 int vg_table_open_ro(struct vg_table **t, const char *path);
 void vg_table_close(struct vg_table *t);
 
+/* The file behind t was replaced, resized or its header no longer
+ * checks out (truncated, zeroed, another version written in place):
+ * close t and open the path again, which rebuilds a bad file.  Using a
+ * mapping of a file that shrank would be SIGBUS. */
+bool vg_table_stale(const struct vg_table *t);
+
+/* Syslog rate limit for the events an attacker drives: at most
+ * VG_LOG_BURST lines of each kind per VG_LOG_WINDOW seconds per table,
+ * counted in the shared header across all processes.  Bans have their
+ * own budget, so a storm of denials never hides a ban.  false: do not
+ * log.  suppressed[kind], when not 0, is how many lines of that kind
+ * were held back since the last report: log that first, once. */
+#define VG_LOG_WINDOW	10
+#define VG_LOG_BURST	100
+enum vg_log_kind { VG_LOG_BAN, VG_LOG_DENY, VG_LOG_KINDS };
+bool vg_table_log_permit(struct vg_table *t, enum vg_log_kind kind,
+			 vg_time_t now, uint64_t suppressed[VG_LOG_KINDS]);
+
 /* What one operation did, for the caller's single log line. */
 enum vg_verdict {
 	VG_ALLOW = 0,

@@ -64,8 +64,6 @@ struct ctx {
 	size_t args_len;
 	struct vg_config cfg;
 	struct vg_table *t;
-	dev_t dev;			/* of the mapped table file */
-	ino_t ino;
 };
 
 struct request {
@@ -238,8 +236,6 @@ static struct ctx *get_ctx(struct request *rq, int argc, const char **argv,
 		return NULL;
 	c->args_len = 0;
 	c->t = NULL;
-	c->dev = 0;
-	c->ino = 0;
 	rq->ctx = c;
 	rq->cfg = &c->cfg;
 	load_config(rq, argc, argv, first);
@@ -254,16 +250,15 @@ static struct ctx *get_ctx(struct request *rq, int argc, const char **argv,
 }
 
 /* The table, mapped once per handle; reopened when the file was
- * replaced (rebuilt) since. */
+ * replaced (rebuilt), resized or damaged in place since: touching a
+ * mapping of a truncated file would be SIGBUS in sshd. */
 static int get_table(struct request *rq, bool create, struct vg_table **t)
 {
 	struct ctx *c = rq->ctx;
-	struct stat st;
 	int ret;
 
 	if (c->t) {
-		if (stat(c->cfg.table_path, &st) == 0 && st.st_ino == c->ino &&
-		    st.st_dev == c->dev) {
+		if (!vg_table_stale(c->t)) {
 			*t = c->t;
 			return 0;
 		}
@@ -274,12 +269,38 @@ static int get_table(struct request *rq, bool create, struct vg_table **t)
 			    create);
 	if (ret)
 		return ret;
-	if (stat(c->cfg.table_path, &st) == 0) {
-		c->dev = st.st_dev;
-		c->ino = st.st_ino;
-	}
 	*t = c->t;
 	return 0;
+}
+
+/* The lines an attacker's rate drives (bans, denials, a full table) go
+ * through the table's shared rate limit, with one summary line for what
+ * was held back. */
+static void log_event(struct vg_table *t, enum vg_log_kind kind,
+		      vg_time_t now, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void log_event(struct vg_table *t, enum vg_log_kind kind,
+		      vg_time_t now, int prio, const char *fmt, ...)
+{
+	static const char *const what[VG_LOG_KINDS] = {
+		[VG_LOG_BAN] = "ban", [VG_LOG_DENY] = "deny/error",
+	};
+	uint64_t held[VG_LOG_KINDS];
+	bool ok = vg_table_log_permit(t, kind, now, held);
+	va_list ap;
+
+	for (int k = 0; k < VG_LOG_KINDS; k++)
+		if (held[k])
+			vg_log(LOG_WARNING, "%llu %s messages suppressed "
+			       "(more than %d in %ds)",
+			       (unsigned long long)held[k], what[k],
+			       VG_LOG_BURST, VG_LOG_WINDOW);
+	if (!ok)
+		return;
+	va_start(ap, fmt);
+	vg_vlog(prio, fmt, ap);
+	va_end(ap);
 }
 
 /* 0: remote source in rq->key; -ENOENT: no rhost; -EINVAL: unusable. */
@@ -369,20 +390,20 @@ static void tell_denied(const struct request *rq)
 		  "Try again later.");
 }
 
-static void log_denied(const struct request *rq, const struct vg_result *r,
-		       vg_time_t now)
+static void log_denied(const struct request *rq, struct vg_table *t,
+		       const struct vg_result *r, vg_time_t now)
 {
 	char left[32], win[32];
 
 	if (r->verdict == VG_DENY_BANNED) {
 		vg_duration_format(r->banned_until - now, left, sizeof(left));
-		vg_log(LOG_NOTICE, "deny %s user '%s': banned for %s more",
-		       rq->src, rq->user, left);
+		log_event(t, VG_LOG_DENY, now, LOG_NOTICE, "deny %s user "
+			  "'%s': banned for %s more", rq->src, rq->user, left);
 	} else {
 		vg_duration_format(rq->cfg->findtime, win, sizeof(win));
-		vg_log(LOG_NOTICE, "deny %s user '%s': %u attempts failed or "
-		       "in progress within %s", rq->src, rq->user,
-		       rq->cfg->maxretry, win);
+		log_event(t, VG_LOG_DENY, now, LOG_NOTICE, "deny %s user "
+			  "'%s': %u attempts failed or in progress within %s",
+			  rq->src, rq->user, rq->cfg->maxretry, win);
 	}
 }
 
@@ -395,7 +416,7 @@ static int do_preauth(struct request *rq, struct vg_table *t, vg_time_t now)
 		return ret;
 	if (r.verdict == VG_ALLOW)
 		return PAM_SUCCESS;
-	log_denied(rq, &r, now);
+	log_denied(rq, t, &r, now);
 	tell_denied(rq);
 	return PAM_AUTH_ERR;
 }
@@ -413,13 +434,13 @@ static int do_authfail(struct request *rq, struct vg_table *t, vg_time_t now,
 	if (r.verdict == VG_BANNED_NOW) {
 		vg_duration_format(r.ban_length, len, sizeof(len));
 		if (r.trusted)
-			vg_log(LOG_NOTICE, "ban %s for %s (%u failures in %s, "
-			       "trusted: not escalated)", rq->src, len,
-			       r.failures, win);
+			log_event(t, VG_LOG_BAN, now, LOG_NOTICE, "ban %s for "
+				  "%s (%u failures in %s, trusted: not escalated)",
+				  rq->src, len, r.failures, win);
 		else
-			vg_log(LOG_NOTICE, "ban %s for %s (%u failures in %s, "
-			       "ban #%u)", rq->src, len, r.failures, win,
-			       r.ban_count);
+			log_event(t, VG_LOG_BAN, now, LOG_NOTICE, "ban %s for "
+				  "%s (%u failures in %s, ban #%u)", rq->src,
+				  len, r.failures, win, r.ban_count);
 	}
 	/* No line per failure: sshd logs each failed password itself, with
 	 * user and source; ours are the events it cannot see (bans and
@@ -435,7 +456,7 @@ static int do_account(struct request *rq, struct vg_table *t, vg_time_t now)
 	if (ret)
 		return ret;
 	if (r.verdict == VG_DENY_BANNED) {
-		log_denied(rq, &r, now);
+		log_denied(rq, t, &r, now);
 		tell_denied(rq);
 		return PAM_PERM_DENIED;
 	}
@@ -624,8 +645,11 @@ static int run(struct request *rq)
 	if (ret == -ENOENT && rq->mode == MODE_ACCOUNT)
 		return PAM_SUCCESS;	/* no table yet: nobody is banned */
 	if (ret) {
-		vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
-		       strerror(-ret));
+		/* Every line of every attempt would see it: the first one
+		 * of each phase says it (the table cannot rate-limit). */
+		if (chatty(rq))
+			vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
+			       strerror(-ret));
 		return failmode_code(rq);
 	}
 	switch (rq->mode) {
@@ -644,8 +668,8 @@ static int run(struct request *rq)
 		break;
 	}
 	if (ret < 0) {		/* a table error, not a PAM code */
-		vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
-		       strerror(-ret));
+		log_event(t, VG_LOG_DENY, now, LOG_ERR, "table %s: %s",
+			  rq->cfg->table_path, strerror(-ret));
 		return failmode_code(rq);
 	}
 	return ret;

@@ -1,0 +1,64 @@
+# libFuzzer targets (included by the top Makefile).
+#
+# Built by clang in build/fuzz/ straight from the lib/ sources, never
+# mixed with the gcc objects in lib/.  Each target's committed seed
+# corpus is tests/fuzz/corpus/<target>/.
+#
+#   make fuzz                 fuzz every target FUZZ_SECONDS (default 60)
+#   make fuzz FUZZ_TARGETS=addr FUZZ_SECONDS=600
+#   make fuzz-build           only build them (make test does, and runs
+#                             each over its corpus: tests/security/
+#                             test_fuzz_regress.sh)
+#
+# New inputs go to build/fuzz/corpus-<target>/ (not committed), crashes
+# to build/fuzz/crash-<target>-*: copy a crasher into the committed
+# corpus as crash-<what> once the bug is fixed.
+#
+# TOTP: after the TOTP work merges, add tests/fuzz/fuzz_totp.c (the code
+# input: vg_totp_verify() over a fixed secret and clock), seeds in
+# tests/fuzz/corpus/totp/, "totp" to FUZZ_ALL and lib/totp.c (+ liboath)
+# to its link line below.
+
+FUZZ_CC      ?= $(shell command -v clang-14 || command -v clang || echo clang)
+FUZZ_DIR     := build/fuzz
+FUZZ_ALL     := config addr duration state table
+FUZZ_TARGETS ?= $(FUZZ_ALL)
+FUZZ_SECONDS ?= 60
+FUZZ_BIN     := $(FUZZ_ALL:%=$(FUZZ_DIR)/fuzz_%)
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -pthread -Ilib -Itests/fuzz
+# table.c is #included by fuzz_table.c, linked by the others.
+FUZZ_LIB_SRC := lib/addr.c lib/config.c lib/hash.c lib/log.c \
+		lib/policy.c lib/state.c
+FUZZ_DEP     := tests/fuzz/fuzz.h tests/fuzz/fuzz_tmp.c $(FUZZ_LIB_SRC) \
+		lib/table.c $(wildcard lib/*.h)
+.PHONY: fuzz fuzz-build
+
+fuzz-build: $(FUZZ_BIN)
+
+$(FUZZ_DIR)/fuzz_table: tests/fuzz/fuzz_table.c $(FUZZ_DEP)
+	@mkdir -p $(FUZZ_DIR)
+	@echo "  FUZZCC  $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< tests/fuzz/fuzz_tmp.c \
+		$(FUZZ_LIB_SRC)
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEP)
+	@mkdir -p $(FUZZ_DIR)
+	@echo "  FUZZCC  $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< tests/fuzz/fuzz_tmp.c \
+		$(FUZZ_LIB_SRC) lib/table.c
+
+# Longest input: a table file needs its header and 64 entries (8 KB+).
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_DIR)/corpus-$$t; \
+		case $$t in table) ml=16384 ;; config) ml=8192 ;; \
+			*) ml=4096 ;; esac; \
+		echo "  FUZZ    $$t for $(FUZZ_SECONDS) s"; \
+		$(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+			-max_len=$$ml \
+			-print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_DIR)/crash-$$t- \
+			$(FUZZ_DIR)/corpus-$$t tests/fuzz/corpus/$$t; \
+	done

@@ -143,45 +143,90 @@ int cs_add_push(struct cs_link *l, const struct cs_push *p)
 	return add_push(l, p);
 }
 
+/* Split a line ending in '\n' into at most max fields separated by
+ * single spaces: the file is ours, so anything looser is corruption.
+ * The number of fields, or -EINVAL. */
+static int split(char *line, char **f, int max)
+{
+	char *nl = strchr(line, '\n');
+	int n = 0;
+
+	if (!nl || nl[1] != '\0')
+		return -EINVAL;
+	*nl = '\0';
+	for (char *p = line; ; p++) {
+		if (n == max || *p == ' ' || *p == '\0')
+			return -EINVAL;
+		f[n++] = p;
+		p += strcspn(p, " ");
+		if (*p == '\0')
+			return n;
+		*p = '\0';
+	}
+}
+
+/* Plain decimal only (strtoll would also take " 3", "+3" and clamp an
+ * overflow; sscanf's %d would make it undefined). */
+static int num(const char *s, int64_t min, int64_t max, int64_t *v)
+{
+	char *end;
+	long long x;
+
+	if (!((*s >= '0' && *s <= '9') || (*s == '-' && s[1] >= '0' &&
+					   s[1] <= '9')))
+		return -EINVAL;
+	errno = 0;
+	x = strtoll(s, &end, 10);
+	if (errno || *end || x < min || x > max)
+		return -EINVAL;
+	*v = x;
+	return 0;
+}
+
 static int parse_line(struct cs_link *l, char *line, size_t *count)
 {
-	char kind[16], addr[VG_ADDR_STRLEN], state[16];
 	struct cs_decision d = { 0 };
 	struct cs_push p = { 0 };
-	int base, n = 0;
+	char *f[8];
+	int64_t v[2];
+	int n;
 
 	if (strncmp(line, "error ", 6) == 0) {
 		line[strcspn(line, "\n")] = '\0';
 		vg_sanitize(l->error, sizeof(l->error), line + 6);
 		return 0;
 	}
-	if (sscanf(line, "%15s", kind) != 1)
+	n = split(line, f, 8);
+	if (n < 1)
 		return -EINVAL;
-	if (strcmp(kind, "link") == 0) {
-		if (sscanf(line, "link %d %" SCNd64 " %" SCNd64 " %u %" SCNd64
-			   "%n", &base, &l->last_pull, &l->last_push,
-			   &l->fails, &l->error_at, &n) != 5 ||
-		    line[n] != '\n')
+	if (strcmp(f[0], "link") == 0) {
+		if (n != 6 || num(f[1], 0, 1, &v[0]) ||
+		    num(f[2], 0, INT64_MAX, &l->last_pull) ||
+		    num(f[3], 0, INT64_MAX, &l->last_push) ||
+		    num(f[4], 0, UINT32_MAX, &v[1]) ||
+		    num(f[5], 0, INT64_MAX, &l->error_at))
 			return -EINVAL;
-		l->baseline = base == 1;
+		l->baseline = v[0] == 1;
+		l->fails = (unsigned int)v[1];
 		return 0;
 	}
-	if (strcmp(kind, "d") == 0) {
-		if (sscanf(line, "d %" SCNd64 " %" SCNd64 " %63s%n", &d.id,
-			   &d.until, addr, &n) != 3 || line[n] != '\n' ||
-		    vg_cidr_parse(addr, &d.net) != 0)
+	if (strcmp(f[0], "d") == 0) {
+		if (n != 4 || num(f[1], INT64_MIN, INT64_MAX, &d.id) ||
+		    num(f[2], 0, INT64_MAX, &d.until) ||
+		    vg_cidr_parse(f[3], &d.net) != 0)
 			return -EINVAL;
 		(*count)++;
 		return add_dec(l, &d);
 	}
-	if (strcmp(kind, "p") == 0) {
-		if (sscanf(line, "p %15s %63s %" SCNd64 " %" SCNd64 " %u%n",
-			   state, addr, &p.banned_at, &p.until, &p.ban_count,
-			   &n) != 5 || line[n] != '\n' ||
-		    vg_cidr_parse(addr, &p.key) != 0 ||
-		    (strcmp(state, "done") && strcmp(state, "pending")))
+	if (strcmp(f[0], "p") == 0) {
+		if (n != 6 || (strcmp(f[1], "done") && strcmp(f[1], "pending")) ||
+		    vg_cidr_parse(f[2], &p.key) != 0 ||
+		    num(f[3], 0, INT64_MAX, &p.banned_at) ||
+		    num(f[4], 0, INT64_MAX, &p.until) ||
+		    num(f[5], 0, UINT32_MAX, &v[0]))
 			return -EINVAL;
-		p.done = strcmp(state, "done") == 0;
+		p.ban_count = (uint32_t)v[0];
+		p.done = strcmp(f[1], "done") == 0;
 		(*count)++;
 		return add_push(l, &p);
 	}
@@ -191,18 +236,19 @@ static int parse_line(struct cs_link *l, char *line, size_t *count)
 static int load_file(struct cs_link *l, FILE *f)
 {
 	char line[CS_LINE_MAX];
-	size_t count = 0, end_n;
+	size_t count = 0;
 	bool ended = false;
-	char tail;
+	int64_t end_n;
 
 	if (!fgets(line, sizeof(line), f) || strcmp(line, CS_MAGIC "\n"))
 		return -EBADMSG;
 	while (fgets(line, sizeof(line), f)) {
 		if (ended || !strchr(line, '\n'))
 			return -EBADMSG;
-		if (sscanf(line, "end %zu%c", &end_n, &tail) == 2 &&
-		    tail == '\n') {
-			if (end_n != count)
+		if (strncmp(line, "end ", 4) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			if (num(line + 4, 0, INT64_MAX, &end_n) ||
+			    (size_t)end_n != count)
 				return -EBADMSG;
 			ended = true;
 			continue;

@@ -52,7 +52,6 @@ int fs_read(const char *path, char **buf, size_t *len)
 		ret = -errno;
 		goto out;
 	}
-	ret = -EFBIG;
 	if (!S_ISREG(st.st_mode) || st.st_size > FS_FILE_MAX) {
 		ret = S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
 		goto out;
@@ -226,7 +225,8 @@ bool fs_snap_same(const struct fs_snap *s)
 		return !s->existed;
 	if (ret)
 		return false;
-	same = s->existed && n == s->len && memcmp(b, s->data, n) == 0;
+	same = s->existed && n == s->len &&
+	       (n == 0 || memcmp(b, s->data, n) == 0);
 	free(b);
 	return same;
 }

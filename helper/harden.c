@@ -135,14 +135,45 @@ static unsigned int old_ports(const struct fs_snap *s, unsigned int *ports,
 	if (!s->existed)
 		return 0;
 	for (const char *p = s->data; p && *p && n < max; ) {
-		unsigned int v;
+		unsigned long v;
+		char *end;
 
-		if (sscanf(p, "Port %u", &v) == 1 && v && v < 65536)
-			ports[n++] = v;
+		/* Only the "Port N" lines we wrote ourselves. */
+		if (strncmp(p, "Port ", 5) == 0 && p[5] >= '1' && p[5] <= '9') {
+			v = strtoul(p + 5, &end, 10);
+			if (v < 65536 && (*end == '\n' || *end == '\0'))
+				ports[n++] = (unsigned int)v;
+		}
 		p = strchr(p, '\n');
 		p = p ? p + 1 : NULL;
 	}
 	return n;
+}
+
+/* One /proc/net/tcp{,6} line: local port (hex after the first ':' of
+ * the local address) is port and the state (4th field) is 0A, LISTEN. */
+static bool tcp_listens_on(const char *line, unsigned int port)
+{
+	const char *p = line + strspn(line, " ");
+	unsigned long lport, state;
+	char *end;
+
+	p += strcspn(p, " ");		/* "0:" */
+	p += strspn(p, " ");
+	p = strchr(p, ':');		/* local address ':' port */
+	if (!p)
+		return false;
+	errno = 0;
+	lport = strtoul(p + 1, &end, 16);
+	if (errno || *end != ' ')
+		return false;
+	p = end + strspn(end, " ");
+	p += strcspn(p, " ");		/* remote address */
+	p += strspn(p, " ");
+	state = strtoul(p, &end, 16);
+	if (errno || *end != ' ')
+		return false;
+	return lport == port && state == 0x0A;
 }
 
 /* Is something listening on TCP port (in this network namespace)? */
@@ -159,13 +190,8 @@ static bool port_in_use(unsigned int port)
 		if (!f)
 			continue;
 		while (!used && fgets(line, sizeof(line), f)) {
-			unsigned int lport, state;
-			char addr[64];
-
 			/* "  0: 0100007F:1F90 00000000:0000 0A ..." */
-			if (sscanf(line, " %*d: %63[0-9A-Fa-f]:%x %*s %x",
-				   addr, &lport, &state) == 3 &&
-			    lport == port && state == 0x0A)
+			if (tcp_listens_on(line, port))
 				used = true;
 		}
 		fclose(f);

@@ -124,7 +124,7 @@ static void sb_add(struct sbuf *s, const char *p, size_t n)
 {
 	if (s->oom)
 		return;
-	if (s->len + n + 1 > s->cap) {
+	if (!s->b || s->len + n + 1 > s->cap) {
 		size_t cap = (s->len + n + 1) * 2;
 		char *b = realloc(s->b, cap);
 

@@ -196,6 +196,26 @@ static int write_check_copy(struct sshd_tree *t)
 	return ret;
 }
 
+/* "9.2p1, OpenSSL ..." -> 9, 2.  0, or -EINVAL. */
+static int parse_version(const char *p, int *major, int *minor)
+{
+	unsigned long v[2];
+	char *end;
+
+	for (int i = 0; i < 2; i++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		errno = 0;
+		v[i] = strtoul(p, &end, 10);
+		if (errno || v[i] > 1000 || (i == 0 && *end != '.'))
+			return -EINVAL;
+		p = end + 1;
+	}
+	*major = (int)v[0];
+	*minor = (int)v[1];
+	return 0;
+}
+
 static void version(struct sshd_tree *t)
 {
 	const char *argv[] = { VG_PATH_SSHD, "-V", NULL };
@@ -209,7 +229,8 @@ static void version(struct sshd_tree *t)
 	p = strstr(err, "OpenSSH_");
 	if (!p)
 		p = strstr(out, "OpenSSH_");
-	if (p && sscanf(p, "OpenSSH_%d.%d", &t->major, &t->minor) != 2)
+	if (p && parse_version(p + strlen("OpenSSH_"), &t->major,
+			       &t->minor) != 0)
 		t->major = t->minor = 0;
 }
 

@@ -501,7 +501,7 @@ static int totp_table(struct request *rq, int src, vg_time_t now,
 	}
 	/* Banned meanwhile (or no preauth line): no code is asked. */
 	if (r.verdict == VG_DENY_BANNED) {
-		log_denied(rq, &r, now);
+		log_denied(rq, *t, &r, now);
 		tell_denied(rq);
 		return PAM_AUTH_ERR;
 	}

@@ -74,6 +74,25 @@ static bool worth_saving(const struct vg_entry *e, const struct vg_config *c,
 	       vg_entry_trusted(e, c, now);
 }
 
+/* The saved times are wall-clock times; the live table counts boot
+ * time.  A wall clock stepped back between save and restore (a bad RTC,
+ * NTP correcting a VM) would stretch every ban by the step.  A ban set
+ * "in the future" is taken as set now, with its own length: no ban
+ * outlasts its length from the moment it is restored.  A step forward
+ * can only end bans early, by at most the step: accepted, as with any
+ * wall-clock expiry. */
+static void clamp_to_clock(struct vg_state_rec *r, int64_t wall)
+{
+	int64_t len = r->banned_until - r->banned_at;
+
+	if (r->banned_at > wall && r->banned_until > r->banned_at) {
+		r->banned_at = wall;
+		r->banned_until = wall + len;
+	}
+	if (r->last_success > wall)
+		r->last_success = wall;
+}
+
 static int restore(struct helper *h, struct vg_table *t, vg_time_t now,
 		   int64_t wall)
 {
@@ -107,6 +126,7 @@ static int restore(struct helper *h, struct vg_table *t, vg_time_t now,
 		e.prefix = r[i].key.prefix;
 		e.ban_count = r[i].ban_count;
 		e.flags = r[i].flags & VG_ENTRY_MANUAL;
+		clamp_to_clock(&r[i], wall);
 		e.banned_at = from_wall(r[i].banned_at, now, wall);
 		e.banned_until = from_wall(r[i].banned_until, now, wall);
 		e.last_success = from_wall(r[i].last_success, now, wall);

@@ -220,6 +220,20 @@ case_ "restored: same sources and ban counts, expiry within 3 s" \
 case_ "restored: show says banned until in ~2h, ban #2, by hand" \
 	eval 'rc 0 show 192.0.2.10 && has "^ban #: +2$" && has "^banned until: +in (2h|1h59m)" && has "^by hand: +yes$"'
 
+# ---- the wall clock stepped back a day between save and restore ------------
+# The state file holds wall-clock times; one written by a clock a day
+# ahead (banned_at = now + 1d, a 1h ban) must not become a 25h ban.
+mkconf clockstep
+mkdir -m 0700 "$D/lib"
+now=$(date +%s)
+printf 'pam_vpsguard-state 1\n192.0.2.77 1 0 %s %s 0\n198.51.100.77 1 0 %s %s 0\nend 2\n' \
+	$((now + 86400)) $((now + 86400 + 3600)) $((now - 60)) $((now + 1800)) >"$STATE"
+chmod 600 "$STATE"
+case_ "clock stepped back 1d: a saved 1h ban is restored as at most 1h, not 25h" \
+	eval 'rc 0 sync && rc 0 show 192.0.2.77 && has "^banned until: +in (1h|59m)"'
+case_ "clock stepped back 1d: a ban saved by a sane clock keeps its remaining 30m" \
+	eval 'rc 0 show 198.51.100.77 && has "^banned until: +in (30m|29m)"'
+
 # ---- no rewrite when nothing changed --------------------------------------
 
 inode_mtime() { stat -c '%i %y' "$STATE"; }

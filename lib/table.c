@@ -701,6 +701,24 @@ out:
 	return ret;
 }
 
+int vg_table_release(struct vg_table *t, const struct vg_config *c,
+		     const struct vg_addr *key, vg_time_t now)
+{
+	struct vg_entry *e;
+	int ret = lock(t);
+
+	if (ret)
+		return ret;
+	e = find(t, key, now, false);
+	if (e) {
+		vg_entry_refresh(e, c, now);
+		if (e->inflight)
+			e->inflight--;
+	}
+	unlock(t);
+	return 0;
+}
+
 int vg_table_check(struct vg_table *t, const struct vg_config *c,
 		   const struct vg_addr *key, vg_time_t now,
 		   struct vg_result *r)

@@ -114,6 +114,11 @@ int vg_table_fail(struct vg_table *t, const struct vg_config *c,
 int vg_table_success(struct vg_table *t, const struct vg_config *c,
 		     const struct vg_addr *key, bool release_slot,
 		     vg_time_t now);
+/* An attempt ended without a verdict on a secret (totp: no secret, the
+ * client left at the prompt): give its preauth slot back, nothing else.
+ * Never creates an entry. */
+int vg_table_release(struct vg_table *t, const struct vg_config *c,
+		     const struct vg_addr *key, vg_time_t now);
 /* account: is the source banned?  Never creates an entry. */
 int vg_table_check(struct vg_table *t, const struct vg_config *c,
 		   const struct vg_addr *key, vg_time_t now,

@@ -585,6 +585,19 @@ static int totp_verdict(struct request *rq, struct vg_table *t, int res,
 	}
 }
 
+/* No code was judged (no secret, the client left at the prompt): the
+ * preauth slot goes back now rather than after inflight.timeout, and
+ * nothing is counted, since nothing was guessed.  Returns ret. */
+static int totp_release(struct request *rq, struct vg_table *t, int ret)
+{
+	int err = t ? vg_table_release(t, rq->cfg, &rq->key, vg_now()) : 0;
+
+	if (err)
+		vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
+		       strerror(-err));
+	return ret;
+}
+
 static int do_totp(struct request *rq, int src)
 {
 	struct vg_table *t = NULL;
@@ -604,11 +617,11 @@ static int do_totp(struct request *rq, int src)
 		return ret;
 	ret = totp_has_secret(rq);
 	if (ret)
-		return ret;
+		return totp_release(rq, t, ret);
 	/* liboath only now, for this one check: see lib/totp.h. */
 	if (vg_oath_load(&o, err, sizeof(err)) != 0) {
 		vg_log(LOG_ERR, "deny user '%s': %s", rq->user, err);
-		return PAM_AUTH_ERR;
+		return totp_release(rq, t, PAM_AUTH_ERR);
 	}
 	ret = totp_ask(rq, &code);
 	if (ret == PAM_SUCCESS) {
@@ -618,6 +631,8 @@ static int do_totp(struct request *rq, int src)
 		explicit_bzero(code, strlen(code));
 		free(code);
 		ret = totp_verdict(rq, t, res, err);
+	} else {
+		ret = totp_release(rq, t, ret);	/* the client left */
 	}
 	vg_oath_unload(&o);
 	return ret;

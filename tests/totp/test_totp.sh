@@ -249,6 +249,20 @@ ok "no secret, nullok: allowed (PAM_IGNORE, the next line decides)" "" "192.0.2.
 refused "nullok does not help an enrolled user with a wrong code" "000000" "192.0.2.51" vg-nullok "$U"
 refused "a user name that cannot be a file name is denied" "123456" "192.0.2.52" vg-totp "../$U"
 
+# An attempt that judged no code gives its preauth slot back at once:
+# otherwise a user not yet enrolled (or a client that leaves at the
+# prompt) would lock its own address out until inflight.timeout.
+printf '%s\n' "auth requisite $MOD preauth conf=$CONF" \
+	"auth requisite $MOD totp conf=$CONF" >"$T/pam.d/vg-pre-totp"
+for i in $(seq $((MAXRETRY + 1))); do pt 123456 192.0.2.53 vg-pre-totp "$N"; done
+expect_field "no secret, $((MAXRETRY + 1)) tries: no slot left held" "192.0.2.53" "in flight" 0
+expect_field "no secret, $((MAXRETRY + 1)) tries: nothing counted" "192.0.2.53" failures 0
+for i in $(seq $((MAXRETRY + 1))); do
+	pamtester -I rhost=192.0.2.54 vg-pre-totp "$U" authenticate </dev/null >/dev/null 2>&1
+done
+expect_field "client left at the prompt $((MAXRETRY + 1)) times: no slot left held" "192.0.2.54" "in flight" 0
+expect_field "client left at the prompt: nothing counted" "192.0.2.54" failures 0
+
 # --- the shipped stacks -----------------------------------------------------
 if [ -f sshd_snippets/pam.d-sshd.debian-totp ] && [ -f sshd_snippets/pam.d-sshd.debian-password-totp ]; then
 	from_snippet pam.d-sshd.debian-totp vg-key-totp

@@ -286,6 +286,30 @@ static void t_success_clears_failures_not_history(void **state)
 	assert_int_equal(r.ban_count, 2);
 }
 
+/* A slot given back without a verdict: neither a failure nor trust. */
+static void t_release_slot_only(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("192.0.2.62"), b = addr("192.0.2.63");
+	struct vg_result r;
+
+	for (unsigned int i = 0; i < f->c.maxretry; i++) {
+		assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1000, &r), 0);
+		assert_int_equal(r.verdict, VG_ALLOW);
+	}
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1000, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_INFLIGHT);
+	assert_int_equal(vg_table_release(f->t, &f->c, &a, 1000), 0);
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1000, &r), 0);
+	assert_int_equal(r.verdict, VG_ALLOW);
+	assert_false(r.trusted);
+	assert_int_equal(r.failures, 0);
+	/* an unknown source: nothing created, no error */
+	assert_int_equal(vg_table_release(f->t, &f->c, &b, 1000), 0);
+	assert_int_equal(vg_table_check(f->t, &f->c, &b, 1000, &r), 0);
+	assert_int_equal(r.verdict, VG_ALLOW);
+}
+
 static void t_manual_ban_unban(void **state)
 {
 	struct fx *f = *state;
@@ -652,6 +676,7 @@ int main(void)
 		T(t_escalation_and_history),
 		T(t_trust),
 		T(t_success_clears_failures_not_history),
+		T(t_release_slot_only),
 		T(t_manual_ban_unban),
 		T(t_eviction_keeps_bans),
 		T(t_full_of_bans),

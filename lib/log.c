@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -40,4 +41,16 @@ void vg_sanitize(char *dst, size_t dstlen, const char *src)
 		dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
 	}
 	dst[i] = '\0';
+}
+
+int vg_errf(char *err, size_t len, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && len) {
+		va_start(ap, fmt);
+		vsnprintf(err, len, fmt, ap);
+		va_end(ap);
+	}
+	return ret;
 }

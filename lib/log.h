@@ -21,4 +21,10 @@ void vg_vlog(int prio, const char *fmt, va_list ap)
  * hostile user name or host name can never forge or split a log line. */
 void vg_sanitize(char *dst, size_t dstlen, const char *src);
 
+/* Deep code returns errors, never prints them: format the message for
+ * the caller into err (if any) and return ret, so that
+ * "return vg_errf(err, len, -ENOENT, ...)" is one line. */
+int vg_errf(char *err, size_t len, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 #endif

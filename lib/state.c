@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
@@ -24,26 +23,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "log.h"
 #include "state.h"
 
 #define STATE_MAGIC	"pam_vpsguard-state 1"
 #define STATE_LINE_MAX	256
-
-static int fail(char *err, size_t len, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t len, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && len) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
 
 static void format_key(const struct vg_addr *a, char *buf, size_t len)
 {
@@ -51,22 +36,13 @@ static void format_key(const struct vg_addr *a, char *buf, size_t len)
 		vg_addr_format(a, buf, len);
 		return;
 	}
-	size_t off = (size_t)snprintf(buf, len, "name:");
-
-	for (int i = 0; i < 16 && off + 2 < len; i++)
-		off += (size_t)snprintf(buf + off, len - off, "%02x",
-					a->bytes[i]);
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	if (len < sizeof("name:") + 32) {	/* never: VG_ADDR_STRLEN */
+		if (len)
+			buf[0] = '\0';
+		return;
+	}
+	memcpy(buf, "name:", 5);
+	vg_hex_encode(buf + 5, a->bytes, 16);
 }
 
 static int parse_key(const char *s, struct vg_addr *a)
@@ -74,18 +50,9 @@ static int parse_key(const char *s, struct vg_addr *a)
 	if (strncmp(s, "name:", 5) != 0)
 		return vg_cidr_parse(s, a);
 	s += 5;
-	if (strlen(s) != 32)
-		return -EINVAL;
 	memset(a, 0, sizeof(*a));
-	/* Exactly 32 hex digits: sscanf("%2x") would also take " f", "+f"
-	 * or "-1", so one key could be written several ways. */
-	for (int i = 0; i < 32; i++) {
-		int v = hexval(s[i]);
-
-		if (v < 0)
-			return -EINVAL;
-		a->bytes[i / 2] = (uint8_t)(a->bytes[i / 2] << 4 | v);
-	}
+	if (!vg_hex_decode(s, strlen(s), a->bytes, 16))
+		return -EINVAL;
 	a->family = VG_FAMILY_NAME;
 	a->prefix = 128;
 	return 0;
@@ -151,23 +118,23 @@ int vg_state_replace(const char *path, int (*fn)(FILE *f, void *arg),
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >=
 	    (int)sizeof(tmp))
-		return fail(err, errlen, -ENAMETOOLONG, "%s: path too long",
+		return vg_errf(err, errlen, -ENAMETOOLONG, "%s: path too long",
 			    path);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "%s: cannot create a "
+		return vg_errf(err, errlen, -errno, "%s: cannot create a "
 			    "temporary file: %s", path, strerror(errno));
 	fchmod(fd, 0600);
 	ret = write_all(fd, fn, arg);	/* closes fd */
 	if (ret) {
 		unlink(tmp);
-		return fail(err, errlen, ret, "%s: not saved, previous state "
+		return vg_errf(err, errlen, ret, "%s: not saved, previous state "
 			    "kept: %s", path, strerror(-ret));
 	}
 	if (rename(tmp, path) != 0) {
 		ret = -errno;
 		unlink(tmp);
-		return fail(err, errlen, ret, "%s: not saved, previous state "
+		return vg_errf(err, errlen, ret, "%s: not saved, previous state "
 			    "kept: rename: %s", path, strerror(-ret));
 	}
 	strcpy(dir, path);		/* fits: tmp was longer */
@@ -258,7 +225,7 @@ static int load_lines(FILE *f, const char *path, struct vg_state_rec **out,
 
 	if (!fgets(line, sizeof(line), f) ||
 	    strcmp(line, STATE_MAGIC "\n") != 0)
-		return fail(err, errlen, -EBADMSG, "%s:1: not a pam_vpsguard "
+		return vg_errf(err, errlen, -EBADMSG, "%s:1: not a pam_vpsguard "
 			    "state file (or another version)", path);
 	while (fgets(line, sizeof(line), f)) {
 		lineno++;
@@ -279,7 +246,7 @@ static int load_lines(FILE *f, const char *path, struct vg_state_rec **out,
 			p = realloc(recs, cap * sizeof(*recs));
 			if (!p) {
 				free(recs);
-				return fail(err, errlen, -ENOMEM, "%s: out of "
+				return vg_errf(err, errlen, -ENOMEM, "%s: out of "
 					    "memory", path);
 			}
 			recs = p;
@@ -290,7 +257,7 @@ static int load_lines(FILE *f, const char *path, struct vg_state_rec **out,
 	}
 	if (!ended) {
 		free(recs);
-		return fail(err, errlen, -EBADMSG, "%s: truncated (no end "
+		return vg_errf(err, errlen, -EBADMSG, "%s: truncated (no end "
 			    "line after line %zu)", path, lineno);
 	}
 	*out = recs;
@@ -298,7 +265,7 @@ static int load_lines(FILE *f, const char *path, struct vg_state_rec **out,
 	return 0;
 corrupt:
 	free(recs);
-	return fail(err, errlen, -EBADMSG, "%s:%zu: corrupt line", path,
+	return vg_errf(err, errlen, -EBADMSG, "%s:%zu: corrupt line", path,
 		    lineno);
 }
 
@@ -312,7 +279,7 @@ int vg_state_load(const char *path, struct vg_state_rec **recs, size_t *n,
 	*n = 0;
 	f = fopen(path, "re");
 	if (!f)
-		return fail(err, errlen, -errno, "%s: %s", path,
+		return vg_errf(err, errlen, -errno, "%s: %s", path,
 			    strerror(errno));
 	ret = load_lines(f, path, recs, n, err, errlen);
 	fclose(f);

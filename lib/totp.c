@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hex.h"
+#include "log.h"
 #include "sha256.h"
 #include "totp.h"
 
@@ -33,21 +34,6 @@
 
 static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
-static int fail(char *err, size_t len, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t len, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && len) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
-
 int vg_oath_load(struct vg_oath *o, char *err, size_t errlen)
 {
 	const char *what = NULL;
@@ -55,7 +41,7 @@ int vg_oath_load(struct vg_oath *o, char *err, size_t errlen)
 	memset(o, 0, sizeof(*o));
 	o->dl = dlopen(OATH_SONAME, RTLD_NOW | RTLD_LOCAL);
 	if (!o->dl)
-		return fail(err, errlen, -ELIBACC, "cannot load %s: %s "
+		return vg_errf(err, errlen, -ELIBACC, "cannot load %s: %s "
 			    "(install liboath0)", OATH_SONAME, dlerror());
 	/* POSIX allows the object -> function pointer conversion of
 	 * dlsym's result; memcpy keeps -Wpedantic quiet about it. */
@@ -72,7 +58,7 @@ int vg_oath_load(struct vg_oath *o, char *err, size_t errlen)
 	if (what || o->init() != 0) {
 		dlclose(o->dl);
 		memset(o, 0, sizeof(*o));
-		return fail(err, errlen, -ELIBACC, "%s: %s", OATH_SONAME,
+		return vg_errf(err, errlen, -ELIBACC, "%s: %s", OATH_SONAME,
 			    what ? "a symbol is missing" : "oath_init failed");
 	}
 	return 0;
@@ -246,64 +232,27 @@ static int open_dir(const char *dir, bool create, char *err, size_t errlen)
 	int fd;
 
 	if (create && mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return fail(err, errlen, -errno, "%s: cannot create: %s", dir,
+		return vg_errf(err, errlen, -errno, "%s: cannot create: %s", dir,
 			    strerror(errno));
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
 
 		if (e == ENOENT)
-			return fail(err, errlen, -ENOENT, "%s: no such "
+			return vg_errf(err, errlen, -ENOENT, "%s: no such "
 				    "directory (nobody is enrolled)", dir);
-		return fail(err, errlen, e == ELOOP || e == ENOTDIR ?
+		return vg_errf(err, errlen, e == ELOOP || e == ENOTDIR ?
 			    -EPERM : -e, "%s: cannot open the directory: %s",
 			    dir, strerror(e));
 	}
 	if (fstat(fd, &st) != 0 || st.st_uid != 0 || (st.st_mode & 022)) {
 		close(fd);
-		return fail(err, errlen, -EPERM, "%s: insecure: the TOTP "
+		return vg_errf(err, errlen, -EPERM, "%s: insecure: the TOTP "
 			    "directory must be root's and writable by root "
 			    "only (chown root: %s; chmod 700 %s)", dir, dir,
 			    dir);
 	}
 	return fd;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Exactly n bytes of hex, nothing more. */
-static bool unhex(const char *s, size_t slen, uint8_t *out, size_t n)
-{
-	if (slen != 2 * n)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
-}
-
-static void hex(char *out, const uint8_t *in, size_t n)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[in[i] >> 4];
-		out[2 * i + 1] = d[in[i] & 15];
-	}
-	out[2 * n] = '\0';
 }
 
 /* One line (NUL-terminated, no newline) into s.  false: bad line. */
@@ -326,7 +275,7 @@ static bool parse_line(struct vg_totp *s, char *line, bool *magic)
 		size_t n = strlen(val) / 2;
 
 		if (s->secret_len || n < 10 || n > VG_TOTP_SECRET_MAX ||
-		    !unhex(val, strlen(val), s->secret, n))
+		    !vg_hex_decode(val, strlen(val), s->secret, n))
 			return false;
 		s->secret_len = n;
 		return true;
@@ -342,9 +291,9 @@ static bool parse_line(struct vg_totp *s, char *line, bool *magic)
 
 		sp2 = strchr(val, ' ');
 		if (s->n_recovery >= VG_TOTP_RECOVERY_N || !sp2 ||
-		    !unhex(val, (size_t)(sp2 - val), r->salt,
+		    !vg_hex_decode(val, (size_t)(sp2 - val), r->salt,
 			   sizeof(r->salt)) ||
-		    !unhex(sp2 + 1, strlen(sp2 + 1), r->hash,
+		    !vg_hex_decode(sp2 + 1, strlen(sp2 + 1), r->hash,
 			   sizeof(r->hash)))
 			return false;
 		s->n_recovery++;
@@ -370,26 +319,26 @@ static int load_at(int dfd, const char *dir, const char *user,
 		int e = errno;
 
 		if (e == ENOENT)
-			return fail(err, errlen, -ENOENT, "%s/%s: no TOTP "
+			return vg_errf(err, errlen, -ENOENT, "%s/%s: no TOTP "
 				    "secret (pam_vpsguard-admin totp enroll "
 				    "%s)", dir, user, user);
-		return fail(err, errlen, e == ELOOP ? -EPERM : -e,
+		return vg_errf(err, errlen, e == ELOOP ? -EPERM : -e,
 			    "%s/%s: cannot open: %s", dir, user,
 			    e == ELOOP ? "a symbolic link" : strerror(e));
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		ret = fail(err, errlen, -EPERM, "%s/%s: not a regular file",
+		ret = vg_errf(err, errlen, -EPERM, "%s/%s: not a regular file",
 			   dir, user);
 		goto out;
 	}
 	if (st.st_uid != 0) {
-		ret = fail(err, errlen, -EPERM, "%s/%s: insecure: owned by "
+		ret = vg_errf(err, errlen, -EPERM, "%s/%s: insecure: owned by "
 			   "uid %u, not root; refused (chown root: it)", dir,
 			   user, (unsigned int)st.st_uid);
 		goto out;
 	}
 	if (st.st_mode & 077) {
-		ret = fail(err, errlen, -EPERM, "%s/%s: insecure: mode %04o "
+		ret = vg_errf(err, errlen, -EPERM, "%s/%s: insecure: mode %04o "
 			   "lets others than root read or change it; refused "
 			   "(chmod 600 it, and re-enroll: the secret may have "
 			   "leaked)", dir, user,
@@ -397,7 +346,7 @@ static int load_at(int dfd, const char *dir, const char *user,
 		goto out;
 	}
 	if (st.st_size > VG_TOTP_FILE_MAX) {
-		ret = fail(err, errlen, -EBADMSG, "%s/%s: too large", dir,
+		ret = vg_errf(err, errlen, -EBADMSG, "%s/%s: too large", dir,
 			   user);
 		goto out;
 	}
@@ -406,7 +355,7 @@ static int load_at(int dfd, const char *dir, const char *user,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			ret = fail(err, errlen, -errno, "%s/%s: read: %s", dir,
+			ret = vg_errf(err, errlen, -errno, "%s/%s: read: %s", dir,
 				   user, strerror(errno));
 			goto out;
 		}
@@ -425,7 +374,7 @@ static int load_at(int dfd, const char *dir, const char *user,
 	if (!ret && (!magic || s->secret_len == 0))
 		ret = -EBADMSG;
 	if (ret)
-		fail(err, errlen, ret, "%s/%s:%d: not a pam_vpsguard TOTP "
+		vg_errf(err, errlen, ret, "%s/%s:%d: not a pam_vpsguard TOTP "
 		     "file (re-enroll with --force)", dir, user, lineno);
 out:
 	explicit_bzero(buf, sizeof(buf));
@@ -442,7 +391,7 @@ int vg_totp_load(const char *dir, const char *user, struct vg_totp *s,
 
 	memset(s, 0, sizeof(*s));
 	if (!vg_totp_user_ok(user))
-		return fail(err, errlen, -EINVAL, "not a usable user name "
+		return vg_errf(err, errlen, -EINVAL, "not a usable user name "
 			    "for a TOTP file");
 	dfd = open_dir(dir, false, err, errlen);
 	if (dfd < 0)
@@ -478,20 +427,20 @@ static int store_at(int dfd, const char *dir, const char *user,
 	int fd, ret, n;
 
 	snprintf(tmp, sizeof(tmp), ".%s.new", user);
-	hex(sec, s->secret, s->secret_len);
+	vg_hex_encode(sec, s->secret, s->secret_len);
 	n = snprintf(buf, sizeof(buf), "%s\n# pam_vpsguard TOTP secret of %s:"
 		     " root only; see pam_vpsguard-admin(8)\nsecret %s\n"
 		     "last %" PRIu64 "\n", TOTP_MAGIC, user, sec, s->last);
 	explicit_bzero(sec, sizeof(sec));
 	len = (size_t)n;
 	for (unsigned int i = 0; i < s->n_recovery && len < sizeof(buf); i++) {
-		hex(h1, s->rec[i].salt, sizeof(s->rec[i].salt));
-		hex(h2, s->rec[i].hash, sizeof(s->rec[i].hash));
+		vg_hex_encode(h1, s->rec[i].salt, sizeof(s->rec[i].salt));
+		vg_hex_encode(h2, s->rec[i].hash, sizeof(s->rec[i].hash));
 		len += (size_t)snprintf(buf + len, sizeof(buf) - len,
 					"recovery %s %s\n", h1, h2);
 	}
 	if (len >= sizeof(buf)) {
-		ret = fail(err, errlen, -EOVERFLOW, "%s/%s: too large", dir,
+		ret = vg_errf(err, errlen, -EOVERFLOW, "%s/%s: too large", dir,
 			   user);
 		goto out;
 	}
@@ -499,7 +448,7 @@ static int store_at(int dfd, const char *dir, const char *user,
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0600);
 	if (fd < 0) {
-		ret = fail(err, errlen, -errno, "%s/%s: cannot create: %s",
+		ret = vg_errf(err, errlen, -errno, "%s/%s: cannot create: %s",
 			   dir, tmp, strerror(errno));
 		goto out;
 	}
@@ -515,7 +464,7 @@ static int store_at(int dfd, const char *dir, const char *user,
 		ret = -errno;
 	if (ret) {
 		unlinkat(dfd, tmp, 0);
-		fail(err, errlen, ret, "%s/%s: cannot write: %s", dir, user,
+		vg_errf(err, errlen, ret, "%s/%s: cannot write: %s", dir, user,
 		     strerror(-ret));
 		goto out;
 	}
@@ -530,7 +479,7 @@ static int lock_dir(int dfd, const char *dir, char *err, size_t errlen)
 {
 	while (flock(dfd, LOCK_EX) != 0)
 		if (errno != EINTR)
-			return fail(err, errlen, -errno, "%s: lock: %s", dir,
+			return vg_errf(err, errlen, -errno, "%s: lock: %s", dir,
 				    strerror(errno));
 	return 0;
 }
@@ -543,7 +492,7 @@ int vg_totp_verify(const struct vg_oath *o, const char *dir,
 	int dfd, ret;
 
 	if (!vg_totp_user_ok(user))
-		return fail(err, errlen, -EINVAL, "not a usable user name "
+		return vg_errf(err, errlen, -EINVAL, "not a usable user name "
 			    "for a TOTP file");
 	dfd = open_dir(dir, false, err, errlen);
 	if (dfd < 0)
@@ -556,7 +505,7 @@ int vg_totp_verify(const struct vg_oath *o, const char *dir,
 		goto out;
 	ret = vg_totp_check(o, &s, input, now, window);
 	if (ret == -EINVAL)
-		fail(err, errlen, ret, "liboath could not check the code");
+		vg_errf(err, errlen, ret, "liboath could not check the code");
 	if (ret == VG_TOTP_OK || ret == VG_TOTP_RECOVERY_OK) {
 		int r = store_at(dfd, dir, user, &s, err, errlen);
 
@@ -576,7 +525,7 @@ int vg_totp_store(const char *dir, const char *user, const struct vg_totp *s,
 	int dfd, ret;
 
 	if (!vg_totp_user_ok(user))
-		return fail(err, errlen, -EINVAL, "'%s' cannot be used as "
+		return vg_errf(err, errlen, -EINVAL, "'%s' cannot be used as "
 			    "a TOTP file name", user);
 	dfd = open_dir(dir, true, err, errlen);
 	if (dfd < 0)
@@ -584,7 +533,7 @@ int vg_totp_store(const char *dir, const char *user, const struct vg_totp *s,
 	ret = lock_dir(dfd, dir, err, errlen);
 	if (!ret && !replace && fstatat(dfd, user, &st,
 					AT_SYMLINK_NOFOLLOW) == 0)
-		ret = fail(err, errlen, -EEXIST, "%s/%s: already enrolled",
+		ret = vg_errf(err, errlen, -EEXIST, "%s/%s: already enrolled",
 			   dir, user);
 	if (!ret)
 		ret = store_at(dfd, dir, user, s, err, errlen);
@@ -598,14 +547,14 @@ int vg_totp_remove(const char *dir, const char *user, char *err,
 	int dfd, ret;
 
 	if (!vg_totp_user_ok(user))
-		return fail(err, errlen, -EINVAL, "'%s' cannot be used as "
+		return vg_errf(err, errlen, -EINVAL, "'%s' cannot be used as "
 			    "a TOTP file name", user);
 	dfd = open_dir(dir, false, err, errlen);
 	if (dfd < 0)
 		return dfd;
 	ret = lock_dir(dfd, dir, err, errlen);
 	if (!ret && unlinkat(dfd, user, 0) != 0)
-		ret = fail(err, errlen, -errno, "%s/%s: %s", dir, user,
+		ret = vg_errf(err, errlen, -errno, "%s/%s: %s", dir, user,
 			   errno == ENOENT ? "not enrolled" : strerror(errno));
 	if (!ret)
 		fsync(dfd);

@@ -99,6 +99,37 @@ in_private_mountns() {
 		[ "$(readlink /proc/self/ns/mnt)" != "$VG_HOST_MNTNS" ]
 }
 
+# reexec_in_netns PREFIX "$@": run the calling script again inside a new
+# network namespace PREFIX-$$ and a private mount namespace, then exit
+# with its status; the namespace is deleted on exit.  The inner run has
+# VG_NETNS set: test that first, and call in_own_netns there.
+reexec_in_netns() {
+	local ns=$1-$$ child rc
+	shift
+	# shellcheck disable=SC2064	# $ns now, not at exit
+	trap "ip netns del '$ns' 2>/dev/null; _vg_cleanup" EXIT
+	ip netns add "$ns" || { fail "$VG_SUITE" "ip netns add $ns"; exit 1; }
+	VG_NETNS=$ns VG_HOST_MNTNS=$(readlink /proc/self/ns/mnt) \
+		ip netns exec "$ns" unshare -m --propagation private \
+		bash "$0" "$@" &
+	child=$!
+	track_pid "$child"
+	wait "$child"
+	rc=$?
+	untrack_pid "$child"
+	exit $rc
+}
+
+# Checked, not assumed: the inner run touches nftables and mounts.
+in_own_netns() {
+	if [ -z "${VG_NETNS:-}" ] ||
+	   [ "$(ip netns identify $$ 2>/dev/null)" != "$VG_NETNS" ]; then
+		fail "$VG_SUITE" "not inside network namespace ${VG_NETNS:-?}: refusing to touch nftables"
+		return 1
+	fi
+	in_private_mountns || { fail "$VG_SUITE" "not in a private mount namespace"; return 1; }
+}
+
 # track_pid PID: a child of this shell, killed by the EXIT trap (only if
 # it is still our child then, so a recycled PID is never hit).
 track_pid() { VG_PIDS+=("$1"); }

@@ -8,28 +8,8 @@ export VG_TESTDATA="$PWD/tests/data"
 LOG=$(mktemp -d /tmp/vg-run-XXXXXX)
 trap 'rm -rf "$LOG"' EXIT
 
-passed=0 failed=0 skipped=0 suites_failed=""
-
-run_suite() {	# name cmd...
-	local name=$1 out="$LOG/${1//\//_}.log" rc p f s
-	shift
-	echo "=== $name"
-	"$@" >"$out" 2>&1
-	rc=$?
-	cat "$out"
-	p=$(grep -E '^\[  PASSED  \] [0-9]+ test' "$out" | awk '{s+=$4} END {print s+0}')
-	f=$(grep -E '^\[  FAILED  \] [0-9]+ test' "$out" | awk '{s+=$4} END {print s+0}')
-	s=$(grep -E '^\[  SKIPPED \] [0-9]+ test' "$out" | awk '{s+=$4} END {print s+0}')
-	p=$((p + $(grep -c '^PASS: ' "$out")))
-	f=$((f + $(grep -c '^FAIL: ' "$out")))
-	s=$((s + $(grep -c '^SKIP: ' "$out")))
-	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
-		f=1	# crashed or failed before reporting a case
-		echo "FAIL: $name exited with status $rc"
-	fi
-	[ "$f" -ne 0 ] && suites_failed="$suites_failed $name"
-	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
-}
+SUITE_LOG=$LOG
+. tests/suite.sh
 
 for t in tests/unit/test_*; do
 	case $t in *.c|*.d) continue ;; esac
@@ -49,11 +29,4 @@ for t in tests/pamtester/*.sh tests/cli/*.sh tests/nft/test_*.sh \
 	[ -f "$t" ] && run_suite "${t#tests/}" bash "$t"
 done
 
-echo
-[ -n "$suites_failed" ] && echo "failed suites:$suites_failed"
-if [ "$passed" -eq 0 ]; then
-	echo "FAIL: no test passed: the suites did not run"
-	failed=$((failed + 1))
-fi
-echo "$passed passed, $failed failed, $skipped skipped"
-[ "$failed" -eq 0 ]
+suite_summary ""

@@ -21,7 +21,7 @@ ADMIN=$ROOT/helper/pam_vpsguard-admin
 MOD=$ROOT/pam_module/pam_vpsguard.so
 
 # ---- outer: create the netns, run the suite inside it, delete it --------
-if [ -z "${VG_HELPER_NS:-}" ]; then
+if [ -z "${VG_NETNS:-}" ]; then
 	need_root
 	need_cmd ip nft unshare mount python3
 	for f in "$ADMIN" "$MOD"; do
@@ -30,26 +30,11 @@ if [ -z "${VG_HELPER_NS:-}" ]; then
 			exit 1
 		fi
 	done
-	NS=vpsg-helper-$$
-	trap 'ip netns del "$NS" 2>/dev/null; _vg_cleanup' EXIT
-	ip netns add "$NS" || { fail "$VG_SUITE" "ip netns add $NS"; exit 1; }
-	VG_HELPER_NS=$NS VG_HOST_MNTNS=$(readlink /proc/self/ns/mnt) \
-		ip netns exec "$NS" unshare -m --propagation private \
-		bash "$0" "$@" &
-	child=$!
-	track_pid "$child"
-	wait "$child"
-	rc=$?
-	untrack_pid "$child"
-	exit $rc
+	reexec_in_netns vpsg-helper "$@"
 fi
 
 # ---- inner: from here on, in the netns and a private mount namespace ----
-if [ "$(ip netns identify $$ 2>/dev/null)" != "$VG_HELPER_NS" ]; then
-	fail "$VG_SUITE" "not inside network namespace $VG_HELPER_NS: refusing to touch nftables"
-	exit 1
-fi
-in_private_mountns || { fail "$VG_SUITE" "not in a private mount namespace"; exit 1; }
+in_own_netns || exit 1
 ip link set lo up
 
 new_tmpdir || { fail "$VG_SUITE" "mktemp"; exit 1; }

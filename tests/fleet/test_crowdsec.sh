@@ -21,7 +21,7 @@ ADMIN=$ROOT/helper/pam_vpsguard-admin
 NH="python3 $ROOT/tests/nft/nethelp.py"
 
 # ---- outer: create the netns, run the suite inside it, delete it --------
-if [ -z "${VG_FLEET_NS:-}" ]; then
+if [ -z "${VG_NETNS:-}" ]; then
 	need_root
 	need_cmd ip nft unshare python3 curl
 	if ! command -v crowdsec >/dev/null 2>&1 || ! command -v cscli >/dev/null 2>&1; then
@@ -32,25 +32,11 @@ if [ -z "${VG_FLEET_NS:-}" ]; then
 		fail "$VG_SUITE" "$ADMIN not built (make)"
 		exit 1
 	fi
-	NS=vpsg-fleet-$$
-	trap 'ip netns del "$NS" 2>/dev/null; _vg_cleanup' EXIT
-	ip netns add "$NS" || { fail "$VG_SUITE" "ip netns add $NS"; exit 1; }
-	VG_FLEET_NS=$NS VG_HOST_MNTNS=$(readlink /proc/self/ns/mnt) \
-		ip netns exec "$NS" unshare -m --propagation private \
-		bash "$0" "$@" &
-	child=$!
-	track_pid "$child"
-	wait "$child"
-	rc=$?
-	untrack_pid "$child"
-	exit $rc
+	reexec_in_netns vpsg-fleet "$@"
 fi
 
 # ---- inner ---------------------------------------------------------------
-if [ "$(ip netns identify $$ 2>/dev/null)" != "$VG_FLEET_NS" ]; then
-	fail "$VG_SUITE" "not inside network namespace $VG_FLEET_NS: refusing to touch nftables"
-	exit 1
-fi
+in_own_netns || exit 1
 ip link set lo up
 for a in 203.0.113.9 203.0.113.30 203.0.113.40 203.0.113.66 203.0.113.99; do
 	ip addr add "$a/32" dev lo

@@ -57,33 +57,9 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_stack_use_after_retu
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export VG_TESTDATA="$B/tests/data"
 
-passed=0 failed=0 skipped=0 suites_failed=""
-run_suite() {	# name cmd...: counts as tests/run.sh does
-	local name=$1 out="$B/${1//\//_}.log" rc p f s
-	shift
-	echo "=== asan/$name"
-	"$@" >"$out" 2>&1
-	rc=$?
-	cat "$out"
-	p=$(grep -E '^\[  PASSED  \] [0-9]+ test' "$out" | awk '{s+=$4} END {print s+0}')
-	f=$(grep -E '^\[  FAILED  \] [0-9]+ test' "$out" | awk '{s+=$4} END {print s+0}')
-	s=$(grep -E '^\[  SKIPPED \] [0-9]+ test' "$out" | awk '{s+=$4} END {print s+0}')
-	p=$((p + $(grep -c '^PASS: ' "$out")))
-	f=$((f + $(grep -c '^FAIL: ' "$out")))
-	s=$((s + $(grep -c '^SKIP: ' "$out")))
-	# A sanitiser report anywhere (even from a child the suite did not
-	# check) fails the suite.
-	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$out"; then
-		echo "FAIL: $name: sanitiser report"
-		f=$((f + 1))
-	fi
-	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
-		f=1
-		echo "FAIL: $name exited with status $rc"
-	fi
-	[ "$f" -ne 0 ] && suites_failed="$suites_failed $name"
-	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
-}
+SUITE_LOG=$B SUITE_PREFIX=asan/
+SUITE_REPORT='ERROR: (Address|Leak)Sanitizer|runtime error:'
+. "$B/tests/suite.sh"
 
 cd "$B" || exit 1
 for t in tests/unit/test_* tests/pam/test_*; do
@@ -100,8 +76,4 @@ for t in tests/cli/*.sh; do
 	[ -f "$t" ] && ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" \
 		run_suite "${t#tests/}" bash "$t"
 done
-echo
-[ -n "$suites_failed" ] && echo "asan: failed suites:$suites_failed"
-[ "$passed" -eq 0 ] && { echo "FAIL: asan: no test passed"; failed=$((failed + 1)); }
-echo "asan: $passed passed, $failed failed, $skipped skipped"
-[ "$failed" -eq 0 ]
+suite_summary "asan: "

@@ -244,3 +244,19 @@ summary() {
 	echo "$VG_SUITE: $VG_NPASS passed, $VG_NFAIL failed, $VG_NSKIP skipped"
 	[ "$VG_NFAIL" -eq 0 ]
 }
+
+# case_ NAME cmd...: one PASS/FAIL line by cmd's status; cmd's output is
+# the reason shown on failure (its last lines, one line, printable).
+case_() {
+	local name=$1 msg
+	shift
+	if msg=$("$@" 2>&1); then
+		pass "$name"
+	else
+		fail "$name" "$(printf '%s' "$msg" | tail -n 3 | tr '\n\033' '|?' | cut -c1-300)"
+	fi
+}
+# has / hasnt ERE [FILE]: FILE (default $OUT) has / has no line matching
+# ERE; says what it saw when not.
+has() { grep -qE -- "$1" "${2:-$OUT}" || { echo "no /$1/ in ${2:-stdout}: $(head -c 400 "${2:-$OUT}" | tr '\n' '|')"; return 1; }; }
+hasnt() { ! grep -qE -- "$1" "${2:-$OUT}" || { echo "unexpected /$1/ in ${2:-stdout}: $(head -c 400 "${2:-$OUT}" | tr '\n' '|')"; return 1; }; }

@@ -74,17 +74,6 @@ wrong() {	# N RHOST: N wrong passwords
 	done
 	return 0
 }
-case_() {	# NAME cmd...: PASS/FAIL by cmd's status
-	local name=$1 msg
-	shift
-	if msg=$("$@" 2>&1); then
-		pass "$name"
-	else
-		fail "$name" "$(printf '%s' "$msg" | tail -n 3 | tr '\n\033' '|?' | cut -c1-300)"
-	fi
-}
-has() { grep -qE -- "$1" "${2:-$OUT}" || { echo "no /$1/ in: $(head -c 400 "${2:-$OUT}" | tr '\n' '|')"; return 1; }; }
-hasnt() { ! grep -qE -- "$1" "${2:-$OUT}" || { echo "unexpected /$1/ in: $(head -c 400 "${2:-$OUT}" | tr '\n' '|')"; return 1; }; }
 json_ok() { python3 -m json.tool "${1:-$OUT}" >/dev/null; }
 # py EXPR: a python expression over j = json of $OUT; true -> 0.
 py() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if ($1) else 1)" "$OUT" || { echo "false: $1 on $(head -c 400 "$OUT" | tr '\n' ' ')"; return 1; }; }

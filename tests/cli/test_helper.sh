@@ -94,17 +94,6 @@ rc() {
 	r=$?
 	[ $r -eq "$want" ] || { echo "$* exit $r, want $want: $(head -c 300 "$ERR")"; return 1; }
 }
-case_() {	# NAME cmd...: PASS/FAIL by cmd's status
-	local name=$1 msg
-	shift
-	if msg=$("$@" 2>&1); then
-		pass "$name"
-	else
-		fail "$name" "$(printf '%s' "$msg" | tail -n 3 | tr '\n\033' '|?' | cut -c1-300)"
-	fi
-}
-has() { grep -qE -- "$1" "${2:-$OUT}" || { echo "no /$1/ in ${2:-stdout}: $(head -c 300 "${2:-$OUT}" | tr '\n' '|')"; return 1; }; }
-hasnt() { ! grep -qE -- "$1" "${2:-$OUT}" || { echo "unexpected /$1/ in ${2:-stdout}: $(head -c 300 "${2:-$OUT}" | tr '\n' '|')"; return 1; }; }
 # state_has KEY: a line for KEY in the state file
 state_has() { grep -qE "^$1 " "$STATE" 2>/dev/null; }
 

@@ -51,8 +51,8 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:.c=)
 PAMT_SRC := $(wildcard tests/pam/test_*.c)
 PAMT_BIN := $(PAMT_SRC:.c=)
-BENCH_SRC := $(wildcard bench/*.c)
-BENCH_BIN := $(BENCH_SRC:.c=)
+BENCH_SRC := $(filter-out bench/pam_null.c,$(wildcard bench/*.c))
+BENCH_BIN := $(BENCH_SRC:.c=) bench/pam_null.so
 
 # Only the helper talks to the kernel firewall; the module never links it.
 ADMIN_LIBS = $(shell $(PKG_CONFIG) --libs libnftnl libmnl liboath libqrencode libcurl json-c 2>/dev/null)
@@ -119,6 +119,12 @@ tests/unit/test_%: tests/unit/test_%.c $(LIB)
 tests/pam/test_%: tests/pam/test_%.c $(LIB) $(MODULE)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) -lcmocka -lpam -ldl
+
+# The floor row of bench_pam: a do-nothing module linked like ours.
+bench/pam_null.so: bench/pam_null.c pam_module/pam_vpsguard.map
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -shared -o $@ $< $(LDFLAGS) \
+		-Wl,--version-script=pam_module/pam_vpsguard.map -Wl,-z,defs -lpam
 
 bench/%: bench/%.c $(LIB) $(MODULE)
 	@echo "  CC      $@"

@@ -23,6 +23,12 @@
  *             auth requisite pam_deny.so
  *   faillock  the same with pam_faillock.so preauth/authfail/authsucc
  *             dir=<private tally dir> deny=1000 nodelay
+ *   null      the same with bench/pam_null.so (--null): a module that
+ *             only reads PAM_RHOST, linked with pam_vpsguard's flags.
+ *             The floor under any limiter that is a PAM module: what
+ *             libpam's dlopen/dlclose of a module costs by itself.
+ *   null-lookup  the same, and its authfail looks the user up
+ *             (getpwnam_r), which both limiters do
  *
  * Fairness:
  *  - every stack runs with the same user ("nobody", an account that
@@ -62,11 +68,12 @@
 
 #include <security/pam_appl.h>
 
-#define MAX_STACKS	4
 #define MAX_RUNS	101
 
+enum { PERMIT, DENY, NULLMOD, NULL_LOOKUP, VPSGUARD, FAILLOCK, MAX_STACKS };
+
 static const char *const stack_names[MAX_STACKS] = {
-	"permit", "deny", "vpsguard", "faillock"
+	"permit", "deny", "null", "null-lookup", "vpsguard", "faillock"
 };
 
 struct opts {
@@ -76,6 +83,7 @@ struct opts {
 	int sources;
 	int faillock_reset;
 	const char *module;
+	const char *null_module;
 	const char *faillock;
 	const char *pamdir;
 	const char *user;
@@ -253,6 +261,20 @@ static void setup(const struct opts *o)
 		 "auth sufficient %1$s authsucc dir=%2$s deny=1000 nodelay\n"
 		 "auth requisite pam_deny.so\n", o->faillock, g_tally);
 	write_file(g_confdir, "faillock", text);
+	if (o->null_module) {
+		static const char *const arg[2] = { "", " lookup" };
+
+		for (int k = 0; k < 2; k++) {
+			fmt(text, sizeof(text),
+			    "auth requisite %1$s preauth\n"
+			    "auth [success=1 default=ignore] pam_deny.so\n"
+			    "auth [default=die] %1$s authfail%2$s\n"
+			    "auth sufficient %1$s authsucc\n"
+			    "auth requisite pam_deny.so\n",
+			    o->null_module, arg[k]);
+			write_file(g_confdir, stack_names[NULLMOD + k], text);
+		}
+	}
 	if (o->keep)
 		fprintf(stderr, "bench_pam: keeping %s\n", g_tmp);
 }
@@ -287,14 +309,14 @@ static __attribute__((noinline)) long run_iters(int stack, long n, long *pos,
 		long k = (*pos)++;
 		int rc;
 
-		if (stack == 3 && o->faillock_reset > 0 &&
+		if (stack == FAILLOCK && o->faillock_reset > 0 &&
 		    k % o->faillock_reset == 0)
 			unlink(g_tallyfile);
 		rc = one_auth(service, o->user, g_rhosts[k % o->sources]);
 		/* permit must succeed, every other stack fail (pam_deny's
 		 * PAM_AUTH_ERR; PAM_PERM_DENIED when pam_faillock's authfail
 		 * returns PAM_IGNORE into [default=die]). */
-		if (stack == 0 ? rc != PAM_SUCCESS :
+		if (stack == PERMIT ? rc != PAM_SUCCESS :
 		    rc != PAM_AUTH_ERR && rc != PAM_PERM_DENIED)
 			bad++;
 	}
@@ -330,7 +352,9 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: bench_pam --module /abs/pam_vpsguard.so [options]\n"
-		"  --stacks LIST        permit,deny,vpsguard,faillock (default all)\n"
+		"  --stacks LIST        permit,deny,null,null-lookup,vpsguard,\n"
+		"                       faillock (default all; null* need --null)\n"
+		"  --null PATH          bench/pam_null.so (absolute)\n"
 		"  --iters N            iterations per run (2000)\n"
 		"  --runs N             runs per stack, interleaved (7)\n"
 		"  --warmup N           untimed iterations per stack first (50)\n"
@@ -349,6 +373,7 @@ int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "module", required_argument, NULL, 'm' },
+		{ "null", required_argument, NULL, 'N' },
 		{ "stacks", required_argument, NULL, 's' },
 		{ "iters", required_argument, NULL, 'n' },
 		{ "runs", required_argument, NULL, 'r' },
@@ -376,6 +401,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'm': o.module = optarg; break;
+		case 'N': o.null_module = optarg; break;
 		case 's': {
 			char *list = strdup(optarg), *save = NULL;
 
@@ -413,10 +439,16 @@ int main(int argc, char **argv)
 		usage();
 	if (!any)
 		for (int k = 0; k < MAX_STACKS; k++)
-			o.use[k] = true;
+			o.use[k] = o.null_module || (k != NULLMOD &&
+						     k != NULL_LOOKUP);
+	if ((o.use[NULLMOD] || o.use[NULL_LOOKUP]) &&
+	    (!o.null_module || o.null_module[0] != '/'))
+		usage();
+	if (o.null_module && access(o.null_module, R_OK) != 0)
+		die(o.null_module);
 	if (access(o.module, R_OK) != 0)
 		die(o.module);
-	if (o.use[3] && access(o.faillock, R_OK) != 0)
+	if (o.use[FAILLOCK] && access(o.faillock, R_OK) != 0)
 		die(o.faillock);
 
 	make_rhosts(o.sources);
@@ -452,14 +484,14 @@ int main(int argc, char **argv)
 			}
 			ns[k][r] = (t1 - t0) / (double)o.iters;
 			if (!o.quiet)
-				printf("run %d %-9s %10.0f ns/iter\n", r + 1,
+				printf("run %d %-11s %10.0f ns/iter\n", r + 1,
 				       stack_names[k], ns[k][r]);
 		}
 	for (int k = 0; k < MAX_STACKS; k++) {
 		if (!o.use[k])
 			continue;
 		qsort(ns[k], (size_t)o.runs, sizeof(double), cmp_double);
-		printf("median %-9s %10.0f ns/iter  (min %.0f max %.0f, "
+		printf("median %-11s %10.0f ns/iter  (min %.0f max %.0f, "
 		       "%d runs x %ld)\n", stack_names[k], ns[k][o.runs / 2],
 		       ns[k][0], ns[k][o.runs - 1], o.runs, o.iters);
 	}

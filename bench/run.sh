@@ -8,7 +8,8 @@
 #  3. bench_pam on the clock: median ns per authentication, RUNS runs of
 #     ITERS iterations, stacks interleaved.
 #  4. Summary: cost each limiter adds over the baseline stacks, and the
-#     ratio vpsguard / faillock (target <= 1/3), plus the module's hotspots.
+#     ratio vpsguard / faillock (target <= 1/3); the floor under any
+#     limiter that is a PAM module (pam_null rows); the module's hotspots.
 #
 # Knobs (environment): ITERS (2000) RUNS (7) CG_ITERS (200) SOURCES (4096)
 # FAILLOCK_RESET (4) TABLE_ARGS (extra bench_table options) TMPBASE
@@ -19,6 +20,7 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH="$ROOT/bench"
 MODULE="$ROOT/pam_module/pam_vpsguard.so"
+NULLMOD="$BENCH/pam_null.so"
 CONF_TEMPLATE="$ROOT/pam_module/vpsguard.conf"
 ITERS=${ITERS:-2000}
 RUNS=${RUNS:-7}
@@ -27,9 +29,9 @@ SOURCES=${SOURCES:-4096}
 FAILLOCK_RESET=${FAILLOCK_RESET:-4}
 TMPBASE=${TMPBASE:-/dev/shm}
 TABLE_ARGS=${TABLE_ARGS:-}
-STACKS="permit deny vpsguard faillock"
+STACKS="permit deny null null-lookup vpsguard faillock"
 
-for f in "$BENCH/bench_pam" "$BENCH/bench_table" "$MODULE"; do
+for f in "$BENCH/bench_pam" "$BENCH/bench_table" "$MODULE" "$NULLMOD"; do
 	[ -x "$f" ] || [ -f "$f" ] || { echo "run.sh: $f missing: run 'make bench'" >&2; exit 1; }
 done
 command -v valgrind >/dev/null || { echo "run.sh: valgrind missing (make deps)" >&2; exit 1; }
@@ -40,7 +42,7 @@ cleanup() { if [ "${KEEP:-0}" = 1 ]; then echo "results kept in $OUT"; else rm -
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-PAM_ARGS="--module $MODULE --conf-template $CONF_TEMPLATE --sources $SOURCES --faillock-reset $FAILLOCK_RESET --tmp $TMPBASE"
+PAM_ARGS="--module $MODULE --null $NULLMOD --conf-template $CONF_TEMPLATE --sources $SOURCES --faillock-reset $FAILLOCK_RESET --tmp $TMPBASE"
 
 echo "== pam_vpsguard benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "   host: $(uname -srm), $(nproc) CPU(s): $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
@@ -65,7 +67,7 @@ for s in $STACKS; do
 	}
 	ir=$(awk -v n="$CG_ITERS" '/^summary:/ { printf "%.0f", $2 / n }' "$OUT/cg.$s")
 	echo "$s $ir" >>"$OUT/ir.txt"
-	printf '   %-9s %9s Ir/iteration\n' "$s" "$ir"
+	printf '   %-11s %9s Ir/iteration\n' "$s" "$ir"
 done
 # The same stack with a 4-line config instead of the shipped commented
 # one: separates the cost of parsing comments from the rest.
@@ -107,6 +109,21 @@ END {
 		rn = dns["faillock", b] > 0 ? dns["vpsguard", b] / dns["faillock", b] : -1
 		printf "     ratio vpsguard/faillock: %.2f (instructions), %.2f (wall)  target <= 0.33: %s\n", \
 		    ri, rn, (ri >= 0 && ri <= 1/3 && rn >= 0 && rn <= 1/3) ? "MET" : "NOT MET"
+	}
+	# The floor: a module that does nothing but be loaded and read
+	# PAM_RHOST (null), and that plus the user lookup (null-lookup).
+	if ("null-lookup" in ir && "null-lookup" in ns) {
+		print "   floor (pam_null stacked the same way, linked like pam_vpsguard), over deny"
+		for (k = 0; k < 2; k++) {
+			s = k == 0 ? "null" : "null-lookup"
+			fi = ir[s] - ir["deny"]; fn = ns[s] - ns["deny"]
+			printf "     %-11s +%8d Ir  +%7.1f us  = %.2f / %.2f of what faillock adds\n", \
+			    s, fi, fn / 1000, fi / dir["faillock", 0], fn / dns["faillock", 0]
+		}
+		vi = ir["vpsguard"] - ir["null-lookup"]; fli = ir["faillock"] - ir["null-lookup"]
+		vn = ns["vpsguard"] - ns["null-lookup"]; fln = ns["faillock"] - ns["null-lookup"]
+		printf "   above the null-lookup floor: vpsguard +%d Ir +%.1f us, faillock +%d Ir +%.1f us: ratio %.2f (instructions), %.2f (wall)\n", \
+		    vi, vn / 1000, fli, fln / 1000, (fli > 0 ? vi / fli : -1), (fln > 0 ? vn / fln : -1)
 	}
 }' "$OUT/ir.txt" "$OUT/wall.txt"
 awk '/^RESULT/ {

@@ -430,7 +430,8 @@ static const struct key *find_key(const char *name)
 	size_t i;
 
 	for (i = 0; name && i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (strcmp(name, keys[i].name) == 0)
+		if (name[0] == keys[i].name[0] &&
+		    strcmp(name, keys[i].name) == 0)
 			return &keys[i];
 	return NULL;
 }
@@ -572,6 +573,9 @@ static int apply_lines(struct vg_config *c, char *buf, size_t len,
 	char where[WHERE_MAX];
 	unsigned long lineno = 0;
 	char *p = buf, *end = buf + len, *nl, *s;
+	/* The next NUL byte, looked for once per file rather than per line
+	 * (the module parses the file on every authentication). */
+	char *nul = memchr(buf, '\0', len);
 	int r, first = 0;
 
 	for (; p < end; p = nl + 1) {
@@ -582,7 +586,9 @@ static int apply_lines(struct vg_config *c, char *buf, size_t len,
 		*nl = '\0';
 		for (s = p; s < nl && is_space(*s); s++)
 			;
-		if (strlen(p) != (size_t)(nl - p)) {
+		if (nul && nul < nl) {
+			nul = nl + 1 < end ? memchr(nl + 1, '\0',
+					(size_t)(end - nl - 1)) : NULL;
 			r = -EILSEQ;
 		} else if ((size_t)(nl - p) >= VG_CONF_LINE_MAX) {
 			r = -E2BIG;

@@ -74,7 +74,9 @@ struct request {
 	struct vg_config *cfg;		/* &ctx->cfg */
 	bool cfg_ok;
 	struct vg_addr key;
-	char src[VG_ADDR_STRLEN];
+	char src_text[VG_ADDR_STRLEN];	/* see shown_src() */
+	enum { HOST_OK, HOST_UNUSABLE, HOST_LITERAL } host_note;
+	char host[80];			/* sanitised rhost, for host_note */
 	char user[USER_LOG_MAX];	/* sanitised, for log lines only */
 	const char *raw_user;
 	bool account;
@@ -303,6 +305,42 @@ static void log_event(struct vg_table *t, enum vg_log_kind kind,
 	va_end(ap);
 }
 
+/* The source as log lines show it.  Formatted only when a line needs
+ * it: most attempts log nothing. */
+static const char *shown_src(struct request *rq)
+{
+	if (rq->src_text[0] == '\0')
+		vg_addr_format(&rq->key, rq->src_text, sizeof(rq->src_text));
+	return rq->src_text;
+}
+
+/* What get_source() found odd about the rhost, said once per attempt.
+ * Through the table's rate limit when there is a table: a client that
+ * sends no usable address can drive these lines too. */
+static void log_host_note(struct request *rq, struct vg_table *t,
+			  vg_time_t now)
+{
+	if (rq->host_note == HOST_OK || !chatty(rq))
+		return;
+	if (rq->host_note == HOST_UNUSABLE) {
+		if (t)
+			log_event(t, VG_LOG_DENY, now, LOG_WARNING,
+				  "unusable remote host '%s' and no numeric "
+				  "SSH_CONNECTION", rq->host);
+		else
+			vg_log(LOG_WARNING, "unusable remote host '%s' and "
+			       "no numeric SSH_CONNECTION", rq->host);
+	} else if (t) {
+		log_event(t, VG_LOG_DENY, now, LOG_NOTICE, "counting host "
+			  "name '%s' literally: no numeric address (set "
+			  "UseDNS no in sshd_config)", rq->host);
+	} else {
+		vg_log(LOG_NOTICE, "counting host name '%s' literally: no "
+		       "numeric address (set UseDNS no in sshd_config)",
+		       rq->host);
+	}
+}
+
 /* 0: remote source in rq->key; -ENOENT: no rhost; -EINVAL: unusable. */
 static int get_source(struct request *rq)
 {
@@ -319,24 +357,13 @@ static int get_source(struct request *rq)
 				&a);
 	if (ret == -ENOENT)
 		return ret;
-	if (ret < 0) {
-		char bad[80];
-
-		vg_sanitize(bad, sizeof(bad), rhost);
-		if (chatty(rq))
-			vg_log(LOG_WARNING, "unusable remote host '%s' and "
-			       "no numeric SSH_CONNECTION", bad);
-		return ret;
-	}
-	if (ret == 2 && chatty(rq)) {
-		char bad[80];
-
-		vg_sanitize(bad, sizeof(bad), rhost);
-		vg_log(LOG_NOTICE, "counting host name '%s' literally: no "
-		       "numeric address (set UseDNS no in sshd_config)", bad);
+	if (ret < 0 || ret == 2) {
+		rq->host_note = ret < 0 ? HOST_UNUSABLE : HOST_LITERAL;
+		vg_sanitize(rq->host, sizeof(rq->host), rhost);
+		if (ret < 0)
+			return ret;
 	}
 	vg_addr_key(&a, rq->cfg->ipv6_prefix, &rq->key);
-	vg_addr_format(&rq->key, rq->src, sizeof(rq->src));
 	return vg_cidr_list_match(&rq->cfg->ignoreip, &a) ? 1 : 0;
 }
 
@@ -390,7 +417,7 @@ static void tell_denied(const struct request *rq)
 		  "Try again later.");
 }
 
-static void log_denied(const struct request *rq, struct vg_table *t,
+static void log_denied(struct request *rq, struct vg_table *t,
 		       const struct vg_result *r, vg_time_t now)
 {
 	char left[32], win[32];
@@ -398,12 +425,13 @@ static void log_denied(const struct request *rq, struct vg_table *t,
 	if (r->verdict == VG_DENY_BANNED) {
 		vg_duration_format(r->banned_until - now, left, sizeof(left));
 		log_event(t, VG_LOG_DENY, now, LOG_NOTICE, "deny %s user "
-			  "'%s': banned for %s more", rq->src, rq->user, left);
+			  "'%s': banned for %s more", shown_src(rq), rq->user,
+			  left);
 	} else {
 		vg_duration_format(rq->cfg->findtime, win, sizeof(win));
 		log_event(t, VG_LOG_DENY, now, LOG_NOTICE, "deny %s user "
 			  "'%s': %u attempts failed or in progress within %s",
-			  rq->src, rq->user, rq->cfg->maxretry, win);
+			  shown_src(rq), rq->user, rq->cfg->maxretry, win);
 	}
 }
 
@@ -436,10 +464,10 @@ static int do_authfail(struct request *rq, struct vg_table *t, vg_time_t now,
 		if (r.trusted)
 			log_event(t, VG_LOG_BAN, now, LOG_NOTICE, "ban %s for "
 				  "%s (%u failures in %s, trusted: not escalated)",
-				  rq->src, len, r.failures, win);
+				  shown_src(rq), len, r.failures, win);
 		else
 			log_event(t, VG_LOG_BAN, now, LOG_NOTICE, "ban %s for "
-				  "%s (%u failures in %s, ban #%u)", rq->src,
+				  "%s (%u failures in %s, ban #%u)", shown_src(rq),
 				  len, r.failures, win, r.ban_count);
 	}
 	/* No line per failure: sshd logs each failed password itself, with
@@ -487,9 +515,16 @@ static int totp_table(struct request *rq, int src, vg_time_t now,
 	int ret;
 
 	*t = NULL;
-	if (src != 0)
-		return 0;	/* console, ignoreip, unusable rhost */
+	if (src != 0) {		/* console, ignoreip, unusable rhost */
+		if (src < 0 && rq->host_note != HOST_OK &&
+		    get_table(rq, false, t) != 0)
+			*t = NULL;
+		log_host_note(rq, *t, now);
+		*t = NULL;
+		return 0;
+	}
 	ret = get_table(rq, true, t);
+	log_host_note(rq, ret ? NULL : *t, now);
 	if (!ret)
 		ret = vg_table_check(*t, rq->cfg, &rq->key, now, &r);
 	if (ret) {
@@ -550,7 +585,7 @@ static int totp_ask(struct request *rq, char **code)
 static int totp_verdict(struct request *rq, struct vg_table *t, int res,
 			const char *err)
 {
-	const char *from = t ? rq->src : "(not counted)";
+	const char *from = t ? shown_src(rq) : "(not counted)";
 	vg_time_t now = vg_now();
 	int ret;
 
@@ -652,11 +687,20 @@ static int run(struct request *rq)
 	if (src == -ENOENT)		/* console, serial, su: never block */
 		return rq->mode == MODE_AUTHFAIL ? PAM_AUTH_ERR :
 		       rq->mode == MODE_AUTHSUCC ? PAM_SUCCESS : PAM_IGNORE;
-	if (!rq->cfg_ok || src < 0)
+	if (!rq->cfg_ok)
 		return failmode_code(rq);
+	if (src < 0) {
+		/* Only for the rate limit of the line that says why. */
+		if (rq->host_note != HOST_OK && chatty(rq) &&
+		    get_table(rq, false, &t) != 0)
+			t = NULL;
+		log_host_note(rq, t, now);
+		return failmode_code(rq);
+	}
 	if (src == 1)
 		return pass_code(rq);
 	ret = get_table(rq, rq->mode != MODE_ACCOUNT, &t);
+	log_host_note(rq, ret ? NULL : t, now);
 	if (ret == -ENOENT && rq->mode == MODE_ACCOUNT)
 		return PAM_SUCCESS;	/* no table yet: nobody is banned */
 	if (ret) {

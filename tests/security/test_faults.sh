@@ -185,4 +185,21 @@ bad=$(printf '%s\n' "$out" | sed -n 's/^LINES [0-9]* BAD //p')
 [ "$bad" = 0 ] && pass "flood: every log line one line, printable" ||
 	fail "flood: every log line printable" "bad=$bad"
 
+# 3. A client whose address the module cannot use (no SSH_CONNECTION, an
+#    rhost that is no address nor host name) drives the line that says so:
+#    it goes through the same rate limit once the table exists.
+printf 'table.path = %s/run/flood2\ntable.size = 1024\n' "$T" >"$T/f2.conf"
+svc f2 "$T/f2.conf"
+start=$(date +%s)
+out=$("$STRESS" flood "$T" f2 3000 unusable 2>&1)
+rc=$?
+secs=$(( $(date +%s) - start ))
+n=$(printf '%s\n' "$out" | grep -c 'unusable remote host')
+max=$(( (secs / 10 + 2) * 100 ))
+if [ $rc -eq 0 ] && [ "$n" -ge 1 ] && [ "$n" -le "$max" ]; then
+	pass "unusable rhost flood: $n 'unusable remote host' lines for 3000 attempts in ${secs}s (at most $max)"
+else
+	fail "unusable rhost flood: rate-limited" "exit $rc, $n lines, max $max: $(_vg_tail "$out")"
+fi
+
 summary

@@ -134,18 +134,26 @@ static void next_window(void)
 	usleep((useconds_t)ms * 1000);
 }
 
-static int flood(const char *dir, const char *svc, long n, bool tail)
+/* unusable: every rhost is one the module cannot use (and there is no
+ * SSH_CONNECTION), after one countable attempt that creates the table. */
+static int flood(const char *dir, const char *svc, long n, bool tail,
+		 bool unusable)
 {
 	pam_handle_t *h = start(dir, svc, "root");
 	unsigned long codes[64] = { 0 };
 	char rh[64];
 
+	if (unusable)
+		printf("FIRST %d\n", attempt(h, "192.0.2.200"));
 	for (long i = 0; i < n; i++) {
 		int r;
 
 		/* 2001:db8:XXXX:YYYY::1: a new /64 every time */
-		snprintf(rh, sizeof(rh), "2001:db8:%lx:%lx::1",
-			 (i >> 16) & 0xffff, i & 0xffff);
+		if (unusable)
+			snprintf(rh, sizeof(rh), "bad host\n%ld", i);
+		else
+			snprintf(rh, sizeof(rh), "2001:db8:%lx:%lx::1",
+				 (i >> 16) & 0xffff, i & 0xffff);
 		r = attempt(h, rh);
 		codes[r >= 0 && r < 64 ? r : 63]++;
 	}
@@ -218,7 +226,9 @@ int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if ((argc == 5 || argc == 6) && strcmp(argv[1], "flood") == 0)
-		return flood(argv[2], argv[3], atol(argv[4]), argc == 6);
+		return flood(argv[2], argv[3], atol(argv[4]),
+			     argc == 6 && strcmp(argv[5], "tail") == 0,
+			     argc == 6 && strcmp(argv[5], "unusable") == 0);
 	if (argc == 6 && strcmp(argv[1], "try") == 0) {
 		pam_handle_t *h = start(argv[2], argv[3], argv[4]);
 
@@ -228,7 +238,7 @@ int main(int argc, char **argv)
 	}
 	if (argc == 6 && strcmp(argv[1], "corrupt") == 0)
 		return corrupt(argv[2], argv[3], argv[4], argv[5]);
-	fprintf(stderr, "usage: vg_pamstress flood DIR SVC N [tail] | "
+	fprintf(stderr, "usage: vg_pamstress flood DIR SVC N [tail|unusable] | "
 		"try DIR SVC USER RHOST | "
 		"corrupt DIR SVC TABLE truncate|zero|version\n");
 	return 2;

@@ -134,6 +134,14 @@ int ban_main(int argc, const char **argv)
 	ret = cli_load_config(&cfg);
 	if (ret)
 		goto out;
+	/* SPEC: no ban is longer than bantime.maxtime, by hand neither. */
+	if (len > cfg.bantime_maxtime) {
+		vg_duration_format(cfg.bantime_maxtime, span, sizeof(span));
+		cli_error("ban: --time '%s' is longer than bantime.maxtime "
+			  "(%s)", ban_time, span);
+		ret = VG_EXIT_USAGE;
+		goto out;
+	}
 	ret = cli_parse_source(args[0], &cfg, &a, &key);
 	if (ret)
 		goto out;

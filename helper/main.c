@@ -6,8 +6,10 @@
  * Global options (--conf, --table, --json) may come before the verb;
  * each verb also takes them after its name (cli_parse()).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "subcommands.h"
@@ -16,22 +18,36 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, const char **argv);
 	const char *help;
+	/* Changes what only root may change, or reads what only root may
+	 * read (sshd -T needs the host keys): said up front, rather than
+	 * as whatever error the first denied file happens to give.  The
+	 * read commands are left to the table's own "root only" error, so
+	 * --table can point them at a test table. */
+	bool root;
 } subcommands[] = {
-	{ "status", status_main, "failing, banned, dropped, table fill" },
-	{ "list", list_main, "one row per source, optionally filtered" },
-	{ "show", show_main, "one source in detail, and its ignoreip cover" },
-	{ "ban", ban_main, "ban an address or prefix by hand" },
-	{ "unban", unban_main, "lift the ban of an address, or --all" },
-	{ "metrics", metrics_main, "Prometheus text for node_exporter" },
-	{ "sync", sync_main, "one helper pass: save state, nftables drops" },
-	{ "daemon", daemon_main, "the helper in the foreground (systemd)" },
-	{ "setup", setup_main, "stack the module into /etc/pam.d/sshd" },
-	{ "harden", harden_main, "write the key-only sshd drop-in, safely" },
-	{ "unharden", unharden_main, "remove the sshd drop-in" },
-	{ "confirm", confirm_main, "keep a pending harden --confirm change" },
-	{ "audit", audit_main, "the first-day checklist, PASS/WARN/FAIL" },
-	{ "totp", totp_main, "enroll, remove, status of TOTP secrets" },
+	{ "status", status_main, "failing, banned, dropped, table fill", false },
+	{ "list", list_main, "one row per source, optionally filtered", false },
+	{ "show", show_main, "one source in detail, and its ignoreip cover", false },
+	{ "ban", ban_main, "ban an address or prefix by hand", true },
+	{ "unban", unban_main, "lift the ban of an address, or --all", true },
+	{ "metrics", metrics_main, "Prometheus text for node_exporter", false },
+	{ "sync", sync_main, "one helper pass: save state, nftables drops", true },
+	{ "daemon", daemon_main, "the helper in the foreground (systemd)", true },
+	{ "setup", setup_main, "stack the module into /etc/pam.d/sshd", true },
+	{ "harden", harden_main, "write the key-only sshd drop-in, safely", true },
+	{ "unharden", unharden_main, "remove the sshd drop-in", true },
+	{ "confirm", confirm_main, "keep a pending harden --confirm change", true },
+	{ "audit", audit_main, "the first-day checklist, PASS/WARN/FAIL", true },
+	{ "totp", totp_main, "enroll, remove, status of TOTP secrets", true },
 };
+
+static bool wants_help(int argc, const char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return true;
+	return false;
+}
 
 #define N_SUBCOMMANDS	(sizeof(subcommands) / sizeof(subcommands[0]))
 
@@ -73,8 +89,15 @@ int main(int argc, const char *argv[])
 	if (i == argc)
 		return status_main(1, status_argv);
 	for (size_t c = 0; c < N_SUBCOMMANDS; c++)
-		if (!strcmp(argv[i], subcommands[c].name))
+		if (!strcmp(argv[i], subcommands[c].name)) {
+			if (subcommands[c].root && geteuid() != 0 &&
+			    !wants_help(argc - i, argv + i)) {
+				cli_error("%s: must be run as root",
+					  subcommands[c].name);
+				return VG_EXIT_FAIL;
+			}
 			return subcommands[c].fn(argc - i, argv + i);
+		}
 	cli_error("unknown subcommand '%s'", argv[i]);
 	show_usage(stderr);
 	return VG_EXIT_USAGE;

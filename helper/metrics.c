@@ -17,7 +17,9 @@ static const struct cli_cmd cmd = {
 		"  pam_vpsguard-admin metrics > DIR/vpsguard.prom.$$ &&\n"
 		"    mv DIR/vpsguard.prom.$$ DIR/vpsguard.prom\n\n"
 		"e.g. from a cron job or systemd timer every minute, with "
-		"DIR as given to\n--collector.textfile.directory.",
+		"DIR as given to\n--collector.textfile.directory.\n\n"
+		"With --json: one object, the same names and values.",
+	.json = true,
 };
 
 struct metric {
@@ -53,10 +55,17 @@ static int print_metrics(const struct vg_table_stats *s, unsigned int dropped)
 		  "Entries the shared table holds (table.size).", s->size },
 	};
 
-	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
-		printf("# HELP %s %s\n# TYPE %s %s\n%s %llu\n", m[i].name,
-		       m[i].help, m[i].name, m[i].type, m[i].name,
-		       m[i].value);
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		if (cli_opts.json)
+			printf("%s\"%s\": %llu", i ? ", " : "{", m[i].name,
+			       m[i].value);
+		else
+			printf("# HELP %s %s\n# TYPE %s %s\n%s %llu\n",
+			       m[i].name, m[i].help, m[i].name, m[i].type,
+			       m[i].name, m[i].value);
+	}
+	if (cli_opts.json)
+		printf("}\n");
 	return fflush(stdout) != 0 || ferror(stdout) ? VG_EXIT_FAIL :
 	       VG_EXIT_OK;
 }

@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -226,14 +227,36 @@ int vg_totp_check(const struct vg_oath *o, struct vg_totp *s,
 
 /* --- files ----------------------------------------------------------- */
 
+/* mkdir of dir's parent, one level only. */
+static int make_parent(const char *dir)
+{
+	char parent[PATH_MAX];
+	const char *slash = strrchr(dir, '/');
+	size_t len = slash ? (size_t)(slash - dir) : 0;
+
+	if (len == 0 || len >= sizeof(parent))
+		return -1;
+	memcpy(parent, dir, len);
+	parent[len] = '\0';
+	return mkdir(parent, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
 static int open_dir(const char *dir, bool create, char *err, size_t errlen)
 {
 	struct stat st;
 	int fd;
 
-	if (create && mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return vg_errf(err, errlen, -errno, "%s: cannot create: %s", dir,
-			    strerror(errno));
+	/* A fresh install has no /etc/vpsguard either: make that one level
+	 * too, as root's only (it holds nothing else). */
+	if (create) {
+		int r = mkdir(dir, 0700);
+
+		if (r != 0 && errno == ENOENT && make_parent(dir) == 0)
+			r = mkdir(dir, 0700);
+		if (r != 0 && errno != EEXIST)
+			return vg_errf(err, errlen, -errno, "%s: cannot "
+				       "create: %s", dir, strerror(errno));
+	}
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;

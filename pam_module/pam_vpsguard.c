@@ -753,8 +753,12 @@ static int entry(pam_handle_t *pamh, int flags, int argc, const char **argv,
 	if (account) {
 		rq.mode = MODE_ACCOUNT;
 	} else if (rq.mode == MODE_ACCOUNT) {
-		vg_log(LOG_ERR, "auth needs a mode: preauth, authfail, "
-		       "authsucc or totp");
+		char bad[64];
+
+		vg_sanitize(bad, sizeof(bad), argc > 0 ? argv[0] : "");
+		vg_log(LOG_ERR, "auth needs a mode (preauth, authfail, "
+		       "authsucc or totp) as its first argument, not '%s'",
+		       bad);
 		rq.cfg_ok = false;
 		rq.mode = MODE_PREAUTH;
 	}

@@ -99,6 +99,20 @@ case_ "ban without ADDR: exit 2" rc 2 ban
 case_ "ban --time junk: exit 2" eval 'rc 2 ban 192.0.2.1 --time 5x && has "not a duration" "$ERR"'
 case_ "ban --time 0: exit 2" rc 2 ban 192.0.2.1 --time 0
 case_ "ban --json (not a read command): exit 2" rc 2 --json ban 192.0.2.1
+case_ "ban --time longer than bantime.maxtime: exit 2, names the key" \
+	eval 'rc 2 ban 192.0.2.1 --time 6w && has "longer than bantime.maxtime" "$ERR"'
+if command -v setpriv >/dev/null 2>&1; then
+	as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$ADMIN" --conf "$CONF" "$@" >"$OUT" 2>"$ERR"; }
+	for c in "ban 192.0.2.1" "unban 192.0.2.1" sync daemon setup harden audit "totp enroll root"; do
+		# shellcheck disable=SC2086
+		case_ "$c as a non-root user: exit 1, 'must be run as root'" \
+			eval "as_nobody $c; [ \$? -eq 1 ] && has 'must be run as root' \"\$ERR\""
+	done
+	case_ "setup --help as a non-root user: usage, exit 0" \
+		eval 'as_nobody setup --help && has "^Usage: pam_vpsguard-admin setup"'
+else
+	skip "commands as a non-root user" "setpriv not installed"
+fi
 case_ "unban with neither ADDR nor --all: exit 2" rc 2 unban
 case_ "unban ADDR --all: exit 2" rc 2 unban 192.0.2.1 --all
 case_ "show of a bad address: exit 2, clear message" \
@@ -259,7 +273,8 @@ for k, v in exp.items():
 EOF
 case_ "metrics: HELP and TYPE for every metric, values as status" \
 	eval 'rc 0 metrics && python3 "$T/prom.py" "$OUT" vpsguard_sources_banned=4 vpsguard_sources_failing=1 vpsguard_table_entries=$USED vpsguard_table_size=1024 vpsguard_failures_total=5 vpsguard_sources_dropped=0'
-case_ "metrics --json is refused (text format only): exit 2" rc 2 metrics --json
+case_ "metrics --json: one object, the same names and values" \
+	eval 'rc 0 metrics --json && py "len(j) == 9 and j[\"vpsguard_sources_banned\"] == 4 and j[\"vpsguard_table_size\"] == 1024 and j[\"vpsguard_failures_total\"] == 5"'
 
 # --- unban --all ---------------------------------------------------------------
 

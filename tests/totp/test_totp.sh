@@ -138,6 +138,16 @@ else
 fi
 mapfile -t REC < <(grep -E '^  [a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$' "$T/enroll.out" | tr -d ' ')
 if [ ${#REC[@]} -eq 10 ]; then pass "ten recovery codes printed"; else fail "ten recovery codes printed" "${#REC[@]}"; fi
+# A fresh install: neither /etc/vpsguard nor its totp directory exist yet.
+mkdir -p "$T/etc-fresh"
+sed "s|^totp.secrets = .*|totp.secrets = $T/etc-fresh/vpsguard/totp|" "$CONF" >"$T/fresh.conf"
+if "$ADMIN" --conf "$T/fresh.conf" totp enroll "$U" >"$T/fresh.out" 2>&1 &&
+   [ "$(stat -c '%a %U' "$T/etc-fresh/vpsguard")" = "700 root" ] &&
+   [ "$(stat -c '%a %U' "$T/etc-fresh/vpsguard/totp")" = "700 root" ]; then
+	pass "totp enroll on a fresh install creates /etc/vpsguard and its totp directory (0700 root)"
+else
+	fail "totp enroll on a fresh install" "$(tail -n 2 "$T/fresh.out" | tr '\n' '|') $(stat -c '%a %U %n' "$T/etc-fresh/vpsguard" "$T/etc-fresh/vpsguard/totp" 2>&1 | tr '\n' '|')"
+fi
 if [ "$(stat -c '%a %U' "$SECRETS")" = "700 root" ] && [ "$(stat -c '%a %U' "$SECRETS/$U")" = "600 root" ]; then
 	pass "secrets dir 0700 root, file 0600 root"
 else

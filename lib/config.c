@@ -575,7 +575,7 @@ static int apply_lines(struct vg_config *c, char *buf, size_t len,
 	char *p = buf, *end = buf + len, *nl, *s;
 	/* The next NUL byte, looked for once per file rather than per line
 	 * (the module parses the file on every authentication). */
-	char *nul = memchr(buf, '\0', len);
+	char *nul = buf ? memchr(buf, '\0', len) : NULL;
 	int r, first = 0;
 
 	for (; p < end; p = nl + 1) {

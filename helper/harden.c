@@ -333,8 +333,10 @@ static const struct cli_cmd harden_cmd = {
 		"in sudo/wheel, or sshd_config does not include\n"
 		"sshd_config.d.  Checked with sshd -t (failure: the old "
 		"files come back\nunchanged), then with sshd -T: a file "
-		"that overrides one of our values is\nnamed (exit 1).  "
-		"sshd is reloaded only with --confirm.",
+		"that overrides one of our values is\nnamed (exit 1), and "
+		"so is a Match block that weakens one for some\nconnections "
+		"(read from the files, and asked with sshd -T -C for root "
+		"and a\nuser).  sshd is reloaded only with --confirm.",
 	.opts = harden_opts,
 };
 

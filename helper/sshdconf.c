@@ -130,11 +130,8 @@ static int scan(const struct sshd_tree *t, const char *path, int depth,
 		if (strcasecmp(kw, "match") == 0) {
 			m.file = path;
 			m.line = n;
+			/* "Match all" too: a block for every connection */
 			snprintf(m.criteria, sizeof(m.criteria), "%s", val);
-			/* "all" must stand alone (sshd refuses more) */
-			m.all = strncasecmp(val, "all", 3) == 0 &&
-				(val[3] == '\0' || isspace((unsigned char)val[3]) ||
-				 val[3] == '#');
 			cur = &m;
 			continue;
 		}

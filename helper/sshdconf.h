@@ -67,7 +67,6 @@ struct sshd_match {
 	const char *file;		/* valid during the call only */
 	unsigned int line;		/* of the Match line */
 	char criteria[256];		/* "User alice", "all" */
-	bool all;			/* Match all: every connection */
 };
 typedef int (*sshd_walk_fn)(void *ctx, const struct sshd_match *m,
 			    const char *file, unsigned int line,

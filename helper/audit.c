@@ -16,6 +16,7 @@
 
 #include "accounts.h"
 #include "cli.h"
+#include "dropin.h"
 #include "nft.h"
 #include "output.h"
 #include "pamstack.h"
@@ -26,7 +27,7 @@
 enum verdict { PASS, WARN, FAIL };
 static const char *const verdict_name[] = { "PASS", "WARN", "FAIL" };
 
-#define LINES_MAX	32
+#define LINES_MAX	48
 
 struct line {
 	enum verdict v;
@@ -50,6 +51,8 @@ static void add(struct report *r, enum verdict v, const char *id,
 	struct line *l;
 	va_list ap;
 
+	if (v == FAIL)
+		r->fails++;	/* counted even if the line is dropped */
 	if (r->n >= LINES_MAX)
 		return;
 	l = &r->l[r->n++];
@@ -59,8 +62,6 @@ static void add(struct report *r, enum verdict v, const char *id,
 	vsnprintf(l->text, sizeof(l->text), fmt, ap);
 	va_end(ap);
 	snprintf(l->fix, sizeof(l->fix), "%s", v == PASS ? "" : fix);
-	if (v == FAIL)
-		r->fails++;
 }
 
 static const char *opt_root;
@@ -300,7 +301,54 @@ static void check_sshd(struct report *r, const struct sshd_tree *t,
 	}
 }
 
-static void check_files(struct report *r, const char *dump)
+/* Match blocks that let some connections around the hardened values
+ * (dropin.h): the same findings as harden's, one line each. */
+static void check_match(struct report *r, const struct sshd_tree *t,
+			const char *dump, const char *user)
+{
+	struct dropin_report *mr = calloc(1, sizeof(*mr));
+	char text[512], fix[512];
+
+	if (!mr) {
+		add(r, WARN, "match-block", "retry", "out of memory");
+		return;
+	}
+	if (dropin_match_check(t, dump, dropin_dump_is_totp(dump), user,
+			       mr) != 0)
+		add(r, WARN, "match-sshd", "run that sshd -T -C by hand to see "
+		    "why", "could not ask sshd how its Match blocks apply: "
+		    "%s", mr->err);
+	for (unsigned int i = 0; i < mr->n; i++) {
+		const struct dropin_finding *f = &mr->f[i];
+
+		dropin_finding_text(f, text, sizeof(text));
+		if (f->match_file[0])
+			snprintf(fix, sizeof(fix), "remove line %u of %s (or "
+				 "set %s %s): for the connections a Match "
+				 "block matches it wins over the drop-in",
+				 f->line, f->file, f->kw->name, f->kw->value);
+		else
+			snprintf(fix, sizeof(fix), "find the Match block that "
+				 "sets %s (sshd_config and its Includes) and "
+				 "remove that line", f->kw->name);
+		/* audit's own scale: MaxAuthTries and the like only WARN */
+		add(r, f->kw->cmp == CMP_MAX ? WARN : FAIL,
+		    f->match_file[0] ? "match-block" : "match-sshd", fix,
+		    "%s", text);
+	}
+	if (mr->more)
+		add(r, FAIL, "match-block", "remove them like the ones above "
+		    "(grep -n Match in sshd_config and its Includes)",
+		    "%u more Match block settings like these", mr->more);
+	if (!mr->n && !mr->more)
+		add(r, PASS, "match-block", "", "no Match block weakens root "
+		    "or password login (files read; sshd -T -C for root and "
+		    "%s)", user ? user : "a made-up user");
+	free(mr);
+}
+
+static void check_files(struct report *r, const char *dump,
+			struct acct_report *a0)
 {
 	struct acct_report a;
 	char ak[1024], path[FS_PATH_MAX], *pam;
@@ -310,6 +358,9 @@ static void check_files(struct report *r, const char *dump)
 	ret = acct_check(opt_root, sshd_dump_get(dump, "authorizedkeysfile",
 						  ak, sizeof(ak)) ? ak : NULL,
 			 &a);
+	memset(a0, 0, sizeof(*a0));
+	if (!ret)
+		*a0 = a;
 	if (ret || !a.admin[0])
 		add(r, FAIL, "admin-key", "ssh-copy-id to a sudo/wheel user, "
 		    "then test a key login", "no public key for any sudo/"
@@ -414,6 +465,7 @@ static const struct cli_cmd audit_cmd = {
 int audit_main(int argc, const char **argv)
 {
 	struct sshd_tree t;
+	struct acct_report acct;
 	struct report *r = NULL;
 	char err[2048], *dump = NULL;
 	const char *args[1];
@@ -437,7 +489,10 @@ int audit_main(int argc, const char **argv)
 		goto out;
 	}
 	check_sshd(r, &t, dump);
-	check_files(r, dump);
+	check_files(r, dump, &acct);
+	check_match(r, &t, dump, acct.admin[0] ? acct.admin :
+		    acct.key_user[0] ? acct.key_user :
+		    acct.sudo_user[0] ? acct.sudo_user : NULL);
 	check_host(r);
 	print(r, cli_opts.json);
 	ret = r->fails ? VG_EXIT_AUDIT : VG_EXIT_OK;

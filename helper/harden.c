@@ -17,75 +17,13 @@
 #include "accounts.h"
 #include "cli.h"
 #include "confirm.h"
+#include "dropin.h"
 #include "sshd.h"
 #include "sshdconf.h"
 #include "subcommands.h"
 
 #define ERR_MAX		2048
 #define PORTS_MAX	16
-
-enum { KW_KEYONLY = 1, KW_TOTP = 2, KW_BOTH = 3 };
-
-/* What the drop-in says.  A keyword is written only where the installed
- * sshd knows it (an unknown one is fatal: no sshd after the next
- * restart); since/before are OpenSSH versions, 0 = any. */
-static const struct dropin_kw {
-	const char *name, *value, *dump;	/* dump: sshd -T's spelling */
-	unsigned int flags;
-	int since_major, since_minor, before_major, before_minor;
-	const char *comment;
-} dropin_kws[] = {
-	{ "PermitRootLogin", "no", "permitrootlogin", KW_BOTH, 0, 0, 0, 0,
-	  "No root login at all: log in as your sudo user." },
-	{ "PasswordAuthentication", "no", "passwordauthentication", KW_BOTH,
-	  0, 0, 0, 0, "No passwords: nothing left to guess." },
-	{ "KbdInteractiveAuthentication", "no", "kbdinteractiveauthentication",
-	  KW_KEYONLY, 0, 0, 0, 0,
-	  "No keyboard-interactive either: through PAM it can ask the\n"
-	  "# password too." },
-	{ "ChallengeResponseAuthentication", "no",
-	  "challengeresponseauthentication", KW_KEYONLY, 0, 0, 8, 7,
-	  "Before OpenSSH 8.7 a separate option with the same effect." },
-	{ "KbdInteractiveAuthentication", "yes",
-	  "kbdinteractiveauthentication", KW_TOTP, 0, 0, 0, 0,
-	  "Keyboard-interactive carries the TOTP code (PAM asks it)." },
-	{ "ChallengeResponseAuthentication", "yes",
-	  "challengeresponseauthentication", KW_TOTP, 0, 0, 8, 7,
-	  "Before OpenSSH 8.7 a separate option with the same effect." },
-	{ "AuthenticationMethods", "publickey,keyboard-interactive",
-	  "authenticationmethods", KW_TOTP, 0, 0, 0, 0,
-	  "Both: a key, then the code." },
-	{ "PubkeyAuthentication", "yes", "pubkeyauthentication", KW_BOTH,
-	  0, 0, 0, 0, "Keys are the way in." },
-	{ "PermitEmptyPasswords", "no", "permitemptypasswords", KW_BOTH,
-	  0, 0, 0, 0, "Never an empty password." },
-	{ "MaxAuthTries", "3", "maxauthtries", KW_BOTH, 0, 0, 0, 0,
-	  "Three tries per connection (a client offering many keys\n"
-	  "# uses them up: IdentitiesOnly=yes on the client)." },
-	{ "LoginGraceTime", "30", "logingracetime", KW_BOTH, 0, 0, 0, 0,
-	  "Unauthenticated connections are dropped after 30 s." },
-	{ "UsePAM", "yes", "usepam", KW_BOTH, 0, 0, 0, 0,
-	  "PAM's account phase runs for key logins too: pam_vpsguard\n"
-	  "# refuses banned sources there." },
-};
-
-#define N_KWS	(sizeof(dropin_kws) / sizeof(dropin_kws[0]))
-
-static bool kw_applies(const struct dropin_kw *k, const struct sshd_tree *t,
-		       bool totp)
-{
-	if (!(k->flags & (totp ? KW_TOTP : KW_KEYONLY)))
-		return false;
-	if (t->major == 0)	/* unknown version: the common subset */
-		return k->before_major == 0;
-	if (k->since_major && !sshd_at_least(t, k->since_major,
-					     k->since_minor))
-		return false;
-	if (k->before_major && sshd_at_least(t, k->before_major,
-					     k->before_minor))
-		return false;
-	return true;
-}
 
 static bool opt_dry, opt_totp, opt_force, opt_reload;
 static const char *opt_root, *opt_port, *opt_confirm;
@@ -109,10 +47,10 @@ static int build(const struct sshd_tree *t, const unsigned int *ports,
 	    "# it reads, so these win over every later file and over "
 	    "sshd_config itself\n# (which includes this directory at its "
 	    "top).  Edits here are overwritten.\n", opt_totp ? " --totp" : "");
-	for (size_t i = 0; i < N_KWS; i++) {
+	for (size_t i = 0; i < dropin_nkws; i++) {
 		const struct dropin_kw *k = &dropin_kws[i];
 
-		if (kw_applies(k, t, opt_totp))
+		if (dropin_kw_applies(k, t, opt_totp))
 			ADD("\n# %s\n%s %s\n", k->comment, k->name, k->value);
 	}
 	if (nports) {
@@ -222,17 +160,22 @@ static void print_sshd_err(const struct sshd_tree *t, const char *err)
 		fputc('\n', stderr);
 }
 
-/* The lockout guards; each failure printed.  Count of failures. */
-static int guards(const struct sshd_tree *t, const char *dump)
+/* The lockout guards; each failure printed.  Count of failures.  r: who
+ * can log in (for the Match check's sample user). */
+static int guards(const struct sshd_tree *t, const char *dump,
+		  struct acct_report *rp)
 {
 	struct acct_report r;
 	char ak[1024];
 	int bad = 0, ret;
 	const char *how = opt_force ? "warning (--force)" : "refused";
 
+	memset(rp, 0, sizeof(*rp));
 	ret = acct_check(t->root, sshd_dump_get(dump, "authorizedkeysfile",
 						 ak, sizeof(ak)) ? ak : NULL,
 			 &r);
+	if (!ret)
+		*rp = r;
 	if (ret) {
 		cli_error("harden: %s: cannot read the users: %s", how,
 			  strerror(-ret));
@@ -269,17 +212,17 @@ static int guards(const struct sshd_tree *t, const char *dump)
 
 /* Our values as sshd -T reports them; a loser is named with the file
  * and line that sshd reads first.  Count of overridden values. */
-static int overrides(const struct sshd_tree *t, const char *dump,
-		     const unsigned int *ports, unsigned int nports)
+static int global_overrides(const struct sshd_tree *t, const char *dump,
+			    const struct dropin_report *mr)
 {
 	int bad = 0;
 
-	for (size_t i = 0; i < N_KWS; i++) {
+	for (size_t i = 0; i < dropin_nkws; i++) {
 		const struct dropin_kw *k = &dropin_kws[i];
 		struct sshd_origin o;
 		char val[256];
 
-		if (!kw_applies(k, t, opt_totp))
+		if (!dropin_kw_applies(k, t, opt_totp))
 			continue;
 		if (!sshd_dump_get(dump, k->dump, val, sizeof(val)))
 			continue;	/* not printed by this sshd */
@@ -293,11 +236,61 @@ static int overrides(const struct sshd_tree *t, const char *dump,
 				  "first value.  Remove that line or set it to "
 				  "'%s'", k->name, val, k->value, o.file,
 				  o.line, o.value, k->value);
-		else
+		else if (!dropin_reported(mr, k))
 			cli_error("harden: %s is '%s', not '%s' (a Match "
 				  "block or the sshd command line?)", k->name,
 				  val, k->value);
+		/* else a "Match all" block: named below */
 	}
+	return bad;
+}
+
+/* Match blocks that give some connections a weaker value than ours:
+ * sshd applies them over every global value, ours included. */
+static int match_overrides(const struct dropin_report *mr)
+{
+	char text[FS_PATH_MAX * 2 + 512];
+
+	for (unsigned int i = 0; i < mr->n; i++) {
+		const struct dropin_finding *f = &mr->f[i];
+
+		dropin_finding_text(f, text, sizeof(text));
+		if (f->match_file[0])
+			cli_error("harden: %s: for the connections it matches "
+				  "it wins over the drop-in.  Remove that line "
+				  "or set it to '%s'", text, f->kw->value);
+		else
+			cli_error("harden: %s, not '%s': a Match block applies "
+				  "that the files read here do not show.  Find "
+				  "it (sshd_config and its Includes) and remove "
+				  "the setting", text, f->kw->value);
+	}
+	if (mr->more)
+		cli_error("harden: and %u more Match block setting(s) like "
+			  "these", mr->more);
+	return (int)(mr->n + mr->more);
+}
+
+/* Everything that keeps our values from applying to every connection.
+ * Count of problems. */
+static int overrides(const struct sshd_tree *t, const char *dump,
+		     const unsigned int *ports, unsigned int nports,
+		     const char *user)
+{
+	struct dropin_report *mr = calloc(1, sizeof(*mr));
+	int bad = 0;
+
+	if (!mr) {
+		cli_error("harden: %s", strerror(ENOMEM));
+		return 1;
+	}
+	if (dropin_match_check(t, dump, opt_totp, user, mr) != 0) {
+		cli_error("harden: cannot check the Match blocks with sshd: %s",
+			  mr->err);
+		bad++;
+	}
+	bad += global_overrides(t, dump, mr);
+	bad += match_overrides(mr);
 	for (unsigned int i = 0; i < nports; i++) {
 		char p[16];
 
@@ -307,6 +300,7 @@ static int overrides(const struct sshd_tree *t, const char *dump,
 			bad++;
 		}
 	}
+	free(mr);
 	return bad;
 }
 
@@ -339,8 +333,10 @@ static const struct cli_cmd harden_cmd = {
 		"in sudo/wheel, or sshd_config does not include\n"
 		"sshd_config.d.  Checked with sshd -t (failure: the old "
 		"files come back\nunchanged), then with sshd -T: a file "
-		"that overrides one of our values is\nnamed (exit 1).  "
-		"sshd is reloaded only with --confirm.",
+		"that overrides one of our values is\nnamed (exit 1), and "
+		"so is a Match block that weakens one for some\nconnections "
+		"(read from the files, and asked with sshd -T -C for root "
+		"and a\nuser).  sshd is reloaded only with --confirm.",
 	.opts = harden_opts,
 };
 
@@ -370,6 +366,7 @@ static bool selinux(const char *root)
 int harden_main(int argc, const char **argv)
 {
 	struct sshd_tree t;
+	struct acct_report acct;
 	struct fs_snap snap = { .data = NULL };
 	char err[ERR_MAX], *dump = NULL, *dump2 = NULL, how[256];
 	char text[8192];
@@ -409,7 +406,7 @@ int harden_main(int argc, const char **argv)
 		ret = VG_EXIT_FAIL;
 		goto out;
 	}
-	bad = guards(&t, dump);
+	bad = guards(&t, dump, &acct);
 	if (bad && !opt_force) {
 		cli_error("harden: nothing written (--force to write anyway)");
 		ret = VG_EXIT_FAIL;
@@ -490,7 +487,8 @@ int harden_main(int argc, const char **argv)
 		       "stack must ask the code, not\nthe password "
 		       "(sshd_snippets' TOTP stack), and each user needs "
 		       "`pam_vpsguard-admin totp enroll`.\n");
-	if (overrides(&t, dump2, ports, nports)) {
+	if (overrides(&t, dump2, ports, nports, acct.admin[0] ? acct.admin :
+		      acct.key_user[0] ? acct.key_user : acct.sudo_user)) {
 		cli_error("harden: the drop-in is in place but does not win "
 			  "everywhere (above); sshd not reloaded");
 		ret = VG_EXIT_FAIL;

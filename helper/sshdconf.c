@@ -74,70 +74,79 @@ static const char *next_line(const char *p, const char *end, char *l,
 	return e < end ? e + 1 : end;
 }
 
-/* Called for every setting outside Match, in sshd's reading order;
- * non-zero stops the walk. */
-typedef int (*scan_fn)(void *ctx, const char *file, unsigned int line,
-		       const char *kw, const char *val);
-
 static int scan(const struct sshd_tree *t, const char *path, int depth,
-		scan_fn fn, void *ctx)
+		const struct sshd_match *outer, sshd_walk_fn fn, void *ctx);
+
+/* Each file of one Include line, in lexical order, inside the block cur. */
+static int scan_include(const struct sshd_tree *t, char *val, int depth,
+			const struct sshd_match *cur, sshd_walk_fn fn,
+			void *ctx)
 {
+	char *arg, *s2 = NULL;
+	int ret = 0;
+
+	for (arg = strtok_r(val, " \t", &s2); arg && !ret;
+	     arg = strtok_r(NULL, " \t", &s2)) {
+		char pat[FS_PATH_MAX];
+		glob_t g;
+
+		if (include_path(t->root, arg, pat, sizeof(pat)) != 0)
+			continue;
+		if (glob(pat, 0, NULL, &g) != 0)
+			continue;
+		for (size_t i = 0; i < g.gl_pathc && !ret; i++)
+			ret = scan(t, g.gl_pathv[i], depth + 1, cur, fn, ctx);
+		globfree(&g);
+	}
+	return ret;
+}
+
+/* As sshd reads it (servconf.c): a Match block runs to the next Match
+ * or the end of its file, and an included file starts inside the block
+ * of its Include line and cannot change that block for the lines after
+ * the Include. */
+static int scan(const struct sshd_tree *t, const char *path, int depth,
+		const struct sshd_match *outer, sshd_walk_fn fn, void *ctx)
+{
+	struct sshd_match m;
+	const struct sshd_match *cur = outer;
 	char *buf, line[4096];
 	const char *p;
 	size_t len;
 	unsigned int n = 0;
-	bool in_match = false;
-	int ret;
+	int ret = 0;
 
 	if (depth > INCLUDE_DEPTH)
 		return 0;
 	if (fs_read(path, &buf, &len) != 0)
 		return 0;	/* sshd -t is the judge of missing files */
 	p = buf;
-	while ((p = next_line(p, buf + len, line, sizeof(line)))) {
+	while (!ret && (p = next_line(p, buf + len, line, sizeof(line)))) {
 		char *kw, *val;
 
 		n++;
 		if (!split_line(line, &kw, &val))
 			continue;
 		if (strcasecmp(kw, "match") == 0) {
-			/* A Match block runs to the end of its file. */
-			in_match = true;
+			m.file = path;
+			m.line = n;
+			/* "Match all" too: a block for every connection */
+			snprintf(m.criteria, sizeof(m.criteria), "%s", val);
+			cur = &m;
 			continue;
 		}
-		if (in_match)
-			continue;
-		if (strcasecmp(kw, "include") == 0) {
-			char *arg, *s2 = NULL;
-
-			for (arg = strtok_r(val, " \t", &s2); arg;
-			     arg = strtok_r(NULL, " \t", &s2)) {
-				char pat[FS_PATH_MAX];
-				glob_t g;
-
-				if (include_path(t->root, arg, pat,
-						 sizeof(pat)) != 0)
-					continue;
-				if (glob(pat, 0, NULL, &g) != 0)
-					continue;
-				ret = 0;
-				for (size_t i = 0; i < g.gl_pathc && !ret; i++)
-					ret = scan(t, g.gl_pathv[i], depth + 1,
-						   fn, ctx);
-				globfree(&g);
-				if (ret)
-					goto out;
-			}
-			continue;
-		}
-		ret = fn(ctx, path, n, kw, val);
-		if (ret)
-			goto out;
+		if (strcasecmp(kw, "include") == 0)
+			ret = scan_include(t, val, depth, cur, fn, ctx);
+		else
+			ret = fn(ctx, cur, path, n, kw, val);
 	}
-	ret = 0;
-out:
 	free(buf);
 	return ret;
+}
+
+int sshd_walk(const struct sshd_tree *t, sshd_walk_fn fn, void *ctx)
+{
+	return scan(t, t->main, 0, NULL, fn, ctx);
 }
 
 /* The main file with every Include argument re-rooted, for sshd. */
@@ -284,8 +293,18 @@ int sshd_test(const struct sshd_tree *t, char *err, size_t len)
 
 int sshd_dump(const struct sshd_tree *t, char **dump, char *err, size_t len)
 {
-	const char *argv[] = { VG_PATH_SSHD, "-T", "-f", t->check, NULL };
+	return sshd_dump_conn(t, NULL, dump, err, len);
+}
+
+int sshd_dump_conn(const struct sshd_tree *t, const char *spec, char **dump,
+		   char *err, size_t len)
+{
+	const char *argv[] = { VG_PATH_SSHD, "-T", "-f", t->check, "-C", spec,
+			       NULL };
 	int ret;
+
+	if (!spec)
+		argv[4] = NULL;
 
 	*dump = malloc(DUMP_MAX);
 	if (!*dump)
@@ -368,11 +387,13 @@ struct who_ctx {
 	struct sshd_origin *o;
 };
 
-static int who_fn(void *ctx, const char *file, unsigned int line,
-		  const char *kw, const char *val)
+static int who_fn(void *ctx, const struct sshd_match *m, const char *file,
+		  unsigned int line, const char *kw, const char *val)
 {
 	struct who_ctx *w = ctx;
 
+	if (m)
+		return 0;
 	if (strcasecmp(kw, w->kw) != 0 &&
 	    !(w->alias && strcasecmp(kw, w->alias) == 0))
 		return 0;
@@ -391,7 +412,7 @@ int sshd_who_sets(const struct sshd_tree *t, const char *kw,
 	if (strcasecmp(kw, "kbdinteractiveauthentication") == 0)
 		w.alias = "challengeresponseauthentication";
 	memset(o, 0, sizeof(*o));
-	return scan(t, t->main, 0, who_fn, &w);
+	return sshd_walk(t, who_fn, &w);
 }
 
 struct port_ctx {
@@ -399,14 +420,14 @@ struct port_ctx {
 	unsigned int n;
 };
 
-static int port_fn(void *ctx, const char *file, unsigned int line,
-		   const char *kw, const char *val)
+static int port_fn(void *ctx, const struct sshd_match *m, const char *file,
+		   unsigned int line, const char *kw, const char *val)
 {
 	struct port_ctx *p = ctx;
 
 	(void)line;
 	(void)val;
-	if (strcasecmp(kw, "port") == 0 && strcmp(file, p->skip) != 0)
+	if (!m && strcasecmp(kw, "port") == 0 && strcmp(file, p->skip) != 0)
 		p->n++;
 	return 0;
 }
@@ -415,6 +436,6 @@ unsigned int sshd_explicit_ports(const struct sshd_tree *t, const char *skip)
 {
 	struct port_ctx p = { skip, 0 };
 
-	scan(t, t->main, 0, port_fn, &p);
+	sshd_walk(t, port_fn, &p);
 	return p.n;
 }

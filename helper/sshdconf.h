@@ -45,6 +45,10 @@ bool sshd_at_least(const struct sshd_tree *t, int major, int minor);
 int sshd_test(const struct sshd_tree *t, char *err, size_t len);
 /* sshd -T into *dump (free() it): 0, > 0 as above, or -errno. */
 int sshd_dump(const struct sshd_tree *t, char **dump, char *err, size_t len);
+/* sshd -T -C spec ("user=root,host=x,addr=203.0.113.7"): the values for
+ * such a connection, Match blocks applied by sshd itself.  As above. */
+int sshd_dump_conn(const struct sshd_tree *t, const char *spec, char **dump,
+		   char *err, size_t len);
 /* The first value of a lowercase keyword in a dump; false if absent. */
 bool sshd_dump_get(const char *dump, const char *kw, char *val, size_t len);
 /* Does any line of the dump read "kw value"? (list keywords: port) */
@@ -52,6 +56,22 @@ bool sshd_dump_has(const char *dump, const char *kw, const char *val);
 
 /* Does the main file Include the drop-in directory (outside Match)? */
 bool sshd_includes_dropins(const struct sshd_tree *t);
+
+/* Every setting in sshd's reading order (the main file, each Include
+ * expanded in place, its files in lexical order), with the Match block
+ * it is in: NULL outside any.  A block runs to the next Match or the end
+ * of its file; an included file starts in the block of its Include line.
+ * Include lines themselves are not passed.  Non-zero from fn stops the
+ * walk and is returned. */
+struct sshd_match {
+	const char *file;		/* valid during the call only */
+	unsigned int line;		/* of the Match line */
+	char criteria[256];		/* "User alice", "all" */
+};
+typedef int (*sshd_walk_fn)(void *ctx, const struct sshd_match *m,
+			    const char *file, unsigned int line,
+			    const char *kw, const char *val);
+int sshd_walk(const struct sshd_tree *t, sshd_walk_fn fn, void *ctx);
 
 /* Where sshd reads its first value of kw, in its own order (the main
  * file, each Include expanded in place in lexical order; Match blocks

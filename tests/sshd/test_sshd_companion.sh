@@ -271,6 +271,112 @@ check "audit with 01-evil.conf: exit 3, password login FAIL" \
 	eval "test $rc = 3 && grep -q '^FAIL  password login allowed' '$OUT'"
 rm -f "$R/etc/ssh/sshd_config.d/01-evil.conf"
 
+# ============================ Match blocks =================================
+# sshd applies a matching Match block over every global value, ours
+# included, and plain sshd -T does not show it: harden and audit read
+# the blocks (file:line of the Match line) and ask sshd -T -C.
+MAIN=$R/etc/ssh/sshd_config
+cp "$MAIN" "$T/main.orig"
+with_match() {	# LINE...: sshd_config as before, plus these lines at its end
+	cp "$T/main.orig" "$MAIN" && printf '%s\n' "$@" >>"$MAIN"
+}
+mline() { grep -nxF -- "$1" "$MAIN" | head -n 1 | cut -d: -f1; }	# line number of an exact line
+harden_rc() { run A harden --root "$R"; echo $? >"$T/rc"; }
+rc_is() { [ "$(cat "$T/rc")" = "$1" ] || { echo "exit $(cat "$T/rc"), want $1"; cat "$OUT"; return 1; }; }
+audit_rc() { run A audit --root "$R" "$@"; echo $? >"$T/rc"; }
+
+with_match "Match Address 0.0.0.0/0" "	PasswordAuthentication yes"
+n=$(mline "Match Address 0.0.0.0/0")
+h0=$(hups)
+harden_rc
+case_ "Match Address 0.0.0.0/0 + PasswordAuthentication yes: harden exit 1, sshd not reloaded" \
+	eval 'rc_is 1 && has "sshd not reloaded" && [ "$(hups)" = "$h0" ]'
+case_ "... names sshd_config:LINE of the Match line and the setting" \
+	has "sshd_config:$n \(\"Match Address 0\.0\.0\.0/0\"\) sets PasswordAuthentication yes \(line $((n + 1))\)"
+case_ "... and only that block (no vague 'a Match block or the command line?')" \
+	eval 'hasnt "command line" && [ "$(grep -c "Match block at" "$OUT")" = 1 ]'
+audit_rc
+case_ "audit: exit 3, FAIL line naming the Match block, with a fix" \
+	eval 'rc_is 3 && has "^FAIL  Match block at .*sshd_config:$n .*PasswordAuthentication yes" && grep -A1 "^FAIL  Match block" "$OUT" | has "fix: remove line $((n + 1)) of .*sshd_config" /dev/stdin'
+audit_rc --json
+case_ "audit --json: a match-block FAIL with text and fix" \
+	eval "rc_is 3 && python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); m=[l for l in d[\"lines\"] if l[\"check\"]==\"match-block\"]; assert len(m)==1 and m[0][\"result\"]==\"FAIL\" and \"sshd_config:$n\" in m[0][\"text\"] and m[0][\"fix\"], m' '$OUT'"
+# The gap is real: the running sshd offers passwords again once reloaded.
+reload
+case_ "(the Match Address block really re-enables password login after a reload)" pw_login
+cp "$T/main.orig" "$MAIN"
+reload
+case_ "(and the restored config refuses it again)" eval '! pw_login'
+
+with_match "Match User *" "	PermitRootLogin yes"
+n=$(mline "Match User *")
+harden_rc
+case_ "Match User * + PermitRootLogin yes: harden exit 1 naming sshd_config:LINE" \
+	eval 'rc_is 1 && has "sshd_config:$n \(\"Match User \*\"\) sets PermitRootLogin yes \(line $((n + 1))\)"'
+audit_rc
+case_ "... audit exit 3 with the FAIL line" eval 'rc_is 3 && has "^FAIL  Match block at .*sshd_config:$n .*PermitRootLogin yes"'
+
+with_match "match group users" "kbdinteractiveauthentication yes" "MaxAuthTries 8"
+n=$(mline "match group users")
+harden_rc
+case_ "match group users (lowercase keywords): KbdInteractiveAuthentication and MaxAuthTries caught" \
+	eval 'rc_is 1 && has "sshd_config:$n \(\"Match group users\"\) sets kbdinteractiveauthentication yes \(line $((n + 1))\)" && has "sshd_config:$n .*MaxAuthTries 8 \(line $((n + 2))\)"'
+audit_rc
+case_ "... audit: FAIL for keyboard-interactive, WARN for MaxAuthTries" \
+	eval 'rc_is 3 && has "^FAIL  Match block at .*kbdinteractiveauthentication yes" && has "^WARN  Match block at .*MaxAuthTries 8"'
+
+with_match "Match User $U,root" "	PasswordAuthentication no" "	PermitRootLogin no" "	MaxAuthTries 2" \
+	"	PubkeyAuthentication no" "	KbdInteractiveAuthentication no" "Match all" "	PasswordAuthentication no"
+harden_rc
+case_ "stricter Match blocks are silent: harden exit 0" \
+	eval 'rc_is 0 && hasnt "Match block"'
+audit_rc
+case_ "... audit exit 0 with the PASS line for Match blocks" \
+	eval 'rc_is 0 && has "^PASS  no Match block weakens"'
+with_match "Match Address 192.0.2.0/24" "	PermitRootLogin no" "	PermitRootLogin yes"
+harden_rc
+case_ "only a block's first value counts (no, then yes: silent)" eval 'rc_is 0 && hasnt "Match block"'
+
+# Match inside an Include'd drop-in; its block ends with that file.
+cp "$T/main.orig" "$MAIN"
+D=$R/etc/ssh/sshd_config.d
+printf '# local\nMatch User %s\n  PasswordAuthentication "yes" # for the backup job\n' "$U" >"$D/60-match.conf"
+harden_rc
+case_ "Match in an included file: harden exit 1 naming 60-match.conf:2 and line 3" \
+	eval 'rc_is 1 && has "60-match\.conf:2 \(\"Match User $U\"\) sets PasswordAuthentication yes \(line 3\)" && [ "$(grep -c "Match block at" "$OUT")" = 1 ]'
+audit_rc
+case_ "... audit FAIL names it" eval 'rc_is 3 && has "^FAIL  Match block at .*60-match\.conf:2"'
+rm -f "$D/60-match.conf"
+
+# Match all: a new block for every connection (plain sshd -T shows it).
+with_match "Match User nobody" "	PasswordAuthentication yes" "Match all" "	X11Forwarding no" "	PermitRootLogin no"
+n=$(mline "Match User nobody")
+harden_rc
+case_ "Match all ends the block before it: only 'Match User nobody' reported" \
+	eval 'rc_is 1 && has "sshd_config:$n \(\"Match User nobody\"\) sets PasswordAuthentication yes" && hasnt "Match all" && [ "$(grep -c "Match block at" "$OUT")" = 1 ]'
+with_match "Match all" "	PermitRootLogin yes"
+n=$(mline "Match all")
+harden_rc
+case_ "Match all + PermitRootLogin yes: caught as the 'Match all' block (not a vague override)" \
+	eval 'rc_is 1 && has "sshd_config:$n \(\"Match all\"\) sets PermitRootLogin yes \(line $((n + 1))\)" && hasnt "command line"'
+audit_rc
+case_ "... audit FAILs root login and the Match all block" \
+	eval 'rc_is 3 && has "^FAIL  root login: PermitRootLogin yes" && has "^FAIL  Match block at .*\"Match all\""'
+
+# A block the file reading cannot see (an Include outside the --root
+# tree, which sshd follows as written): sshd -T -C still catches it.
+cp "$T/main.orig" "$MAIN"
+printf 'Match User root\n  PermitRootLogin yes\n' >"$T/outside.conf"
+echo "Include $T/outside.conf" >"$D/60-outside.conf"
+harden_rc
+case_ "a Match block only sshd sees: harden exit 1 from sshd -T -C user=root" \
+	eval 'rc_is 1 && has "sshd -T -C user=root,host=x,addr=203\.0\.113\.7,laddr=[^,]+,lport=22 gives PermitRootLogin yes"'
+audit_rc
+case_ "... audit FAIL (match-sshd)" eval 'rc_is 3 && has "^FAIL  sshd -T -C user=root.* gives PermitRootLogin yes"'
+rm -f "$D/60-outside.conf" "$T/outside.conf"
+harden_rc
+case_ "config restored: harden exit 0 again" rc_is 0
+
 # --port
 expect_rc "harden --port 80 is a usage error" 2 A harden --root "$R" --port 80
 python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",2299)); s.listen(); time.sleep(60)' &

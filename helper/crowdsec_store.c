@@ -451,7 +451,7 @@ int cs_refresh(struct cs_link *l, const struct vg_config *c, bool *changed)
 	return cs_load(l, c, false);
 }
 
-static int64_t mono_ms(void)
+static int64_t lock_clock_ms(void)
 {
 	struct timespec ts;
 
@@ -473,7 +473,7 @@ int cs_lock(struct cs_link *l, const struct vg_config *c, int wait_ms,
 	    char *err, size_t errlen)
 {
 	char path[VG_PATH_MAX + 24], mine[24], *slash;
-	int64_t until = mono_ms() + wait_ms;
+	int64_t until = lock_clock_ms() + wait_ms;
 	struct stat st;
 	int fd, n, ret = 0;
 
@@ -515,7 +515,7 @@ int cs_lock(struct cs_link *l, const struct vg_config *c, int wait_ms,
 				      path, strerror(errno));
 			goto fail;
 		}
-		if (mono_ms() >= until) {
+		if (lock_clock_ms() >= until) {
 			char who[32] = "another process";
 			long pid = holder(fd);
 

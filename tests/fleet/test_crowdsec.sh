@@ -388,6 +388,44 @@ daemon_pull() {
 		{ echo "not lifted by the daemon within 20 s"; return 1; }
 }
 case_ daemon-pulls-deltas daemon_pull
+
+# Several writers of STATE.crowdsec at once (the daemon, two syncs, eight
+# unbans): every unban's lift is in the file afterwards, and the daemon,
+# which keeps the link in memory, does not write it back without them.
+RACE="70 71 72 73 74 75 76 77"
+for i in $RACE; do
+	cscli decisions add --ip 203.0.113.$i --duration 2h >/dev/null 2>&1
+done
+race() {
+	local i pids=() rc=0 p
+	wait_for 20 sh -c "nft list set inet vpsguard drop4 | grep -qF 203.0.113.77" ||
+		{ echo "the daemon did not pull the decisions"; return 1; }
+	for i in $RACE; do
+		"$ADMIN" --conf "$CONF" unban 203.0.113.$i >"$T/unban.$i" 2>&1 &
+		pids+=($!)
+	done
+	"$ADMIN" --conf "$CONF" sync >"$T/sync.1" 2>&1 & pids+=($!)
+	kill -USR1 "$DPID"
+	"$ADMIN" --conf "$CONF" sync >"$T/sync.2" 2>&1 & pids+=($!)
+	for p in "${pids[@]}"; do wait "$p" || rc=1; done
+	[ $rc -eq 0 ] || { echo "a writer failed: $(cat "$T"/unban.* "$T"/sync.* | grep -v '^unbanned\|lifted here only\|^pam_vpsguard-admin: crowdsec: ' | head -3)"; return 1; }
+	for i in $RACE; do
+		grep -q "lifted here only" "$T/unban.$i" || { echo "unban .$i: $(cat "$T/unban.$i")"; return 1; }
+		grep -q "^l [0-9]* [0-9]* 203.0.113.$i$" "$STATE.crowdsec" || { echo "lift of .$i lost"; return 1; }
+	done
+	# the daemon's next save (a new decision) keeps them, and drops none
+	cscli decisions add --ip 203.0.113.79 --duration 1h >/dev/null 2>&1
+	kill -USR1 "$DPID"
+	wait_for 20 sh -c "nft list set inet vpsguard drop4 | grep -qF 203.0.113.79" ||
+		{ echo "the daemon did not pull .79"; return 1; }
+	kill -USR1 "$DPID"
+	sleep 1
+	for i in $RACE; do
+		grep -q "^l [0-9]* [0-9]* 203.0.113.$i$" "$STATE.crowdsec" || { echo "the daemon lost the lift of .$i"; return 1; }
+		not_in_set drop4 "203.0.113.$i " || return 1
+	done
+}
+case_ concurrent-writers-nothing-lost race
 kill "$DPID" 2>/dev/null
 wait "$DPID" 2>/dev/null
 untrack_pid "$DPID"

@@ -217,7 +217,7 @@ static void fleet_unban(const struct vg_config *cfg, const struct vg_addr *key,
 	f->err = cs_lock(&l, cfg, CS_LOCK_WAIT_MS, f->why, sizeof(f->why));
 	if (f->err)
 		return;
-	f->err = cs_refresh(&l, cfg, &changed);
+	f->err = cs_refresh(&l, cfg, false, &changed);
 	if (f->err) {
 		snprintf(f->why, sizeof(f->why), "%s.crowdsec: %s",
 			 cfg->state_path, strerror(-f->err));

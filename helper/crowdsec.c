@@ -1,5 +1,6 @@
 /*
- * The CrowdSec link: what to pull, what to push, when to try again.
+ * The CrowdSec link: what to pull, what to push and retract, when to try
+ * again.
  *
  * Timing: the helper calls cs_exchange() once per pass, after its local
  * work (state file, drop sets) is done, so a LAPI that hangs delays
@@ -7,7 +8,9 @@
  * failure no request is made before a backoff of 5 s doubling to 5 min
  * (the daemon; every `sync` is an explicit request and tries once); and
  * a failed pull skips the push of the same pass, so a LAPI that is down
- * costs one attempt per pass at most.
+ * costs one attempt per pass at most.  The caller holds the link's lock:
+ * no request starts after CS_BUDGET_MS (cs_budget_start()), so others
+ * never wait for it long.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -85,15 +88,6 @@ out:
 	return ret;
 }
 
-int cs_elem_cmp(const void *a, const void *b)
-{
-	const struct vg_nft_elem *x = a, *y = b;
-
-	if (x->addr.family != y->addr.family)
-		return x->addr.family < y->addr.family ? -1 : 1;
-	return memcmp(x->addr.bytes, y->addr.bytes, sizeof(x->addr.bytes));
-}
-
 /* Record a failure.  Logged when the reason changes, not on every retry
  * of the same outage. */
 void cs_failed(struct cs_link *l, int64_t now, const char *fmt, ...)
@@ -155,15 +149,6 @@ static bool budget_spent(const struct cs_link *l)
 	return l->budget_end && mono_ms() >= l->budget_end;
 }
 
-static bool overlaps_ignore(const struct vg_config *c, const struct vg_addr *n)
-{
-	for (unsigned int i = 0; i < c->ignoreip.n; i++)
-		if (vg_cidr_contains(&c->ignoreip.net[i], n) ||
-		    vg_cidr_contains(n, &c->ignoreip.net[i]))
-			return true;
-	return false;
-}
-
 static long find_dec(const struct cs_link *l, int64_t id)
 {
 	for (size_t i = 0; i < l->n_dec; i++)
@@ -172,40 +157,6 @@ static long find_dec(const struct cs_link *l, int64_t id)
 	return -1;
 }
 
-/* The first lift of decision id (l->lift is sorted by id), or n_lift. */
-static size_t first_lift(const struct cs_link *l, int64_t id)
-{
-	size_t lo = 0, hi = l->n_lift;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (l->lift[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-bool cs_lifted(const struct cs_link *l, int64_t id, const struct vg_addr *a)
-{
-	for (size_t i = first_lift(l, id); i < l->n_lift &&
-	     l->lift[i].id == id; i++)
-		if (vg_cidr_contains(&l->lift[i].net, a))
-			return true;
-	return false;
-}
-
-static bool any_lift(const struct cs_link *l, int64_t id)
-{
-	size_t i = first_lift(l, id);
-
-	return i < l->n_lift && l->lift[i].id == id;
-}
-
-/* Lifts whose decision is gone (deleted, expired, not in a full list)
- * are forgotten: a lift holds one decision back, not the source. */
 static int id_cmp(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -213,6 +164,8 @@ static int id_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Lifts whose decision is gone (deleted, expired, not in a full list)
+ * are forgotten: a lift holds one decision back, not the source. */
 static void prune_lifts(struct cs_link *l, int64_t now)
 {
 	int64_t *ids = l->n_lift ? malloc((l->n_dec + 1) * sizeof(*ids)) :
@@ -287,8 +240,8 @@ static bool take(struct cs_link *l, const struct vg_config *c,
 	}
 	vg_log(LOG_NOTICE, "crowdsec: ban %s for %s from %s (%s), decision "
 	       "%lld%s", a, dur, d->origin, d->scenario, (long long)d->id,
-	       any_lift(l, d->id) ? ": lifted here by an unban, not "
-	       "applied" : overlaps_ignore(c, &d->net) ? ": not applied "
+	       cs_lift_any(l, d->id) ? ": lifted here by an unban, not "
+	       "applied" : cs_overlaps_ignore(c, &d->net) ? ": not applied "
 	       "while it touches ignoreip" : "");
 	return true;
 }
@@ -607,76 +560,4 @@ int cs_exchange(struct cs_link *l, const struct vg_config *c, int64_t now,
 	if (!pushing || !l->push_fails)
 		cs_succeeded(l);
 	return 0;
-}
-
-size_t cs_want_max(const struct cs_link *l)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < l->n_dec && n < CS_ELEMS_MAX; i++)
-		n += l->dec[i].net.family != VG_FAMILY_V4 ? 1 :
-		     l->dec[i].net.prefix < CS_V4_RANGE_MIN ? 0 :
-		     (size_t)1 << (32 - l->dec[i].net.prefix);
-	return n < CS_ELEMS_MAX ? n : CS_ELEMS_MAX;
-}
-
-static bool emit(const struct cs_link *l, const struct vg_config *c,
-		 int64_t id, const struct vg_addr *a, uint64_t ms,
-		 const struct vg_nft_elem *exempt, size_t n_exempt,
-		 struct vg_nft_elem *out)
-{
-	struct vg_nft_elem e = { 0 };
-
-	e.addr = *a;
-	if (overlaps_ignore(c, a) || cs_lifted(l, id, a) ||
-	    (n_exempt && bsearch(&e, exempt, n_exempt, sizeof(*exempt),
-				 cs_elem_cmp)))
-		return false;
-	e.timeout_ms = ms;
-	*out = e;
-	return true;
-}
-
-size_t cs_want(const struct cs_link *l, const struct vg_config *c,
-	       int64_t now, const struct vg_nft_elem *exempt, size_t n_exempt,
-	       struct vg_nft_elem *out)
-{
-	size_t k = 0, max = cs_want_max(l);
-
-	for (size_t i = 0; i < l->n_dec && k < max; i++) {
-		const struct cs_decision *d = &l->dec[i];
-		uint64_t ms = (uint64_t)(d->until - now) * 1000;
-		struct vg_addr a;
-
-		/* (a hand-edited file may hold what take() refuses) */
-		if (d->until <= now || (d->net.family == VG_FAMILY_V4 &&
-					d->net.prefix < CS_V4_RANGE_MIN))
-			continue;
-		if (d->net.family == VG_FAMILY_V6) {
-			vg_addr_key(&d->net, c->ipv6_prefix, &a);
-			k += emit(l, c, d->id, &a, ms, exempt, n_exempt,
-				  &out[k]);
-			continue;
-		}
-		/* IPv4: each address of the range (at most 256). */
-		uint32_t base = (uint32_t)d->net.bytes[12] << 24 |
-				(uint32_t)d->net.bytes[13] << 16 |
-				(uint32_t)d->net.bytes[14] << 8 |
-				d->net.bytes[15];
-		uint32_t count = 1u << (32 - d->net.prefix);
-
-		for (uint32_t j = 0; j < count && k < max; j++) {
-			uint32_t v = base + j;
-
-			a = d->net;
-			a.prefix = 32;
-			a.bytes[12] = (uint8_t)(v >> 24);
-			a.bytes[13] = (uint8_t)(v >> 16);
-			a.bytes[14] = (uint8_t)(v >> 8);
-			a.bytes[15] = (uint8_t)v;
-			k += emit(l, c, d->id, &a, ms, exempt, n_exempt,
-				  &out[k]);
-		}
-	}
-	return k;
 }

@@ -159,8 +159,10 @@ void cs_unlock(struct cs_link *l);
 /* Make l hold what STATE.crowdsec holds: the first time, and again when
  * another process replaced the file since l last read or wrote it; the
  * process-only fields (token, backoffs) are kept.  *changed: it was
- * (re)read, so the drop sets may need re-applying. */
-int cs_refresh(struct cs_link *l, const struct vg_config *c, bool *changed);
+ * (re)read, so the drop sets may need re-applying.  readonly: without
+ * the lock, to look only (as cs_load()). */
+int cs_refresh(struct cs_link *l, const struct vg_config *c, bool readonly,
+	       bool *changed);
 
 /* A local persistent offender: queue a push unless this ban (key and
  * banned_at) was queued already. */
@@ -193,8 +195,11 @@ void cs_unban(struct cs_link *l, const struct vg_config *c,
 	      const struct vg_addr *key, int64_t now,
 	      struct cs_unban_report *r);
 
-/* The decision id is lifted here for the element a. */
+/* The decision id is lifted here for the element a; for anything. */
 bool cs_lifted(const struct cs_link *l, int64_t id, const struct vg_addr *a);
+bool cs_lift_any(const struct cs_link *l, int64_t id);
+/* n overlaps an ignoreip entry (either way). */
+bool cs_overlaps_ignore(const struct vg_config *c, const struct vg_addr *n);
 
 /* The most elements cs_want() may write. */
 size_t cs_want_max(const struct cs_link *l);

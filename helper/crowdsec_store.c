@@ -436,7 +436,8 @@ int cs_load(struct cs_link *l, const struct vg_config *c, bool readonly)
 	return 0;
 }
 
-int cs_refresh(struct cs_link *l, const struct vg_config *c, bool *changed)
+int cs_refresh(struct cs_link *l, const struct vg_config *c, bool readonly,
+	       bool *changed)
 {
 	char path[VG_PATH_MAX + 16];
 	struct cs_file_id now;
@@ -448,7 +449,7 @@ int cs_refresh(struct cs_link *l, const struct vg_config *c, bool *changed)
 	if (l->loaded && memcmp(&now, &l->file, sizeof(now)) == 0)
 		return 0;
 	*changed = true;
-	return cs_load(l, c, false);
+	return cs_load(l, c, readonly);
 }
 
 static int64_t lock_clock_ms(void)

@@ -439,8 +439,9 @@ static void note_drops(struct helper *h, const struct vg_entry *e, long n,
 
 /* The link's file is shared with `sync` and `unban`: lock it, and read
  * it again if one of them changed it.  Without the lock (held
- * elsewhere) the drop sets are made from what we read last, and the
- * exchange waits for a pass that gets it.  0 or -EWOULDBLOCK... */
+ * elsewhere) the drop sets are made from the file as it is (an unban's
+ * lifts included), and the exchange waits for a pass that gets it.
+ * 0 or -EWOULDBLOCK... */
 static int link_begin(struct helper *h)
 {
 	char err[VG_ERR_MAX];
@@ -449,7 +450,7 @@ static int link_begin(struct helper *h)
 
 	if (ret == 0) {
 		h->cs_busy = false;
-		cs_refresh(&h->cs, &h->cfg, &changed);
+		cs_refresh(&h->cs, &h->cfg, false, &changed);
 		return 0;
 	}
 	if (h->cs_wait_ms)
@@ -459,7 +460,7 @@ static int link_begin(struct helper *h)
 		vg_log(LOG_INFO, "crowdsec: %s; exchange postponed", err);
 	h->cs_busy = true;
 	/* Read only: a corrupt file is set aside by whoever has the lock. */
-	if (!h->cs.loaded && cs_load(&h->cs, &h->cfg, true) != 0)
+	if (cs_refresh(&h->cs, &h->cfg, true, &changed) != 0)
 		h->cs.loaded = false;
 	return ret;
 }

@@ -13,6 +13,7 @@
 
 #include "../../helper/lapi_json.c"
 #include "../../helper/crowdsec.c"
+#include "../../helper/crowdsec_drop.c"
 #include "../../helper/crowdsec_store.c"
 #include "../../helper/crowdsec_unban.c"
 
@@ -527,7 +528,7 @@ static void test_unban_lifts(void **state)
 	/* a lift goes with its decision: a new one is applied */
 	l.dec[0].until = NOW - 1;
 	prune(&l, NOW);
-	assert_false(any_lift(&l, 1));
+	assert_false(cs_lift_any(&l, 1));
 	put_dec(&l, 11, "203.0.113.9", NOW + 3600, "cscli");
 	assert_true(want_has(&l, &c, NOW, "203.0.113.9", &n));
 	cs_free(&l);
@@ -629,7 +630,7 @@ static void test_unban_queued(void **state)
 	cs_free(&l);
 
 	/* a new process: from the file alone; banned again meanwhile */
-	assert_int_equal(cs_refresh(&m, &c, &changed), 0);
+	assert_int_equal(cs_refresh(&m, &c, false, &changed), 0);
 	assert_true(changed);
 	assert_int_equal(m.n_rt, 1);
 	cs_note_drop(&m, &p.key, NOW + 5, NOW + 7200, 3);
@@ -720,22 +721,22 @@ static void test_refresh(void **state)
 
 	(void)state;
 	config(&c, "refresh");
-	assert_int_equal(cs_refresh(&a, &c, &changed), 0);
+	assert_int_equal(cs_refresh(&a, &c, false, &changed), 0);
 	assert_true(changed);
-	assert_int_equal(cs_refresh(&a, &c, &changed), 0);
+	assert_int_equal(cs_refresh(&a, &c, false, &changed), 0);
 	assert_false(changed);
 	a.next_pull = 42;		/* this process only */
 	snprintf(a.token, sizeof(a.token), "tok");
 	put_dec(&a, 1, "192.0.2.1", NOW + 60, "x");
 	assert_int_equal(cs_save(&a, &c, err, sizeof(err)), 0);
-	assert_int_equal(cs_refresh(&a, &c, &changed), 0);
+	assert_int_equal(cs_refresh(&a, &c, false, &changed), 0);
 	assert_false(changed);
 
-	assert_int_equal(cs_refresh(&b, &c, &changed), 0);
+	assert_int_equal(cs_refresh(&b, &c, false, &changed), 0);
 	put_dec(&b, 2, "192.0.2.2", NOW + 60, "y");
 	assert_int_equal(cs_save(&b, &c, err, sizeof(err)), 0);
 
-	assert_int_equal(cs_refresh(&a, &c, &changed), 0);
+	assert_int_equal(cs_refresh(&a, &c, false, &changed), 0);
 	assert_true(changed);
 	assert_int_equal(a.n_dec, 2);
 	assert_int_equal(a.next_pull, 42);

@@ -4,8 +4,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "crowdsec.h"
+#include "log.h"
 #include "nft.h"
 #include "output.h"
 #include "policy.h"
@@ -182,6 +187,92 @@ out:
 	return ret == CLI_HELP ? VG_EXIT_OK : ret;
 }
 
+/* The CrowdSec side of an unban (crowdsec.h, crowdsec_unban.c). */
+struct fleet {
+	int err;		/* the link's file could not be locked/read */
+	char why[VG_ERR_MAX];
+	struct cs_unban_report r;
+};
+
+/* An admin's unban changes the fleet's view: it goes to syslog
+ * (authpriv), and to stderr as well with VG_LOG_STDERR (as the daemon);
+ * standard output gets the summary. */
+static void unban_log(void *ctx, int prio, const char *fmt, va_list ap)
+{
+	va_list ap2;
+
+	(void)ctx;
+	va_copy(ap2, ap);
+	vsyslog(LOG_AUTHPRIV | prio, fmt, ap);
+	if (getenv("VG_LOG_STDERR")) {
+		fprintf(stderr, "pam_vpsguard-admin: ");
+		vfprintf(stderr, fmt, ap2);
+		fputc('\n', stderr);
+	}
+	va_end(ap2);
+}
+
+/* Lock the link's file, apply the unban to it, try the retractions at
+ * once (an explicit request: no backoff), save, unlock. */
+static void fleet_unban(const struct vg_config *cfg, const struct vg_addr *key,
+			struct fleet *f)
+{
+	struct cs_link l = { 0 };
+	int64_t now = (int64_t)time(NULL);
+	bool changed;
+
+	memset(f, 0, sizeof(*f));
+	f->err = cs_lock(&l, cfg, CS_LOCK_WAIT_MS, f->why, sizeof(f->why));
+	if (f->err)
+		return;
+	f->err = cs_refresh(&l, cfg, false, &changed);
+	if (f->err) {
+		snprintf(f->why, sizeof(f->why), "%s.crowdsec: %s",
+			 cfg->state_path, strerror(-f->err));
+		goto out;
+	}
+	cs_unban(&l, cfg, key, now, &f->r);
+	if (l.dirty)
+		f->err = cs_save(&l, cfg, f->why, sizeof(f->why));
+out:
+	cs_free(&l);
+}
+
+static void fleet_print(const struct fleet *f, const char *shown)
+{
+	const struct cs_unban_report *r = &f->r;
+
+	if (f->err) {
+		cli_error("unban: crowdsec: %s; the CrowdSec part of this "
+			  "unban is not done: run it again", f->why);
+		return;
+	}
+	if (r->deleted)
+		printf("crowdsec: deleted %zu decision%s this host had "
+		       "pushed for %s from the LAPI\n", r->deleted,
+		       r->deleted == 1 ? "" : "s", shown);
+	if (r->queued)
+		printf("crowdsec: %s%s%sdeleting what this host pushed for %s "
+		       "from the LAPI is queued, and retried by the helper's "
+		       "next exchange\n", r->link_err[0] ? "LAPI not reached ("
+		       : "", r->link_err, r->link_err[0] ? "): " : "", shown);
+	if (r->lifted == 1)
+		printf("crowdsec: decision %lld from %s lifted here only: it "
+		       "stays in the LAPI for the rest of the fleet, and is "
+		       "not applied here again until it is deleted or "
+		       "expires\n", (long long)r->lifted_id, r->lifted_origin);
+	else if (r->lifted)
+		printf("crowdsec: %zu decisions pulled from the LAPI lifted "
+		       "here only: they stay in the LAPI for the rest of the "
+		       "fleet, and are not applied here again until they are "
+		       "deleted or expire\n", r->lifted);
+}
+
+static bool fleet_matched(const struct fleet *f)
+{
+	return f->r.lifted || f->r.retracts || f->r.dropped;
+}
+
 static bool unban_all;
 
 static const struct cli_opt unban_opts[] = {
@@ -195,37 +286,53 @@ static const struct cli_cmd unban_cmd = {
 	.help = "Lift the ban of ADDR (as for ban), or of every source with "
 		"--all, and clear\ntheir failures.  The ban count is kept, so "
 		"a source that comes back is still\nescalated.  An address "
-		"with no record fails (exit 1).",
+		"with no record fails (exit 1).  With crowdsec.url: the\n"
+		"decisions this host pushed for it are deleted from the LAPI "
+		"(queued while\nLAPI is unreachable), and those pulled for it "
+		"are lifted here only.",
 	.opts = unban_opts,
 	.max_args = 1,
 };
 
+/* A source with no record in the table may still be dropped by a
+ * decision pulled from CrowdSec: that is lifted too. */
 static int unban_one(struct vg_table *t, const struct vg_config *cfg,
 		     const struct vg_addr *key)
 {
 	char shown[VG_ADDR_STRLEN];
 	struct vg_entry e;
+	struct fleet f = { 0 };
 	vg_time_t now = vg_now();
-	bool was_banned;
+	bool was_banned, rec, fleet = cs_enabled(cfg);
 	int ret;
 
 	vg_addr_format(key, shown, sizeof(shown));
 	ret = cli_lookup(t, cfg, key, now, &e);
-	was_banned = ret == 0 && vg_entry_banned(&e, now);
-	if (ret == 0)
+	rec = ret == 0;
+	was_banned = rec && vg_entry_banned(&e, now);
+	if (rec)
 		ret = vg_table_unban(t, key);
+	if ((ret == 0 || ret == -ENOENT) && fleet)
+		fleet_unban(cfg, key, &f);
+	if (ret == -ENOENT && fleet && (fleet_matched(&f) || f.err))
+		ret = 0;
 	if (ret == 0)
 		ret = nft_drop_remove(key);
 	if (ret == -ENOENT)
 		cli_error("unban: no record for %s", shown);
 	else if (ret)
 		cli_error("unban: %s: %s", shown, strerror(-ret));
-	else if (was_banned)
+	else if (was_banned || (!rec && fleet_matched(&f)))
 		printf("unbanned %s\n", shown);
-	else
+	else if (rec)
 		printf("%s was not banned; its failures are cleared\n", shown);
+	if (fleet && (ret == 0 || ret == -ENOENT))
+		fleet_print(&f, shown);
+	if (ret == 0 && f.err)
+		ret = -EAGAIN;
 	/* -ENOENT is the admin's typo, not a usage error: exit 1. */
-	return ret == -ENOENT ? VG_EXIT_FAIL : cli_exit_code(ret);
+	return ret == -ENOENT || ret == -EAGAIN ? VG_EXIT_FAIL :
+	       cli_exit_code(ret);
 }
 
 static int unban_every(struct vg_table *t, const struct vg_config *cfg)
@@ -238,17 +345,23 @@ static int unban_every(struct vg_table *t, const struct vg_config *cfg)
 	for (long i = 0; i < n; i++)
 		if (vg_entry_banned(&e[i], now))
 			banned++;
+	struct fleet f = { 0 };
+
 	free(e);
 	if (ret == 0)
 		ret = vg_table_unban_all(t);
+	if (ret == 0 && cs_enabled(cfg))
+		fleet_unban(cfg, NULL, &f);
 	if (ret == 0)
 		ret = nft_drop_remove_all(cfg);
-	if (ret)
+	if (ret) {
 		cli_error("unban: %s", strerror(-ret));
-	else
-		printf("unbanned %ld source%s\n", banned,
-		       banned == 1 ? "" : "s");
-	return cli_exit_code(ret);
+		return cli_exit_code(ret);
+	}
+	printf("unbanned %ld source%s\n", banned, banned == 1 ? "" : "s");
+	if (cs_enabled(cfg))
+		fleet_print(&f, "the unbanned sources");
+	return f.err ? VG_EXIT_FAIL : VG_EXIT_OK;
 }
 
 int unban_main(int argc, const char **argv)
@@ -280,6 +393,10 @@ int unban_main(int argc, const char **argv)
 	ret = cli_table_open(&cfg, true, &t);
 	if (ret)
 		goto out;
+	if (cs_enabled(&cfg)) {
+		openlog("pam_vpsguard-admin", LOG_PID, LOG_AUTHPRIV);
+		vg_log_set(unban_log, NULL);
+	}
 	ret = unban_all ? unban_every(t, &cfg) : unban_one(t, &cfg, &key);
 out:
 	vg_table_close(t);

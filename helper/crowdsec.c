@@ -1,5 +1,6 @@
 /*
- * The CrowdSec link: what to pull, what to push, when to try again.
+ * The CrowdSec link: what to pull, what to push and retract, when to try
+ * again.
  *
  * Timing: the helper calls cs_exchange() once per pass, after its local
  * work (state file, drop sets) is done, so a LAPI that hangs delays
@@ -7,7 +8,9 @@
  * failure no request is made before a backoff of 5 s doubling to 5 min
  * (the daemon; every `sync` is an explicit request and tries once); and
  * a failed pull skips the push of the same pass, so a LAPI that is down
- * costs one attempt per pass at most.
+ * costs one attempt per pass at most.  The caller holds the link's lock:
+ * no request starts after CS_BUDGET_MS (cs_budget_start()), so others
+ * never wait for it long.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -84,21 +88,9 @@ out:
 	return ret;
 }
 
-int cs_elem_cmp(const void *a, const void *b)
-{
-	const struct vg_nft_elem *x = a, *y = b;
-
-	if (x->addr.family != y->addr.family)
-		return x->addr.family < y->addr.family ? -1 : 1;
-	return memcmp(x->addr.bytes, y->addr.bytes, sizeof(x->addr.bytes));
-}
-
-static void failed(struct cs_link *l, int64_t now, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /* Record a failure.  Logged when the reason changes, not on every retry
  * of the same outage. */
-static void failed(struct cs_link *l, int64_t now, const char *fmt, ...)
+void cs_failed(struct cs_link *l, int64_t now, const char *fmt, ...)
 {
 	char msg[CS_ERR_MAX], clean[CS_ERR_MAX];
 	va_list ap;
@@ -126,7 +118,7 @@ static int64_t backoff(unsigned int *fails, int64_t now)
 	return now + (wait > CS_BACKOFF_MAX ? CS_BACKOFF_MAX : wait);
 }
 
-static void succeeded(struct cs_link *l)
+void cs_succeeded(struct cs_link *l)
 {
 	if (l->fails || l->error[0]) {
 		vg_log(LOG_NOTICE, "crowdsec: link up again");
@@ -137,13 +129,24 @@ static void succeeded(struct cs_link *l)
 	l->next_try = 0;
 }
 
-static bool overlaps_ignore(const struct vg_config *c, const struct vg_addr *n)
+static int64_t mono_ms(void)
 {
-	for (unsigned int i = 0; i < c->ignoreip.n; i++)
-		if (vg_cidr_contains(&c->ignoreip.net[i], n) ||
-		    vg_cidr_contains(n, &c->ignoreip.net[i]))
-			return true;
-	return false;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Other processes wait for our lock while we talk to LAPI: no request
+ * starts once CS_BUDGET_MS are spent (see crowdsec.h). */
+void cs_budget_start(struct cs_link *l)
+{
+	l->budget_end = mono_ms() + CS_BUDGET_MS;
+}
+
+static bool budget_spent(const struct cs_link *l)
+{
+	return l->budget_end && mono_ms() >= l->budget_end;
 }
 
 static long find_dec(const struct cs_link *l, int64_t id)
@@ -154,12 +157,43 @@ static long find_dec(const struct cs_link *l, int64_t id)
 	return -1;
 }
 
+static int id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Lifts whose decision is gone (deleted, expired, not in a full list)
+ * are forgotten: a lift holds one decision back, not the source. */
+static void prune_lifts(struct cs_link *l, int64_t now)
+{
+	int64_t *ids = l->n_lift ? malloc((l->n_dec + 1) * sizeof(*ids)) :
+		       NULL;
+	size_t k = 0;
+
+	/* (without memory: by time only, this once) */
+	for (size_t i = 0; ids && i < l->n_dec; i++)
+		ids[i] = l->dec[i].id;
+	if (ids)
+		qsort(ids, l->n_dec, sizeof(*ids), id_cmp);
+	for (size_t i = 0; i < l->n_lift; i++)
+		if (l->lift[i].until > now &&
+		    (!ids || bsearch(&l->lift[i].id, ids, l->n_dec,
+				     sizeof(*ids), id_cmp)))
+			l->lift[k++] = l->lift[i];
+	free(ids);
+	if (k != l->n_lift)
+		l->dirty = true;
+	l->n_lift = k;
+}
+
 /* One new decision from the stream: kept unless it cannot be applied.
  * Logged once, here, with its origin. */
 static bool take(struct cs_link *l, const struct vg_config *c,
 		 const struct lapi_decision *d, int64_t now)
 {
-	struct cs_decision cd = { d->id, d->net, 0 };
+	struct cs_decision cd = { d->id, d->net, 0, "" };
 	char a[VG_ADDR_STRLEN], dur[32];
 	long i = find_dec(l, d->id);
 	int64_t secs = (d->duration_ms + 999) / 1000;
@@ -173,6 +207,11 @@ static bool take(struct cs_link *l, const struct vg_config *c,
 		l->dec[i].until = cd.until;
 		return true;
 	}
+	/* one word in the file: the origin is sanitised, spaces cut */
+	snprintf(cd.origin, sizeof(cd.origin), "%s", d->origin);
+	for (char *p = cd.origin; *p; p++)
+		if (*p == ' ')
+			*p = '_';
 	vg_addr_format(&d->net, a, sizeof(a));
 	vg_duration_format((uint64_t)secs, dur, sizeof(dur));
 	/* drop4 holds addresses, drop6 keys of ipv6.prefix bits: a range
@@ -201,8 +240,9 @@ static bool take(struct cs_link *l, const struct vg_config *c,
 	}
 	vg_log(LOG_NOTICE, "crowdsec: ban %s for %s from %s (%s), decision "
 	       "%lld%s", a, dur, d->origin, d->scenario, (long long)d->id,
-	       overlaps_ignore(c, &d->net) ? ": not applied while it "
-	       "touches ignoreip" : "");
+	       cs_lift_any(l, d->id) ? ": lifted here by an unban, not "
+	       "applied" : cs_overlaps_ignore(c, &d->net) ? ": not applied "
+	       "while it touches ignoreip" : "");
 	return true;
 }
 
@@ -220,10 +260,11 @@ static bool forget(struct cs_link *l, const struct lapi_decision *d)
 	return true;
 }
 
-static int pull(struct cs_link *l, const struct vg_config *c, int64_t now,
-		bool *changed)
+int cs_pull(struct cs_link *l, const struct vg_config *c, int64_t now,
+	    bool *changed)
 {
 	char key[SECRET_MAX], hdr[SECRET_MAX + 16], err[VG_ERR_MAX];
+	bool full = !l->baseline || l->want_full;
 	struct lapi_stream s;
 	char *resp = NULL;
 	size_t len;
@@ -232,31 +273,32 @@ static int pull(struct cs_link *l, const struct vg_config *c, int64_t now,
 				 sizeof(err));
 
 	if (ret) {
-		failed(l, now, "crowdsec.bouncer_key: %s", err);
+		cs_failed(l, now, "crowdsec.bouncer_key: %s", err);
 		return ret;
 	}
 	snprintf(hdr, sizeof(hdr), "X-Api-Key: %s", key);
 	explicit_bzero(key, sizeof(key));
-	ret = lapi_request(c->cs_url, l->baseline ? "/v1/decisions/stream" :
-			   "/v1/decisions/stream?startup=true", hdr, NULL,
-			   &status, &resp, &len, err, sizeof(err));
+	ret = lapi_request("GET", c->cs_url, full ?
+			   "/v1/decisions/stream?startup=true" :
+			   "/v1/decisions/stream", hdr, NULL, &status, &resp,
+			   &len, err, sizeof(err));
 	explicit_bzero(hdr, sizeof(hdr));
 	if (ret) {
-		failed(l, now, "pull: %s", err);
+		cs_failed(l, now, "pull: %s", err);
 		return ret;
 	}
 	if (status != 200) {
-		failed(l, now, "pull: HTTP %ld%s", status, status == 403 ?
-		       " (bouncer key refused)" : "");
+		cs_failed(l, now, "pull: HTTP %ld%s", status, status == 403 ?
+			  " (bouncer key refused)" : "");
 		ret = -EPROTO;
 		goto out;
 	}
 	ret = lapi_parse_stream(resp, len, &s, err, sizeof(err));
 	if (ret) {
-		failed(l, now, "pull: %s", err);
+		cs_failed(l, now, "pull: %s", err);
 		goto out;
 	}
-	if (!l->baseline && l->n_dec) {
+	if (full && l->n_dec) {
 		/* A full answer replaces what we had (a LAPI rebuilt, or a
 		 * daemon start): drop the old ones not in it. */
 		l->n_dec = 0;
@@ -271,12 +313,15 @@ static int pull(struct cs_link *l, const struct vg_config *c, int64_t now,
 		       "ban of an Ip or Range), %zu over the limit of %d per "
 		       "pull", s.ignored, s.over_cap, LAPI_DECISIONS_MAX);
 	lapi_stream_free(&s);
-	if (!l->baseline)
+	if (full)
 		l->dirty = true;
 	l->baseline = true;
+	l->want_full = false;
 	l->last_pull = now;
-	if (*changed)
+	if (*changed) {
+		prune_lifts(l, now);
 		l->dirty = true;
+	}
 out:
 	free(resp);
 	return ret;
@@ -292,26 +337,26 @@ static int login(struct cs_link *l, const struct vg_config *c, int64_t now)
 				 sizeof(err));
 
 	if (ret) {
-		failed(l, now, "crowdsec.password: %s", err);
+		cs_failed(l, now, "crowdsec.password: %s", err);
 		return ret;
 	}
 	body = lapi_login_json(c->cs_machine, pw);
 	explicit_bzero(pw, sizeof(pw));
 	if (!body)
 		return -ENOMEM;
-	ret = lapi_request(c->cs_url, "/v1/watchers/login", NULL, body,
+	ret = lapi_request("POST", c->cs_url, "/v1/watchers/login", NULL, body,
 			   &status, &resp, &len, err, sizeof(err));
 	explicit_bzero(body, strlen(body));
 	free(body);
 	if (ret) {
-		failed(l, now, "login: %s", err);
+		cs_failed(l, now, "login: %s", err);
 		goto out;
 	}
 	if (status != 200 ||
 	    lapi_parse_token(resp, len, l->token, sizeof(l->token)) != 0) {
-		failed(l, now, "login as %s: HTTP %ld%s", c->cs_machine,
-		       status, status == 403 || status == 401 ?
-		       " (machine or password refused)" : "");
+		cs_failed(l, now, "login as %s: HTTP %ld%s", c->cs_machine,
+			  status, status == 403 || status == 401 ?
+			  " (machine or password refused)" : "");
 		ret = -EACCES;
 	}
 out:
@@ -319,30 +364,48 @@ out:
 	return ret;
 }
 
-static int post_alerts(struct cs_link *l, const struct vg_config *c,
-		       const char *body, long *status, int64_t now)
+int cs_machine_request(struct cs_link *l, const struct vg_config *c,
+		       const char *method, const char *path, const char *body,
+		       long *status, char **resp, size_t *len, int64_t now,
+		       const char *what)
 {
 	char hdr[LAPI_TOKEN_MAX + 32], err[VG_ERR_MAX];
-	char *resp = NULL;
-	size_t len;
-	int ret;
+	int ret = 0;
 
-	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", l->token);
-	ret = lapi_request(c->cs_url, "/v1/alerts", hdr, body, status, &resp,
-			   &len, err, sizeof(err));
-	free(resp);
-	if (ret)
-		failed(l, now, "push: %s", err);
-	return ret;
+	*resp = NULL;
+	*status = 0;
+	/* Tokens die with a LAPI restart (401): log in again, once. */
+	for (int tries = 0; tries < 2; tries++) {
+		if (budget_spent(l))
+			return -EAGAIN;
+		if (!l->token[0] && (ret = login(l, c, now)) != 0)
+			return ret;
+		if (budget_spent(l))
+			return -EAGAIN;
+		free(*resp);
+		snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s",
+			 l->token);
+		ret = lapi_request(method, c->cs_url, path, hdr, body, status,
+				   resp, len, err, sizeof(err));
+		explicit_bzero(hdr, sizeof(hdr));
+		if (ret) {
+			cs_failed(l, now, "%s: %s", what, err);
+			return ret;
+		}
+		if (*status != 401)
+			break;
+		l->token[0] = '\0';
+	}
+	return 0;
 }
 
 static int push(struct cs_link *l, const struct vg_config *c, int64_t now)
 {
 	struct lapi_alert a[CS_PUSH_BATCH];
-	size_t idx[CS_PUSH_BATCH], n = 0;
-	char *body;
+	size_t idx[CS_PUSH_BATCH], n = 0, len;
+	char *body, *resp = NULL;
 	long status = 0;
-	int ret = 0;
+	int ret;
 
 	for (size_t i = 0; i < l->n_push && n < CS_PUSH_BATCH; i++) {
 		const struct cs_push *p = &l->push[i];
@@ -360,19 +423,13 @@ static int push(struct cs_link *l, const struct vg_config *c, int64_t now)
 	body = lapi_alerts_json(a, n, now);
 	if (!body)
 		return -ENOMEM;
-	/* Tokens die with a LAPI restart (401): log in again, once. */
-	for (int tries = 0; tries < 2; tries++) {
-		if (!l->token[0] && (ret = login(l, c, now)) != 0)
-			goto out;
-		ret = post_alerts(l, c, body, &status, now);
-		if (ret)
-			goto out;
-		if (status != 401)
-			break;
-		l->token[0] = '\0';
-	}
+	ret = cs_machine_request(l, c, "POST", "/v1/alerts", body, &status,
+				 &resp, &len, now, "push");
+	free(resp);
+	if (ret)
+		goto out;
 	if (status != 201 && status != 200) {
-		failed(l, now, "push: HTTP %ld", status);
+		cs_failed(l, now, "push: HTTP %ld", status);
 		ret = -EPROTO;
 		goto out;
 	}
@@ -423,7 +480,8 @@ void cs_note_drop(struct cs_link *l, const struct vg_addr *key,
 	l->dirty = true;
 }
 
-/* Expired decisions, and pushes whose ban is over, are gone. */
+/* Expired decisions, and pushes and retractions whose ban is over, are
+ * gone. */
 static void prune(struct cs_link *l, int64_t now)
 {
 	size_t k = 0;
@@ -441,6 +499,14 @@ static void prune(struct cs_link *l, int64_t now)
 	if (k != l->n_push)
 		l->dirty = true;
 	l->n_push = k;
+	k = 0;
+	for (size_t i = 0; i < l->n_rt; i++)
+		if (l->rt[i].until > now)
+			l->rt[k++] = l->rt[i];
+	if (k != l->n_rt)
+		l->dirty = true;
+	l->n_rt = k;
+	prune_lifts(l, now);
 }
 
 static bool have_pending(const struct cs_link *l)
@@ -452,21 +518,27 @@ static bool have_pending(const struct cs_link *l)
 }
 
 /* A failed pull means the link is down: nothing is tried (push
- * included) until its backoff ends.  A failed push (refused login, a
- * LAPI error) backs off pushes only, so pulls go on. */
+ * included) until its backoff ends.  A failed push or retraction (a
+ * refused login, a LAPI error) backs off both, so pulls go on.
+ * Retractions go before pushes: a source unbanned, then banned again
+ * while LAPI was away, has its old decisions deleted before the new
+ * one is sent, never after. */
 int cs_exchange(struct cs_link *l, const struct vg_config *c, int64_t now,
 		bool *changed)
 {
-	bool pushing = c->cs_push && c->cs_machine[0] && have_pending(l);
+	bool machine = c->cs_push && c->cs_machine[0];
+	bool pushing = machine && (have_pending(l) || l->n_rt);
+	size_t deleted;
 	int ret;
 
 	*changed = false;
 	prune(l, now);
 	if (now < l->next_try)
 		return 0;
+	cs_budget_start(l);
 	if (c->cs_pull && now >= l->next_pull) {
 		l->next_pull = now + (int64_t)c->cs_interval;
-		ret = pull(l, c, now, changed);
+		ret = cs_pull(l, c, now, changed);
 		if (ret) {
 			l->next_try = backoff(&l->pull_fails, now);
 			return ret;
@@ -474,7 +546,11 @@ int cs_exchange(struct cs_link *l, const struct vg_config *c, int64_t now,
 		l->pull_fails = 0;
 	}
 	if (pushing && now >= l->push_next) {
-		ret = push(l, c, now);
+		ret = cs_retract(l, c, now, &deleted);
+		if (!ret)
+			ret = push(l, c, now);
+		if (ret == -EAGAIN)
+			return 0;	/* the next pass goes on */
 		if (ret) {
 			l->push_next = backoff(&l->push_fails, now);
 			return ret;
@@ -482,75 +558,6 @@ int cs_exchange(struct cs_link *l, const struct vg_config *c, int64_t now,
 		l->push_fails = 0;
 	}
 	if (!pushing || !l->push_fails)
-		succeeded(l);
+		cs_succeeded(l);
 	return 0;
-}
-
-size_t cs_want_max(const struct cs_link *l)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < l->n_dec && n < CS_ELEMS_MAX; i++)
-		n += l->dec[i].net.family != VG_FAMILY_V4 ? 1 :
-		     l->dec[i].net.prefix < CS_V4_RANGE_MIN ? 0 :
-		     (size_t)1 << (32 - l->dec[i].net.prefix);
-	return n < CS_ELEMS_MAX ? n : CS_ELEMS_MAX;
-}
-
-static bool emit(const struct vg_config *c, const struct vg_addr *a,
-		 uint64_t ms, const struct vg_nft_elem *exempt,
-		 size_t n_exempt, struct vg_nft_elem *out)
-{
-	struct vg_nft_elem e = { 0 };
-
-	e.addr = *a;
-	if (overlaps_ignore(c, a) ||
-	    (n_exempt && bsearch(&e, exempt, n_exempt, sizeof(*exempt),
-				 cs_elem_cmp)))
-		return false;
-	e.timeout_ms = ms;
-	*out = e;
-	return true;
-}
-
-size_t cs_want(const struct cs_link *l, const struct vg_config *c,
-	       int64_t now, const struct vg_nft_elem *exempt, size_t n_exempt,
-	       struct vg_nft_elem *out)
-{
-	size_t k = 0, max = cs_want_max(l);
-
-	for (size_t i = 0; i < l->n_dec && k < max; i++) {
-		const struct cs_decision *d = &l->dec[i];
-		uint64_t ms = (uint64_t)(d->until - now) * 1000;
-		struct vg_addr a;
-
-		/* (a hand-edited file may hold what take() refuses) */
-		if (d->until <= now || (d->net.family == VG_FAMILY_V4 &&
-					d->net.prefix < CS_V4_RANGE_MIN))
-			continue;
-		if (d->net.family == VG_FAMILY_V6) {
-			vg_addr_key(&d->net, c->ipv6_prefix, &a);
-			k += emit(c, &a, ms, exempt, n_exempt, &out[k]);
-			continue;
-		}
-		/* IPv4: each address of the range (at most 256). */
-		uint32_t base = (uint32_t)d->net.bytes[12] << 24 |
-				(uint32_t)d->net.bytes[13] << 16 |
-				(uint32_t)d->net.bytes[14] << 8 |
-				d->net.bytes[15];
-		uint32_t count = 1u << (32 - d->net.prefix);
-
-		for (uint32_t j = 0; j < count && k < max; j++) {
-			uint32_t v = base + j;
-
-			a = d->net;
-			a.prefix = 32;
-			a.bytes[12] = (uint8_t)(v >> 24);
-			a.bytes[13] = (uint8_t)(v >> 16);
-			a.bytes[14] = (uint8_t)(v >> 8);
-			a.bytes[15] = (uint8_t)v;
-			k += emit(c, &a, ms, exempt, n_exempt, &out[k]);
-		}
-	}
-	return k;
 }

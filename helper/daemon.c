@@ -45,7 +45,9 @@ struct helper {
 	uint16_t ports[16];
 	int nft_last_err;
 	struct cs_link cs;		/* crowdsec.url set */
-	bool cs_full;			/* next pull: the full list */
+	int cs_wait_ms;			/* for its lock: sync waits, the
+					 * daemon tries again next pass */
+	bool cs_busy;			/* said once: lock held elsewhere */
 };
 
 /* Boot-relative table times <-> wall-clock state times. */
@@ -435,8 +437,37 @@ static void note_drops(struct helper *h, const struct vg_entry *e, long n,
 	}
 }
 
+/* The link's file is shared with `sync` and `unban`: lock it, and read
+ * it again if one of them changed it.  Without the lock (held
+ * elsewhere) the drop sets are made from the file as it is (an unban's
+ * lifts included), and the exchange waits for a pass that gets it.
+ * 0 or -EWOULDBLOCK... */
+static int link_begin(struct helper *h)
+{
+	char err[VG_ERR_MAX];
+	bool changed;
+	int ret = cs_lock(&h->cs, &h->cfg, h->cs_wait_ms, err, sizeof(err));
+
+	if (ret == 0) {
+		h->cs_busy = false;
+		cs_refresh(&h->cs, &h->cfg, false, &changed);
+		return 0;
+	}
+	if (h->cs_wait_ms)
+		cli_error("crowdsec: %s; the pass was done without the "
+			  "CrowdSec exchange", err);
+	else if (!h->cs_busy)
+		vg_log(LOG_INFO, "crowdsec: %s; exchange postponed", err);
+	h->cs_busy = true;
+	/* Read only: a corrupt file is set aside by whoever has the lock. */
+	if (cs_refresh(&h->cs, &h->cfg, true, &changed) != 0)
+		h->cs.loaded = false;
+	return ret;
+}
+
 /* After the local work: the LAPI may be slow or down, and nothing above
- * waited for it.  New or deleted decisions are applied at once. */
+ * waited for it.  New or deleted decisions are applied at once.  Under
+ * the lock taken by link_begin(), released here. */
 static void crowdsec(struct helper *h, const struct vg_entry *e, long n,
 		     vg_time_t now, int64_t wall)
 {
@@ -448,6 +479,7 @@ static void crowdsec(struct helper *h, const struct vg_entry *e, long n,
 	if (changed && !h->nft_off)
 		firewall(h, e, n, now, wall);
 	cs_save_if_needed(&h->cs, &h->cfg, wall);
+	cs_unlock(&h->cs);
 }
 
 static int one_pass(struct helper *h, bool restore_always)
@@ -458,7 +490,7 @@ static int one_pass(struct helper *h, bool restore_always)
 	vg_time_t now = vg_now();
 	int64_t wall = (int64_t)time(NULL);
 	long n;
-	int ret = cli_table_open(&h->cfg, true, &t), fw;
+	int ret = cli_table_open(&h->cfg, true, &t), fw, link = -1;
 
 	if (ret)
 		return ret;
@@ -472,16 +504,15 @@ static int one_pass(struct helper *h, bool restore_always)
 		goto out;
 	}
 	ret = save(h, e, n, now, wall) ? VG_EXIT_FAIL : VG_EXIT_OK;
-	if (cs_enabled(&h->cfg) && !h->cs.loaded) {
-		cs_load(&h->cs, &h->cfg, false);
-		if (h->cs_full)
-			h->cs.baseline = false;
-		h->cs_full = false;
+	if (cs_enabled(&h->cfg)) {
+		link = link_begin(h);
+		if (link && h->cs_wait_ms)
+			ret = VG_EXIT_FAIL;
 	}
 	fw = firewall(h, e, n, now, wall);
 	if (fw && !vg_nft_unavailable(fw))
 		ret = VG_EXIT_FAIL;
-	if (cs_enabled(&h->cfg))
+	if (link == 0)
 		crowdsec(h, e, n, now, wall);
 out:
 	free(e);
@@ -524,6 +555,7 @@ int sync_main(int argc, const char **argv)
 	ret = cli_load_config(&h.cfg);
 	if (ret)
 		return ret;
+	h.cs_wait_ms = CS_LOCK_WAIT_MS;
 	ret = one_pass(&h, false);
 	free(h.saved);
 	cs_free(&h.cs);
@@ -575,7 +607,7 @@ int daemon_main(int argc, const char **argv)
 	       h.cfg.state_path);
 	/* A start pulls the whole decision list: whatever changed while
 	 * we were down is then exact, not a delta we may have missed. */
-	h.cs_full = true;
+	h.cs.want_full = true;
 	for (;;) {
 		one_pass(&h, first);
 		first = false;
@@ -587,9 +619,8 @@ int daemon_main(int argc, const char **argv)
 
 			if (cli_load_config(&c) == VG_EXIT_OK) {
 				/* The link re-reads its file (state.path
-				 * may have moved) and logs in again. */
-				if (h.cs.loaded && h.cs.dirty)
-					cs_save_if_needed(&h.cs, &h.cfg, 0);
+				 * may have moved) and logs in again; every
+				 * pass saved what it changed. */
 				cs_free(&h.cs);
 				h.cfg = c;
 				h.ports_asked = false;

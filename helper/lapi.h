@@ -56,6 +56,18 @@ int lapi_parse_duration(const char *s, int64_t *ms);
 char *lapi_login_json(const char *machine, const char *password);
 int lapi_parse_token(const char *body, size_t len, char *tok, size_t toklen);
 
+/* GET /v1/alerts answer: the ids of the decisions still active in the
+ * alerts of scenario LAPI_SCENARIO that machine sent (what this host
+ * pushed), at most max of them (*more: there were others).  -EBADMSG
+ * when the answer is not a list of alerts. */
+int lapi_parse_our_decisions(const char *body, size_t len,
+			     const char *machine, int64_t *ids, size_t max,
+			     size_t *n, bool *more);
+
+/* The query string of GET /v1/alerts for what we pushed about key
+ * ("?scope=Ip&value=...&scenario=..."), as lapi_alerts_json() names it. */
+int lapi_alerts_query(const struct vg_addr *key, char *buf, size_t len);
+
 /* One alert per persistent offender, each carrying one ban decision. */
 struct lapi_alert {
 	struct vg_addr key;	/* IPv4 address, or the IPv6 key prefix */
@@ -66,14 +78,14 @@ struct lapi_alert {
 /* The JSON array for POST /v1/alerts (malloc'd), NULL on ENOMEM. */
 char *lapi_alerts_json(const struct lapi_alert *a, size_t n, int64_t now);
 
-/* One request.  base: crowdsec.url; path: "/v1/...".  hdr: one extra
- * header line ("X-Api-Key: ..."), or NULL.  body: JSON to POST, or
- * NULL for GET.  *status: the HTTP status (0 if none arrived); *resp
+/* One request.  method: "GET", "POST" or "DELETE"; base: crowdsec.url;
+ * path: "/v1/...".  hdr: one extra header line ("X-Api-Key: ..."), or
+ * NULL.  body: JSON to send (POST), or NULL.  *status: the HTTP status (0 if none arrived); *resp
  * (malloc'd, NUL-terminated, at most LAPI_RESP_MAX) and *len: the answer.
  * A transport failure (refused, timeout, TLS, too large) is -EIO,
  * -ETIMEDOUT, -EFBIG... with err saying what. */
-int lapi_request(const char *base, const char *path, const char *hdr,
-		 const char *body, long *status, char **resp, size_t *len,
-		 char *err, size_t errlen);
+int lapi_request(const char *method, const char *base, const char *path,
+		 const char *hdr, const char *body, long *status, char **resp,
+		 size_t *len, char *err, size_t errlen);
 
 #endif

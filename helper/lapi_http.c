@@ -82,9 +82,9 @@ static int map_error(CURLcode rc, const struct buf *b)
 	}
 }
 
-int lapi_request(const char *base, const char *path, const char *hdr,
-		 const char *body, long *status, char **resp, size_t *len,
-		 char *err, size_t errlen)
+int lapi_request(const char *method, const char *base, const char *path,
+		 const char *hdr, const char *body, long *status, char **resp,
+		 size_t *len, char *err, size_t errlen)
 {
 	char url[1024], ebuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *h = NULL, *h2;
@@ -136,6 +136,8 @@ int lapi_request(const char *base, const char *path, const char *hdr,
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
 	if (body)
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	if (strcmp(method, body ? "POST" : "GET") != 0)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
 		ret = map_error(rc, &b);

@@ -275,12 +275,101 @@ static void iso_time(int64_t t, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* A v6 key is a prefix; v4 and full-length v6 keys are addresses. */
+static bool key_is_range(const struct vg_addr *key)
+{
+	return key->family == VG_FAMILY_V6 && key->prefix < 128;
+}
+
+int lapi_alerts_query(const struct vg_addr *key, char *buf, size_t len)
+{
+	char val[VG_ADDR_STRLEN];
+	int n;
+
+	/* ':' and '/' may stand in a query as they are (RFC 3986 3.4) */
+	vg_addr_format(key, val, sizeof(val));
+	n = snprintf(buf, len, "?scope=%s&value=%s&scenario=%s",
+		     key_is_range(key) ? "Range" : "Ip", val, LAPI_SCENARIO);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* One alert's decisions that are still active, appended to ids. */
+static void active_ids(struct json_object *alert, int64_t *ids, size_t max,
+		       size_t *n, bool *more)
+{
+	struct json_object *ds, *d, *id;
+	int64_t ms;
+
+	if (!json_object_object_get_ex(alert, "decisions", &ds) ||
+	    !json_object_is_type(ds, json_type_array))
+		return;
+	for (size_t i = 0; i < json_object_array_length(ds); i++) {
+		d = json_object_array_get_idx(ds, i);
+		if (!json_object_is_type(d, json_type_object) ||
+		    !json_object_object_get_ex(d, "id", &id) ||
+		    !json_object_is_type(id, json_type_int) ||
+		    json_object_get_int64(id) <= 0 ||
+		    lapi_parse_duration(str_field(d, "duration"), &ms) != 0 ||
+		    ms <= 0)
+			continue;
+		if (*n == max) {
+			*more = true;
+			return;
+		}
+		ids[(*n)++] = json_object_get_int64(id);
+	}
+}
+
+static bool is_null(const char *body, size_t len)
+{
+	size_t i = strspn(body, " \t\r\n");
+
+	if (i > len || len - i < 4 || memcmp(body + i, "null", 4) != 0)
+		return false;
+	for (i += 4; i < len; i++)
+		if (!strchr(" \t\r\n", body[i]) || body[i] == '\0')
+			return false;
+	return true;
+}
+
+int lapi_parse_our_decisions(const char *body, size_t len,
+			     const char *machine, int64_t *ids, size_t max,
+			     size_t *n, bool *more)
+{
+	struct json_object *root = parse(body, len), *a;
+	const char *m, *scen;
+	int ret = -EBADMSG;
+
+	*n = 0;
+	*more = false;
+	/* LAPI 1.4.6 answers null when no alert matches */
+	if (!root && is_null(body, len))
+		return 0;
+	if (!root || !json_object_is_type(root, json_type_array))
+		goto out;
+	for (size_t i = 0; i < json_object_array_length(root); i++) {
+		a = json_object_array_get_idx(root, i);
+		if (!json_object_is_type(a, json_type_object))
+			goto out;
+		m = str_field(a, "machine_id");
+		scen = str_field(a, "scenario");
+		/* Only what this machine sent, with our scenario: another
+		 * host's bans are its own business. */
+		if (m && scen && strcmp(m, machine) == 0 &&
+		    strcmp(scen, LAPI_SCENARIO) == 0)
+			active_ids(a, ids, max, n, more);
+	}
+	ret = 0;
+out:
+	json_object_put(root);
+	return ret;
+}
+
 static struct json_object *alert(const struct lapi_alert *a, int64_t now)
 {
 	struct json_object *o = json_object_new_object(), *src, *dec, *ds;
 	char val[VG_ADDR_STRLEN], msg[256], start[32], stop[32], dur[32];
-	/* A v6 key is a prefix; v4 and full-length v6 keys are addresses. */
-	bool range = a->key.family == VG_FAMILY_V6 && a->key.prefix < 128;
+	bool range = key_is_range(&a->key);
 	const char *scope = range ? "Range" : "Ip";
 
 	if (!o)

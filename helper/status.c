@@ -23,7 +23,7 @@ static const struct cli_cmd cmd = {
 /* The CrowdSec link as the helper last recorded it (STATE.crowdsec). */
 struct link_view {
 	char state[CS_ERR_MAX + VG_CS_URL_MAX + 32], pull[64], push[64];
-	long long pending, decisions;
+	long long pending, decisions, lifted;
 	const char *error;
 	struct cs_link l;
 };
@@ -59,6 +59,8 @@ static size_t link_fields(const struct vg_config *cfg, struct link_view *v,
 		v->pending += !v->l.push[i].done;
 	for (size_t i = 0; i < v->l.n_dec; i++)
 		v->decisions += v->l.dec[i].until > wall;
+	for (size_t i = 0; i < v->l.n_lift; i++)
+		v->lifted += v->l.lift[i].until > wall;
 	if (!cs_enabled(cfg))
 		st = "off";
 	else if (r)
@@ -91,8 +93,14 @@ static size_t link_fields(const struct vg_config *cfg, struct link_view *v,
 	f[n++] = (struct out_field){ "crowdsec_pending_pushes",
 				     "pending pushes", OUT_INT, NULL,
 				     v->pending, v->pending ? "33" : NULL, 0 };
+	f[n++] = (struct out_field){ "crowdsec_pending_retractions",
+				     "pending retractions", OUT_INT, NULL,
+				     (long long)v->l.n_rt,
+				     v->l.n_rt ? "33" : NULL, 0 };
 	f[n++] = (struct out_field){ "crowdsec_decisions", "pulled decisions",
 				     OUT_INT, NULL, v->decisions, NULL, 0 };
+	f[n++] = (struct out_field){ "crowdsec_lifted", "lifted here",
+				     OUT_INT, NULL, v->lifted, NULL, 0 };
 	f[n++] = (struct out_field){ "crowdsec_error", NULL,
 				     v->error ? OUT_STR : OUT_NULL,
 				     v->error, 0, NULL, 0 };
@@ -139,7 +147,7 @@ static int print_status(const struct vg_config *cfg,
 		  (long long)s->evictions_total, NULL, 0 },
 	};
 
-	struct out_field all[sizeof(f) / sizeof(f[0]) + 8];
+	struct out_field all[sizeof(f) / sizeof(f[0]) + 10];
 	struct link_view lv;
 	size_t n = sizeof(f) / sizeof(f[0]);
 	int ret;

@@ -278,6 +278,103 @@ back() {
 }
 case_ lapi-back-pending-push-delivered back
 
+# ---- unban: retract what we pushed, lift what was pulled ---------------------------
+# (cscli decisions list shows one decision per value: ask as the bouncer)
+lapi_has() {	# VALUE [SCENARIO]: LAPI holds an active decision for VALUE
+	curl -sf -H "X-Api-Key: $(cat "$T/bouncer.key")" "$URL/v1/decisions?ip=$1" | python3 -c '
+import json, sys
+ds = json.load(sys.stdin) or []
+sys.exit(0 if any(d["value"] == sys.argv[1] and (len(sys.argv) < 3 or d["scenario"] == sys.argv[2])
+                  for d in ds) else 1)' "$@"
+}
+SCEN=pam_vpsguard/ssh-bruteforce
+a ban 203.0.113.50 --time 1h && a ban 203.0.113.50 --time 1h && a sync && a sync
+# Another host's ban of the same source is not ours to delete.
+cscli decisions add --ip 203.0.113.50 --duration 3h --reason other-host >/dev/null 2>&1
+unban_retracts() {
+	lapi_has 203.0.113.50 $SCEN || { echo "precondition: our decision for .50 not in LAPI"; return 1; }
+	a unban 203.0.113.50 || { echo "unban exit $?: $(cat "$ERR")"; return 1; }
+	has "^unbanned 203.0.113.50" && has "crowdsec: deleted 1 decision this host had pushed for 203.0.113.50" &&
+		! lapi_has 203.0.113.50 $SCEN || { echo "our decision still in LAPI: $(cat "$OUT")"; return 1; }
+	lapi_has 203.0.113.50 || { echo "the other host's decision was deleted too"; return 1; }
+	not_in_set drop4 203.0.113.50
+}
+case_ unban-retracts-pushed-decision unban_retracts
+# The next pulls bring back neither our decision nor the other one.
+unban_stays() {
+	sync_ && sync_ && not_in_set drop4 203.0.113.50 &&
+		grep -q "^l [0-9]* [0-9]* 203.0.113.50$" "$STATE.crowdsec" ||
+		{ echo "no lift line: $(grep -c . "$STATE.crowdsec") lines"; return 1; }
+}
+case_ unban-not-brought-back-by-pull unban_stays
+
+cscli decisions add --ip 203.0.113.60 --duration 2h --reason other-host >/dev/null 2>&1
+sync_ >/dev/null
+unban_pulled() {
+	in_set drop4 203.0.113.60 || return 1
+	# no record in our table: the pulled decision alone is lifted, exit 0
+	a unban 203.0.113.60 || { echo "unban exit $?: $(cat "$ERR")"; return 1; }
+	has "^unbanned 203.0.113.60" && has "decision [0-9]+ from cscli lifted here only: it stays in the LAPI" &&
+		not_in_set drop4 203.0.113.60 && lapi_has 203.0.113.60 &&
+		sync_ && not_in_set drop4 203.0.113.60 &&
+		a status && has "lifted here: +[1-9]"
+}
+case_ unban-pulled-decision-lifted-here-only unban_pulled
+unban_none() {
+	a unban 203.0.113.61
+	[ $? -eq 1 ] && has "no record for 203.0.113.61" "$ERR"
+}
+case_ unban-unknown-source-still-fails unban_none
+
+a ban 203.0.113.51 --time 1h && a ban 203.0.113.51 --time 1h && a sync
+stop_lapi
+unban_queued() {
+	a unban 203.0.113.51 || { echo "unban exit $?: $(cat "$ERR")"; return 1; }
+	has "^unbanned 203.0.113.51" && has "LAPI not reached .*deleting what this host pushed for 203.0.113.51 from the LAPI is queued" &&
+		grep -q "^x 203.0.113.51 " "$STATE.crowdsec" &&
+		a status && has "pending retractions: +1" && has "crowdsec: +down" &&
+		a sync && not_in_set drop4 203.0.113.51 && grep -q "^x 203.0.113.51 " "$STATE.crowdsec"
+}
+case_ unban-lapi-down-retraction-queued unban_queued
+start_lapi || fail lapi-restart "LAPI did not come back"
+retract_later() {
+	lapi_has 203.0.113.51 $SCEN || { echo "precondition: .51 not in LAPI"; return 1; }
+	sync_ && has "retracted 203.0.113.51 \(unbanned here\): 1 decision this host pushed deleted" "$ERR" &&
+		! grep -q "^x " "$STATE.crowdsec" && ! lapi_has 203.0.113.51 $SCEN &&
+		sync_ && not_in_set drop4 203.0.113.51 && a status && has "pending retractions: +0"
+}
+case_ queued-retraction-sent-when-lapi-back retract_later
+# A new decision for a lifted source is applied: the lift was for one decision.
+cscli decisions add --ip 203.0.113.60 --duration 5h --reason again >/dev/null 2>&1
+new_decision() { sync_ && in_set drop4 203.0.113.60; }
+case_ new-decision-for-lifted-source-applied new_decision
+
+# ---- STATE.crowdsec is locked across read-modify-write -------------------------------
+lock_held() {
+	local t0 t1 rc
+	# a holder that is not ours (and writes no pid), killed with its lock
+	rm -f "$T/locked"
+	python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "a")
+fcntl.flock(f, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(30)' "$STATE.crowdsec.lock" "$T/locked" </dev/null >/dev/null 2>&1 &
+	LPID=$!
+	track_pid $LPID
+	wait_for 5 test -e "$T/locked" || { echo "lock holder did not start"; return 1; }
+	t0=$(date +%s%N)
+	a sync
+	rc=$?
+	t1=$(date +%s%N)
+	kill $LPID 2>/dev/null; wait $LPID 2>/dev/null; untrack_pid $LPID
+	[ $rc -eq 1 ] || { echo "sync exit $rc with the lock held"; return 1; }
+	[ $(( (t1 - t0) / 1000000 )) -ge 7000 ] && [ $(( (t1 - t0) / 1000000 )) -lt 12000 ] ||
+		{ echo "sync gave up after $(( (t1 - t0) / 1000000 )) ms"; return 1; }
+	has "crowdsec.lock is held by another process .* for more than 8.0 s; try again" "$ERR" &&
+		sync_
+}
+case_ lock-held-sync-waits-bounded-then-errors lock_held
+
 # ---- the daemon: a full pull at start, then deltas -------------------------------
 VG_LOG_STDERR=1 "$ADMIN" --conf "$CONF" daemon >"$D/daemon.out" 2>"$D/daemon.err" </dev/null &
 DPID=$!
@@ -291,6 +388,44 @@ daemon_pull() {
 		{ echo "not lifted by the daemon within 20 s"; return 1; }
 }
 case_ daemon-pulls-deltas daemon_pull
+
+# Several writers of STATE.crowdsec at once (the daemon, two syncs, eight
+# unbans): every unban's lift is in the file afterwards, and the daemon,
+# which keeps the link in memory, does not write it back without them.
+RACE="70 71 72 73 74 75 76 77"
+for i in $RACE; do
+	cscli decisions add --ip 203.0.113.$i --duration 2h >/dev/null 2>&1
+done
+race() {
+	local i pids=() rc=0 p
+	wait_for 20 sh -c "nft list set inet vpsguard drop4 | grep -qF 203.0.113.77" ||
+		{ echo "the daemon did not pull the decisions"; return 1; }
+	for i in $RACE; do
+		"$ADMIN" --conf "$CONF" unban 203.0.113.$i >"$T/unban.$i" 2>&1 &
+		pids+=($!)
+	done
+	"$ADMIN" --conf "$CONF" sync >"$T/sync.1" 2>&1 & pids+=($!)
+	kill -USR1 "$DPID"
+	"$ADMIN" --conf "$CONF" sync >"$T/sync.2" 2>&1 & pids+=($!)
+	for p in "${pids[@]}"; do wait "$p" || rc=1; done
+	[ $rc -eq 0 ] || { echo "a writer failed: $(cat "$T"/unban.* "$T"/sync.* | grep -v '^unbanned\|lifted here only\|^pam_vpsguard-admin: crowdsec: ' | head -3)"; return 1; }
+	for i in $RACE; do
+		grep -q "lifted here only" "$T/unban.$i" || { echo "unban .$i: $(cat "$T/unban.$i")"; return 1; }
+		grep -q "^l [0-9]* [0-9]* 203.0.113.$i$" "$STATE.crowdsec" || { echo "lift of .$i lost"; return 1; }
+	done
+	# the daemon's next save (a new decision) keeps them, and drops none
+	cscli decisions add --ip 203.0.113.79 --duration 1h >/dev/null 2>&1
+	kill -USR1 "$DPID"
+	wait_for 20 sh -c "nft list set inet vpsguard drop4 | grep -qF 203.0.113.79" ||
+		{ echo "the daemon did not pull .79"; return 1; }
+	kill -USR1 "$DPID"
+	sleep 1
+	for i in $RACE; do
+		grep -q "^l [0-9]* [0-9]* 203.0.113.$i$" "$STATE.crowdsec" || { echo "the daemon lost the lift of .$i"; return 1; }
+		not_in_set drop4 "203.0.113.$i " || return 1
+	done
+}
+case_ concurrent-writers-nothing-lost race
 kill "$DPID" 2>/dev/null
 wait "$DPID" 2>/dev/null
 untrack_pid "$DPID"

@@ -253,6 +253,23 @@ int cli_table_open(const struct vg_config *cfg, bool rw, struct vg_table **t)
 	return cli_exit_code(ret);
 }
 
+int cli_table_stats(const struct vg_config *cfg, vg_time_t now,
+		    struct vg_table_stats *s)
+{
+	struct vg_table *t = NULL;
+	int ret = cli_table_open(cfg, false, &t);
+
+	memset(s, 0, sizeof(*s));
+	if (ret)
+		return ret;
+	if (t)
+		vg_table_stats(t, cfg, now, s);
+	else
+		s->size = cfg->table_size;
+	vg_table_close(t);
+	return VG_EXIT_OK;
+}
+
 bool cli_entry_failing(const struct vg_entry *e, vg_time_t now)
 {
 	return e->failures != 0 && !vg_entry_banned(e, now);

@@ -83,6 +83,10 @@ int cli_load_config(struct vg_config *cfg);
  * creates; a missing table is *t = NULL plus a note, and VG_EXIT_OK.
  * An exit code. */
 int cli_table_open(const struct vg_config *cfg, bool rw, struct vg_table **t);
+/* The table's counters (status, metrics): opened read-only and closed
+ * again; with no table yet, zeros and the size the module will create. */
+int cli_table_stats(const struct vg_config *cfg, vg_time_t now,
+		    struct vg_table_stats *s);
 
 /* Every used entry in one malloc'd array (*out, free() it), each with
  * cli_entry_refresh() applied.  t may be NULL (no table: 0 entries).

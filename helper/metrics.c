@@ -73,11 +73,10 @@ static int print_metrics(const struct vg_table_stats *s, unsigned int dropped)
 int metrics_main(int argc, const char **argv)
 {
 	struct vg_config cfg;
-	struct vg_table *t = NULL;
-	struct vg_table_stats s = { 0 };
+	struct vg_table_stats s;
 	const char *args[1];
 	unsigned int nargs, dropped = 0;
-	vg_time_t now = vg_now();
+	size_t kn = 0;
 	int ret;
 
 	ret = cli_parse(&cmd, argc, argv, args, &nargs);
@@ -86,15 +85,9 @@ int metrics_main(int argc, const char **argv)
 	ret = cli_load_config(&cfg);
 	if (ret)
 		goto out;
-	ret = cli_table_open(&cfg, false, &t);
+	ret = cli_table_stats(&cfg, vg_now(), &s);
 	if (ret)
 		goto out;
-	if (t)
-		vg_table_stats(t, &cfg, now, &s);
-	else
-		s.size = cfg.table_size;
-	size_t kn = 0;
-
 	/* What the kernel drops, read back (0 without nftables). */
 	if (cli_kernel_drops(&cfg, &kn) == 0)
 		dropped = (unsigned int)kn;
@@ -102,6 +95,5 @@ int metrics_main(int argc, const char **argv)
 	if (ret)
 		cli_error("metrics: cannot write the output");
 out:
-	vg_table_close(t);
 	return ret == CLI_HELP ? VG_EXIT_OK : ret;
 }

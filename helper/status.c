@@ -166,11 +166,9 @@ static int print_status(const struct vg_config *cfg,
 int status_main(int argc, const char **argv)
 {
 	struct vg_config cfg;
-	struct vg_table *t = NULL;
-	struct vg_table_stats s = { 0 };
+	struct vg_table_stats s;
 	const char *args[1];
 	unsigned int nargs;
-	vg_time_t now = vg_now();
 	int ret;
 
 	ret = cli_parse(&cmd, argc, argv, args, &nargs);
@@ -179,19 +177,13 @@ int status_main(int argc, const char **argv)
 	ret = cli_load_config(&cfg);
 	if (ret)
 		goto out;
-	ret = cli_table_open(&cfg, false, &t);
+	ret = cli_table_stats(&cfg, vg_now(), &s);
 	if (ret)
 		goto out;
-	/* No table yet: report the size the module will create. */
-	if (t)
-		vg_table_stats(t, &cfg, now, &s);
-	else
-		s.size = cfg.table_size;
 	ret = print_status(&cfg, &s);
 	if (ret)
 		cli_error("cannot write the output: %s", strerror(-ret));
 	ret = cli_exit_code(ret);
 out:
-	vg_table_close(t);
 	return ret == CLI_HELP ? VG_EXIT_OK : ret;
 }

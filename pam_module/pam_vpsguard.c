@@ -277,7 +277,7 @@ static int get_table(struct request *rq, bool create, struct vg_table **t)
 
 /* The lines an attacker's rate drives (bans, denials, a full table) go
  * through the table's shared rate limit, with one summary line for what
- * was held back. */
+ * was held back.  t NULL (no usable table): logged as is. */
 static void log_event(struct vg_table *t, enum vg_log_kind kind,
 		      vg_time_t now, int prio, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
@@ -288,8 +288,8 @@ static void log_event(struct vg_table *t, enum vg_log_kind kind,
 	static const char *const what[VG_LOG_KINDS] = {
 		[VG_LOG_BAN] = "ban", [VG_LOG_DENY] = "deny/error",
 	};
-	uint64_t held[VG_LOG_KINDS];
-	bool ok = vg_table_log_permit(t, kind, now, held);
+	uint64_t held[VG_LOG_KINDS] = { 0 };
+	bool ok = !t || vg_table_log_permit(t, kind, now, held);
 	va_list ap;
 
 	for (int k = 0; k < VG_LOG_KINDS; k++)
@@ -322,23 +322,13 @@ static void log_host_note(struct request *rq, struct vg_table *t,
 {
 	if (rq->host_note == HOST_OK || !chatty(rq))
 		return;
-	if (rq->host_note == HOST_UNUSABLE) {
-		if (t)
-			log_event(t, VG_LOG_DENY, now, LOG_WARNING,
-				  "unusable remote host '%s' and no numeric "
-				  "SSH_CONNECTION", rq->host);
-		else
-			vg_log(LOG_WARNING, "unusable remote host '%s' and "
-			       "no numeric SSH_CONNECTION", rq->host);
-	} else if (t) {
+	if (rq->host_note == HOST_UNUSABLE)
+		log_event(t, VG_LOG_DENY, now, LOG_WARNING, "unusable remote "
+			  "host '%s' and no numeric SSH_CONNECTION", rq->host);
+	else
 		log_event(t, VG_LOG_DENY, now, LOG_NOTICE, "counting host "
 			  "name '%s' literally: no numeric address (set "
 			  "UseDNS no in sshd_config)", rq->host);
-	} else {
-		vg_log(LOG_NOTICE, "counting host name '%s' literally: no "
-		       "numeric address (set UseDNS no in sshd_config)",
-		       rq->host);
-	}
 }
 
 /* 0: remote source in rq->key; -ENOENT: no rhost; -EINVAL: unusable. */

@@ -66,6 +66,8 @@ void vg_config_defaults(struct vg_config *c)
 	c->persistent_after = 3;
 	c->trust = 7 * 86400;
 	c->inflight_timeout = 2 * 60;
+	c->aggregate_v6 = 8;
+	c->aggregate_v4 = 0;
 	c->connlimit_count = 20;
 	c->connlimit_per = 60;
 	c->connlimit_bantime = 10 * 60;
@@ -73,6 +75,7 @@ void vg_config_defaults(struct vg_config *c)
 	c->failmode = VG_FAILMODE_OPEN;
 	snprintf(c->totp_secrets, sizeof(c->totp_secrets), "%s", VG_PATH_TOTP);
 	c->totp_window = 1;
+	c->totp_maxfail = 10;
 	c->silent = false;
 	snprintf(c->cs_bouncer_key, sizeof(c->cs_bouncer_key), "%s",
 		 VG_PATH_CS_KEY);
@@ -377,6 +380,8 @@ static const struct key keys[] = {
 	{ "trust", set_dur, F(trust), 0, VG_DURATION_MAX },
 	{ "inflight.timeout", set_dur, F(inflight_timeout),
 	  1, VG_DURATION_MAX },
+	{ "aggregate.v6", set_uint, F(aggregate_v6), 0, 65536 },
+	{ "aggregate.v4", set_uint, F(aggregate_v4), 0, 256 },
 	{ "connlimit.rate", set_rate, 0, 0, 0 },
 	{ "connlimit.bantime", set_dur, F(connlimit_bantime),
 	  1, VG_DURATION_MAX },
@@ -384,6 +389,7 @@ static const struct key keys[] = {
 	{ "failmode", set_failmode, F(failmode), 0, 0 },
 	{ "totp.secrets", set_path, F(totp_secrets), 0, 0 },
 	{ "totp.window", set_uint, F(totp_window), 0, VG_TOTP_WINDOW_MAX },
+	{ "totp.maxfail", set_uint, F(totp_maxfail), 0, VG_MAXRETRY_MAX },
 	{ "silent", set_bool, F(silent), 0, 0 },
 	{ "crowdsec.url", set_url, 0, 0, 0 },
 	{ "crowdsec.bouncer_key", set_path, F(cs_bouncer_key), 0, 0 },

@@ -74,6 +74,8 @@ struct vg_config {
 	unsigned int persistent_after;
 	uint64_t trust;
 	uint64_t inflight_timeout;
+	unsigned int aggregate_v6;	/* banned /64s that ban their /48; 0 off */
+	unsigned int aggregate_v4;	/* banned IPv4s that ban their /24 */
 	unsigned int connlimit_count;	/* 0 = off */
 	uint64_t connlimit_per;		/* seconds: 1, 60, 3600, 86400 */
 	uint64_t connlimit_bantime;
@@ -82,6 +84,7 @@ struct vg_config {
 	enum vg_failmode failmode;
 	char totp_secrets[VG_PATH_MAX];
 	unsigned int totp_window;
+	unsigned int totp_maxfail;	/* wrong codes per user, all sources */
 	bool silent;
 	/* Fleet: CrowdSec's Local API (helper only; the module ignores
 	 * these).  Empty url = off. */

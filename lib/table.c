@@ -33,11 +33,27 @@
  *     lifts nor stretches a ban.  The table is on a tmpfs (/run) and dies
  *     with the boot; bans that must survive a reboot are the helper's
  *     state file (written temp + fsync + rename), not this file.
- *  8. The probe window is bounded (VG_PROBE) and the hash is keyed with
- *     a per-table random seed, so no choice of source addresses costs
- *     more than VG_PROBE entry compares or can aim at one window.
- *  9. An active ban is never evicted; when a window is full the oldest
- *     entry that is not banned and holds no live slot makes room.
+ *  8. Entries live in buckets of VG_BUCKET; a key may sit in one of two
+ *     buckets chosen by a hash keyed with a per-table random seed
+ *     (bucketised cuckoo hashing).  A lookup costs at most 2 x VG_BUCKET
+ *     compares whatever the sources; an insert may move entries to
+ *     their other bucket along a path found by a breadth-first search of
+ *     at most VG_SEARCH entries.  This holds > 90% of the entries
+ *     before anything is refused (a 32-slot linear probe window gave
+ *     out at ~53%).
+ *  9. Room is only ever made from entries that hold nothing: no live
+ *     failure, no slot, no ban, no ban history, no trust (and prefix
+ *     counters, which are only a hint).  So no flood of new sources can
+ *     evict an active ban, a repeat offender's history, the admin's
+ *     trust, or a source's live count (which would reset its budget).
+ * 10. A source that finds no room is counted in an overflow entry (its
+ *     /24 or /48), and when that finds none, in the header's overflow
+ *     bucket, which always exists.  A new entry inherits what its
+ *     overflow entry and the bucket hold (failures, slots, ban), so
+ *     moving between levels never buys a source more than maxretry
+ *     guesses.  A full table is a normal state, never an error.
+ * 11. The file is allocated (posix_fallocate) before it is published: a
+ *     full /run fails creation, never a SIGBUS inside sshd later.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -60,9 +76,10 @@
 #include "table.h"
 
 #define VG_TABLE_MAGIC		0x56504754u	/* "TGPV" */
-#define VG_TABLE_VERSION	1u
+#define VG_TABLE_VERSION	2u
 #define VG_HDR_SIZE		4096u
-#define VG_PROBE		32u
+#define VG_BUCKET		8u
+#define VG_SEARCH		128u	/* entries an insert may look at */
 #define VG_LOCK_TIMEOUT_MS	2000
 #define VG_COUNT_MAX		0xffffu
 
@@ -88,6 +105,16 @@ struct vg_table_hdr {
 	_Atomic uint64_t log_window;	/* current window number */
 	_Atomic uint32_t log_count[VG_LOG_KINDS];   /* lines logged in it */
 	_Atomic uint64_t log_suppressed[VG_LOG_KINDS]; /* since last summary */
+	/* Under the lock: */
+	uint32_t used;			/* entries in use, every kind */
+	uint32_t prefix_entries;	/* of them VG_KIND_PREFIX */
+	uint32_t fill_at_overflow;	/* `used` when first overflowed */
+	uint32_t reserved0;
+	_Atomic uint64_t overflow_total;
+	/* The last level for sources (rule 10) and for user counters
+	 * that find no room: always there, never evicted. */
+	struct vg_entry overflow __attribute__((aligned(64)));
+	struct vg_entry user_overflow;
 };
 
 _Static_assert(sizeof(struct vg_entry) == 64, "entry must be 64 bytes");
@@ -98,6 +125,7 @@ struct vg_table {
 	struct vg_entry *ent;
 	size_t map_len;
 	uint32_t n;
+	uint32_t nb;		/* buckets: n / VG_BUCKET (a rest is unused) */
 	bool ro;
 	dev_t dev;		/* the file mapped, to notice a replacement */
 	ino_t ino;
@@ -193,6 +221,7 @@ static int map_fd(struct vg_table *t, int fd, size_t len, bool ro)
 	t->ent = (struct vg_entry *)((char *)p + VG_HDR_SIZE);
 	t->map_len = len;
 	t->n = t->hdr->nentries;
+	t->nb = t->n / VG_BUCKET;
 	t->ro = ro;
 	return 0;
 }
@@ -234,6 +263,10 @@ static int build(const char *path, uint32_t size, bool replace)
 		ret = -errno;
 		goto out;
 	}
+	/* Rule 11: every page now, or a clean ENOSPC. */
+	ret = -posix_fallocate(fd, 0, (off_t)len);
+	if (ret)
+		goto out;
 	h = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (h == MAP_FAILED) {
 		h = NULL;
@@ -250,6 +283,8 @@ static int build(const char *path, uint32_t size, bool replace)
 		ret = -EIO;
 		goto out;
 	}
+	h->overflow.kind = VG_KIND_OVERFLOW;
+	h->user_overflow.kind = VG_KIND_USER;
 	ret = init_mutex(&h->lock);
 	if (ret)
 		goto out;
@@ -432,8 +467,10 @@ static int lock(struct vg_table *t)
 	rc = pthread_mutex_clocklock(&t->hdr->lock, CLOCK_MONOTONIC, &ts);
 	if (rc == EOWNERDEAD) {
 		/* The holder died mid-update: its one entry may be half
-		 * written, which rule 4 tolerates.  Everything else is
-		 * intact. */
+		 * written, which rule 4 tolerates; a move between buckets
+		 * may have left one entry twice, which lookups tolerate
+		 * (the first copy wins).  `used` may be off by one: it
+		 * only feeds statistics. */
 		pthread_mutex_consistent(&t->hdr->lock);
 		rc = 0;
 	}
@@ -445,9 +482,16 @@ static void unlock(struct vg_table *t)
 	pthread_mutex_unlock(&t->hdr->lock);
 }
 
+/* --- entries ---------------------------------------------------------- */
+
 static bool valid_family(uint8_t f)
 {
 	return f == VG_FAMILY_V4 || f == VG_FAMILY_V6 || f == VG_FAMILY_NAME;
+}
+
+static bool valid_entry(const struct vg_entry *e)
+{
+	return valid_family(e->family) && e->kind <= VG_KIND_USER;
 }
 
 bool vg_entry_banned(const struct vg_entry *e, vg_time_t now)
@@ -462,107 +506,11 @@ void vg_entry_addr(const struct vg_entry *e, struct vg_addr *a)
 	a->prefix = e->prefix;
 }
 
-static bool key_match(const struct vg_entry *e, const struct vg_addr *k)
-{
-	return e->family == k->family && e->prefix == k->prefix &&
-	       memcmp(e->key, k->bytes, sizeof(e->key)) == 0;
-}
-
-static bool slot_busy(const struct vg_entry *e, vg_time_t now)
-{
-	return e->inflight != 0 && now < e->inflight_expires;
-}
-
-/* Forget what has run out: slots of dead processes, an old failure
- * window, ban history older than `history` after the last ban. */
-void vg_entry_refresh(struct vg_entry *e, const struct vg_config *c,
-		      vg_time_t now)
-{
-	if (e->inflight && now >= e->inflight_expires)
-		e->inflight = 0;
-	/* Failures are forgotten after findtime without a failure, not
-	 * findtime after the first one: a fixed window would let 2 x
-	 * (maxretry - 1) guesses through around its edge, and SPEC promises
-	 * at most maxretry in any findtime. */
-	if (e->failures && (now < e->last_fail ||
-			    now - e->last_fail >= c->findtime)) {
-		e->failures = 0;
-		e->window_start = 0;
-	}
-	if (e->ban_count && e->banned_until &&
-	    now >= e->banned_until &&
-	    (uint64_t)(now - e->banned_until) >= c->history)
-		e->ban_count = 0;
-}
-
-static uint32_t slot_of(const struct vg_table *t, const struct vg_addr *k)
-{
-	uint8_t buf[18];
-
-	memcpy(buf, k->bytes, 16);
-	buf[16] = k->family;
-	buf[17] = k->prefix;
-	return (uint32_t)(vg_siphash(t->hdr->seed, buf, sizeof(buf)) % t->n);
-}
-
-/* Rules 8 and 9.  Find the key's entry in its probe window; with
- * `insert`, take a free slot or evict the oldest evictable entry. */
-static struct vg_entry *find(struct vg_table *t, const struct vg_addr *k,
-			     vg_time_t now, bool insert)
-{
-	uint32_t start = slot_of(t, k), probe = t->n < VG_PROBE ? t->n :
-					       VG_PROBE;
-	struct vg_entry *e, *free_e = NULL, *old = NULL;
-
-	for (uint32_t i = 0; i < probe; i++) {
-		e = &t->ent[(start + i) % t->n];
-		if (!valid_family(e->family)) {
-			if (!free_e)
-				free_e = e;
-			continue;
-		}
-		if (key_match(e, k))
-			return e;
-		if (!vg_entry_banned(e, now) && !slot_busy(e, now) &&
-		    (!old || e->last_seen < old->last_seen))
-			old = e;
-	}
-	if (!insert)
-		return NULL;
-	e = free_e;
-	if (!e && old) {
-		e = old;
-		atomic_fetch_add(&t->hdr->evictions_total, 1);
-	}
-	if (!e)
-		return NULL;
-	memset(e, 0, sizeof(*e));
-	memcpy(e->key, k->bytes, sizeof(e->key));
-	e->family = k->family;
-	e->prefix = k->prefix;
-	e->last_seen = now;
-	return e;
-}
-
 bool vg_entry_trusted(const struct vg_entry *e, const struct vg_config *c,
 		      vg_time_t now)
 {
 	return e->last_success != 0 && now >= e->last_success &&
 	       (uint64_t)(now - e->last_success) < c->trust;
-}
-
-static void result(struct vg_result *r, const struct vg_entry *e,
-		   const struct vg_config *c, vg_time_t now,
-		   enum vg_verdict v)
-{
-	if (!r)
-		return;
-	r->verdict = v;
-	r->failures = e ? e->failures : 0;
-	r->ban_count = e ? e->ban_count : 0;
-	r->banned_until = e ? e->banned_until : 0;
-	r->trusted = e ? vg_entry_trusted(e, c, now) : false;
-	r->ban_length = 0;
 }
 
 static vg_time_t add_time(vg_time_t now, uint64_t len)
@@ -572,60 +520,542 @@ static vg_time_t add_time(vg_time_t now, uint64_t len)
 	return t >= UINT32_MAX ? UINT32_MAX - 1 : (vg_time_t)t;
 }
 
+/* In-flight slot clocks (see VG_SLOT_CLOCKS).  slot_exp[0 .. k-1] are
+ * ascending, k = min(inflight, VG_SLOT_CLOCKS); the slots past the
+ * last clock share it, and it is the latest of theirs. */
+static void slot_push(struct vg_entry *e, vg_time_t exp)
+{
+	const unsigned int last = VG_SLOT_CLOCKS - 1;
+	unsigned int n = e->inflight, i;
+
+	if (n >= VG_COUNT_MAX)
+		return;
+	e->inflight++;
+	if (n >= VG_SLOT_CLOCKS) {
+		if (exp >= e->slot_exp[last]) {
+			/* Joins the group, whose clock becomes the latest. */
+			e->slot_exp[last] = exp;
+			return;
+		}
+		/* Into the exact part; the latest exact clock (or exp
+		 * itself) joins the group, whose clock is later still. */
+		if (exp >= e->slot_exp[last - 1])
+			return;
+		n = last - 1;	/* slot_exp[last - 1] is overwritten */
+	}
+	for (i = n; i > 0 && e->slot_exp[i - 1] > exp; i--)
+		if (i < VG_SLOT_CLOCKS)
+			e->slot_exp[i] = e->slot_exp[i - 1];
+	e->slot_exp[i] = exp;
+}
+
+/* Give back the oldest slot.  Whose slot ended is not known (another
+ * process may hold the older one): keeping the later clocks is the side
+ * that never frees a slot early. */
+static void slot_pop(struct vg_entry *e)
+{
+	unsigned int n = e->inflight;
+
+	if (n == 0)
+		return;
+	if (n <= VG_SLOT_CLOCKS) {
+		for (unsigned int i = 1; i < n; i++)
+			e->slot_exp[i - 1] = e->slot_exp[i];
+		e->slot_exp[n - 1] = 0;
+	} else {
+		/* [a b G..]: b moves up, one member of the group becomes
+		 * exact with the group's clock. */
+		for (unsigned int i = 1; i < VG_SLOT_CLOCKS; i++)
+			e->slot_exp[i - 1] = e->slot_exp[i];
+	}
+	e->inflight--;
+}
+
+static void slots_clear(struct vg_entry *e)
+{
+	e->inflight = 0;
+	memset(e->slot_exp, 0, sizeof(e->slot_exp));
+}
+
+/* Each slot on its own clock: the oldest go first. */
+static void slots_expire(struct vg_entry *e, vg_time_t now)
+{
+	while (e->inflight && now >= e->slot_exp[0]) {
+		if (e->inflight > VG_SLOT_CLOCKS &&
+		    now >= e->slot_exp[VG_SLOT_CLOCKS - 1]) {
+			slots_clear(e);
+			return;
+		}
+		slot_pop(e);
+	}
+	if (e->inflight == 0)
+		slots_clear(e);
+}
+
+/* A wall of clocks set from the entry's own slots, for inheritance. */
+static void slots_copy(struct vg_entry *dst, const struct vg_entry *src)
+{
+	unsigned int n = src->inflight;
+
+	for (unsigned int i = 0; i < n; i++)
+		slot_push(dst, src->slot_exp[i < VG_SLOT_CLOCKS ? i :
+					     VG_SLOT_CLOCKS - 1]);
+}
+
+/* Counting windows: a prefix entry counts banned sources for bantime,
+ * everything else failures for findtime. */
+static uint64_t window_of(const struct vg_entry *e, const struct vg_config *c)
+{
+	return e->kind == VG_KIND_PREFIX ? c->bantime : c->findtime;
+}
+
+/* Forget what has run out: slots whose clock ran out, an old failure
+ * window, ban history older than `history` after the last ban. */
+void vg_entry_refresh(struct vg_entry *e, const struct vg_config *c,
+		      vg_time_t now)
+{
+	slots_expire(e, now);
+	/* Failures are forgotten after findtime without a failure, not
+	 * findtime after the first one: a fixed window would let 2 x
+	 * (maxretry - 1) guesses through around its edge, and SPEC promises
+	 * at most maxretry in any findtime. */
+	if (e->failures && (now < e->last_fail ||
+			    now - e->last_fail >= window_of(e, c)))
+		e->failures = 0;
+	if (e->ban_count && e->banned_until &&
+	    now >= e->banned_until &&
+	    (uint64_t)(now - e->banned_until) >= c->history)
+		e->ban_count = 0;
+}
+
+/* Rule 9: how much an entry holds, as a candidate to make room. */
+enum keep { KEEP_NOTHING, KEEP_HINT, KEEP_ALL };
+
+static enum keep keep_of(const struct vg_entry *e, const struct vg_config *c,
+			 vg_time_t now)
+{
+	struct vg_entry x = *e;
+
+	if (!valid_entry(&x))
+		return KEEP_NOTHING;
+	vg_entry_refresh(&x, c, now);
+	if (x.inflight || vg_entry_banned(&x, now) || x.ban_count)
+		return KEEP_ALL;
+	if (x.kind == VG_KIND_PREFIX)
+		return x.failures ? KEEP_HINT : KEEP_NOTHING;
+	if (x.failures || vg_entry_trusted(&x, c, now))
+		return KEEP_ALL;
+	return KEEP_NOTHING;
+}
+
+/* --- buckets ---------------------------------------------------------- */
+
+struct vg_key {
+	struct vg_addr a;
+	uint8_t kind;
+};
+
+static void buckets_of(const struct vg_table *t, const uint8_t bytes[16],
+		       uint8_t family, uint8_t prefix, uint8_t kind,
+		       uint32_t b[2])
+{
+	uint8_t buf[19];
+	uint64_t h;
+
+	memcpy(buf, bytes, 16);
+	buf[16] = family;
+	buf[17] = prefix;
+	buf[18] = kind;
+	h = vg_siphash(t->hdr->seed, buf, sizeof(buf));
+	b[0] = (uint32_t)(h % t->nb);
+	b[1] = (uint32_t)((h >> 32) % t->nb);
+	if (b[1] == b[0])
+		b[1] = (b[0] + 1) % t->nb;
+}
+
+static void key_buckets(const struct vg_table *t, const struct vg_key *k,
+			uint32_t b[2])
+{
+	buckets_of(t, k->a.bytes, k->a.family, k->a.prefix, k->kind, b);
+}
+
+/* The bucket an entry sitting in bucket `here` would move to. */
+static uint32_t other_bucket(const struct vg_table *t,
+			     const struct vg_entry *e, uint32_t here)
+{
+	uint32_t b[2];
+
+	buckets_of(t, e->key, e->family, e->prefix, e->kind, b);
+	return b[0] == here ? b[1] : b[0];
+}
+
+static bool key_match(const struct vg_entry *e, const struct vg_key *k)
+{
+	return e->family == k->a.family && e->prefix == k->a.prefix &&
+	       e->kind == k->kind &&
+	       memcmp(e->key, k->a.bytes, sizeof(e->key)) == 0;
+}
+
+static struct vg_entry *lookup(struct vg_table *t, const struct vg_key *k)
+{
+	uint32_t b[2];
+
+	key_buckets(t, k, b);
+	for (int j = 0; j < 2; j++) {
+		struct vg_entry *e = &t->ent[b[j] * VG_BUCKET];
+
+		for (uint32_t i = 0; i < VG_BUCKET; i++)
+			if (key_match(&e[i], k))
+				return &e[i];
+	}
+	return NULL;
+}
+
+struct node {
+	uint32_t slot;
+	int16_t parent;		/* index in the search, -1 for a root */
+};
+
+static bool on_path(const struct node *n, int16_t i, uint32_t slot)
+{
+	for (; i >= 0; i = n[i].parent)
+		if (n[i].slot == slot)
+			return true;
+	return false;
+}
+
+/* Rules 8 and 9: a slot for a new key in one of its buckets b, moving
+ * entries to their other bucket when that leads to room.  Room is a
+ * free slot, else an entry that holds nothing, else a prefix counter
+ * (a hint); found breadth first, so the shortest path wins.  NULL: the
+ * VG_SEARCH entries looked at all hold something worth keeping. */
+static struct vg_entry *make_room(struct vg_table *t,
+				  const struct vg_config *c,
+				  const uint32_t b[2], vg_time_t now)
+{
+	struct node n[VG_SEARCH];
+	int16_t nn = 0, best = -1;
+	enum keep best_keep = KEEP_ALL;
+
+	for (int j = 0; j < 2; j++)
+		for (uint32_t i = 0; i < VG_BUCKET; i++)
+			n[nn++] = (struct node){ b[j] * VG_BUCKET + i, -1 };
+	for (int16_t i = 0; i < nn; i++) {
+		struct vg_entry *e = &t->ent[n[i].slot];
+		enum keep k = keep_of(e, c, now);
+		uint32_t alt;
+
+		if (k < best_keep) {
+			best = i;
+			best_keep = k;
+			if (!valid_entry(e))
+				break;	/* a free slot: nothing better */
+		}
+		if (k != KEEP_ALL || nn + VG_BUCKET > VG_SEARCH ||
+		    best_keep == KEEP_NOTHING)
+			continue;
+		alt = other_bucket(t, e, n[i].slot / VG_BUCKET);
+		for (uint32_t s = 0; s < VG_BUCKET; s++) {
+			uint32_t slot = alt * VG_BUCKET + s;
+
+			if (!on_path(n, i, slot))
+				n[nn++] = (struct node){ slot, i };
+		}
+	}
+	if (best < 0)
+		return NULL;
+	if (valid_entry(&t->ent[n[best].slot])) {
+		if (t->ent[n[best].slot].kind == VG_KIND_PREFIX &&
+		    t->hdr->prefix_entries)
+			t->hdr->prefix_entries--;
+		atomic_fetch_add(&t->hdr->evictions_total, 1);
+	} else {
+		t->hdr->used++;
+	}
+	/* Move each entry on the path one step towards the room found. */
+	for (int16_t i = best; n[i].parent >= 0; i = n[i].parent)
+		t->ent[n[i].slot] = t->ent[n[n[i].parent].slot];
+	for (; n[best].parent >= 0; best = n[best].parent)
+		;
+	return &t->ent[n[best].slot];
+}
+
+static struct vg_entry *insert(struct vg_table *t, const struct vg_config *c,
+			       const struct vg_key *k, vg_time_t now)
+{
+	uint32_t b[2];
+	struct vg_entry *e;
+
+	key_buckets(t, k, b);
+	e = make_room(t, c, b, now);
+	if (!e)
+		return NULL;
+	memset(e, 0, sizeof(*e));
+	memcpy(e->key, k->a.bytes, sizeof(e->key));
+	e->family = k->a.family;
+	e->prefix = k->a.prefix;
+	e->kind = k->kind;
+	e->last_seen = now;
+	if (k->kind == VG_KIND_PREFIX)
+		t->hdr->prefix_entries++;
+	return e;
+}
+
+static void drop_entry(struct vg_table *t, struct vg_entry *e)
+{
+	if (e->kind == VG_KIND_PREFIX && t->hdr->prefix_entries)
+		t->hdr->prefix_entries--;
+	if (t->hdr->used)
+		t->hdr->used--;
+	memset(e, 0, sizeof(*e));
+}
+
+/* --- levels: source, overflow entry, overflow bucket (rule 10) -------- */
+
+static struct vg_key source_key(const struct vg_addr *a)
+{
+	return (struct vg_key){ *a, VG_KIND_SOURCE };
+}
+
+/* The /24 or /48 a source is counted in, as `kind`.  false for a host
+ * name (no prefix): its next level is the overflow bucket. */
+static bool prefix_key(const struct vg_addr *a, unsigned int bits,
+		       uint8_t kind, struct vg_key *out)
+{
+	if (a->family != VG_FAMILY_V4 && a->family != VG_FAMILY_V6)
+		return false;
+	out->a = *a;
+	if (out->a.prefix > bits)
+		vg_addr_mask(&out->a, bits);
+	out->kind = kind;
+	return true;
+}
+
+static unsigned int agg_bits(const struct vg_addr *a)
+{
+	return a->family == VG_FAMILY_V4 ? 24 : 48;
+}
+
+/* A new entry starts with what the levels below it hold for the source,
+ * summed: failures and slots spent there still count, a ban there still
+ * holds.  (Not the ban count: escalation is the source's own.) */
+static void inherit(struct vg_entry *e, struct vg_entry *from,
+		    const struct vg_config *c, vg_time_t now)
+{
+	uint32_t f;
+
+	if (!from)
+		return;
+	vg_entry_refresh(from, c, now);
+	f = (uint32_t)e->failures + from->failures;
+	e->failures = (uint16_t)(f > VG_COUNT_MAX ? VG_COUNT_MAX : f);
+	if (from->last_fail > e->last_fail)
+		e->last_fail = from->last_fail;
+	slots_copy(e, from);
+	if (vg_entry_banned(from, now) &&
+	    from->banned_until > e->banned_until) {
+		e->banned_at = from->banned_at;
+		e->banned_until = from->banned_until;
+	}
+}
+
+static void note_overflow(struct vg_table *t)
+{
+	if (t->hdr->fill_at_overflow == 0)
+		t->hdr->fill_at_overflow = t->hdr->used ? t->hdr->used : 1;
+	atomic_fetch_add(&t->hdr->overflow_total, 1);
+}
+
+/* The entry a source is counted in.  With `create`, a source without an
+ * entry gets one when there is room, else its overflow entry (created
+ * when there is room), else the overflow bucket; without, the level it
+ * was counted in.  Never NULL. */
+static struct vg_entry *route(struct vg_table *t, const struct vg_config *c,
+			      const struct vg_addr *a, vg_time_t now,
+			      bool create)
+{
+	struct vg_key sk = source_key(a), ok;
+	struct vg_entry *e = lookup(t, &sk), *o = NULL;
+	bool has_ok = prefix_key(a, agg_bits(a), VG_KIND_OVERFLOW, &ok);
+
+	if (e)
+		return e;
+	if (has_ok)
+		o = lookup(t, &ok);
+	if (create) {
+		e = insert(t, c, &sk, now);
+		if (e) {
+			/* The insert may have moved o to its other bucket. */
+			if (o)
+				o = lookup(t, &ok);
+			inherit(e, o, c, now);
+			inherit(e, &t->hdr->overflow, c, now);
+			return e;
+		}
+	}
+	note_overflow(t);
+	if (o)
+		return o;
+	if (create && has_ok) {
+		o = insert(t, c, &ok, now);
+		if (o) {
+			inherit(o, &t->hdr->overflow, c, now);
+			return o;
+		}
+	}
+	return &t->hdr->overflow;
+}
+
+/* The prefix ban covering a source, if any (aggregate.v6 / .v4). */
+static struct vg_entry *prefix_ban(struct vg_table *t,
+				   const struct vg_addr *a, vg_time_t now)
+{
+	struct vg_key pk;
+	struct vg_entry *p;
+
+	if (t->hdr->prefix_entries == 0 ||
+	    !prefix_key(a, agg_bits(a), VG_KIND_PREFIX, &pk) ||
+	    pk.a.prefix == a->prefix)
+		return NULL;
+	p = lookup(t, &pk);
+	return p && vg_entry_banned(p, now) ? p : NULL;
+}
+
+static void result(struct vg_result *r, const struct vg_entry *e,
+		   const struct vg_config *c, vg_time_t now,
+		   enum vg_verdict v)
+{
+	if (!r)
+		return;
+	memset(r, 0, sizeof(*r));
+	r->verdict = v;
+	if (!e)
+		return;
+	r->kind = e->kind;
+	vg_entry_addr(e, &r->subject);
+	r->failures = e->failures;
+	r->ban_count = e->ban_count;
+	r->banned_until = e->banned_until;
+	r->trusted = vg_entry_trusted(e, c, now);
+}
+
+/* --- operations ------------------------------------------------------- */
+
 int vg_table_preauth(struct vg_table *t, const struct vg_config *c,
 		     const struct vg_addr *key, vg_time_t now,
 		     struct vg_result *r)
 {
 	enum vg_verdict v = VG_ALLOW;
-	struct vg_entry *e;
+	struct vg_entry *e, *p;
 	int ret = lock(t);
 
 	if (ret)
 		return ret;
-	e = find(t, key, now, true);
-	if (!e) {
-		ret = -ENOSPC;
-		goto out;
-	}
+	e = route(t, c, key, now, true);
 	vg_entry_refresh(e, c, now);
 	e->last_seen = now;
-	if (vg_entry_banned(e, now))
+	p = prefix_ban(t, key, now);
+	if (vg_entry_banned(e, now)) {
 		v = VG_DENY_BANNED;
-	else if (vg_entry_trusted(e, c, now))
-		v = e->failures >= c->maxretry ? VG_DENY_INFLIGHT : VG_ALLOW;
-	else if ((uint32_t)e->failures + e->inflight >= c->maxretry)
+	} else if (p) {
+		v = VG_DENY_BANNED;
+		e = p;
+	} else if ((uint32_t)e->failures + e->inflight >= c->maxretry) {
 		v = VG_DENY_INFLIGHT;
-	else {
-		e->inflight++;
-		e->inflight_expires = add_time(now, c->inflight_timeout);
+	} else {
+		slot_push(e, add_time(now, c->inflight_timeout));
 	}
 	if (v != VG_ALLOW)
 		atomic_fetch_add(&t->hdr->denied_total, 1);
-out:
 	result(r, e, c, now, v);
 	unlock(t);
-	return ret;
+	return 0;
 }
 
 static uint64_t start_ban(struct vg_table *t, struct vg_entry *e,
 			  const struct vg_config *c, vg_time_t now)
 {
 	bool trust = vg_entry_trusted(e, c, now);
+	bool own = e->kind == VG_KIND_SOURCE || e->kind == VG_KIND_PREFIX;
 	uint64_t len;
 
 	/* A trusted source (the admin behind a shared NAT, or mistyping)
-	 * is banned but never escalated nor pushed towards nftables. */
-	if (!trust && e->ban_count < UINT32_MAX)
+	 * is banned but never escalated nor pushed towards nftables.  The
+	 * overflow levels stand for strangers sharing them: never
+	 * escalated either, so a flood cannot lengthen their ban. */
+	if (own && !trust && e->ban_count < UINT32_MAX)
 		e->ban_count++;
-	len = vg_ban_length(c, trust ? 1 : e->ban_count);
+	len = vg_ban_length(c, own && !trust ? e->ban_count : 1);
 	e->banned_at = now;
 	e->banned_until = add_time(now, len);
 	e->flags &= (uint8_t)~VG_ENTRY_MANUAL;
 	e->failures = 0;
-	e->window_start = 0;
-	e->inflight = 0;
+	slots_clear(e);
 	atomic_fetch_add(&t->hdr->bans_total, 1);
 	return len;
+}
+
+static bool in_prefix(const struct vg_entry *e, const struct vg_addr *net)
+{
+	struct vg_addr a;
+
+	if (e->kind != VG_KIND_SOURCE)
+		return false;
+	vg_entry_addr(e, &a);
+	return vg_cidr_contains(net, &a);
+}
+
+/* aggregate.v6 / .v4: one more banned source inside its /48 (/24).  At
+ * the threshold the prefix is banned as one entry, and the sources the
+ * prefix ban now covers give their entries back.  That scan is the one
+ * O(table.size) step, once per prefix ban, which takes threshold x
+ * maxretry failed passwords to cause. */
+static void count_prefix(struct vg_table *t, const struct vg_config *c,
+			 const struct vg_entry *src, vg_time_t now,
+			 struct vg_result *r)
+{
+	unsigned int need = src->family == VG_FAMILY_V4 ? c->aggregate_v4 :
+			    c->aggregate_v6;
+	struct vg_addr a;
+	struct vg_key pk;
+	struct vg_entry *p;
+	uint32_t members;
+
+	vg_entry_addr(src, &a);
+	if (need == 0 || src->kind != VG_KIND_SOURCE ||
+	    !prefix_key(&a, agg_bits(&a), VG_KIND_PREFIX, &pk) ||
+	    pk.a.prefix >= a.prefix)
+		return;
+	p = lookup(t, &pk);
+	if (!p)
+		p = insert(t, c, &pk, now);
+	if (!p)
+		return;		/* a hint only: no room, no aggregation */
+	vg_entry_refresh(p, c, now);
+	p->last_seen = now;
+	if (vg_entry_banned(p, now))
+		return;
+	if (p->failures < VG_COUNT_MAX)
+		p->failures++;
+	p->last_fail = now;
+	if (p->failures < need)
+		return;
+	members = p->failures;
+	start_ban(t, p, c, now);
+	for (uint32_t i = 0; i < t->nb * VG_BUCKET; i++) {
+		struct vg_entry *e = &t->ent[i];
+
+		if (!valid_entry(e) || !in_prefix(e, &pk.a))
+			continue;
+		vg_entry_refresh(e, c, now);
+		if (!e->inflight && !vg_entry_trusted(e, c, now) &&
+		    e->banned_until <= p->banned_until)
+			drop_entry(t, e);
+	}
+	if (r) {
+		r->prefix_banned = pk.a;
+		r->prefix_members = members;
+	}
 }
 
 int vg_table_fail(struct vg_table *t, const struct vg_config *c,
@@ -633,22 +1063,18 @@ int vg_table_fail(struct vg_table *t, const struct vg_config *c,
 		  vg_time_t now, struct vg_result *r)
 {
 	enum vg_verdict v = VG_ALLOW;
-	struct vg_entry *e;
+	struct vg_entry *e, saved;
 	uint32_t f = 0;
 	uint64_t len = 0;
+	bool prefix = false;
 	int ret = lock(t);
 
 	if (ret)
 		return ret;
-	e = find(t, key, now, true);
-	if (!e) {
-		ret = -ENOSPC;
-		goto out;
-	}
+	e = route(t, c, key, now, true);
 	vg_entry_refresh(e, c, now);
 	e->last_seen = now;
-	if (e->inflight)
-		e->inflight--;
+	slot_pop(e);
 	if (e->fail_total < UINT32_MAX)
 		e->fail_total++;
 	atomic_fetch_add(&t->hdr->failures_total, 1);
@@ -656,14 +1082,14 @@ int vg_table_fail(struct vg_table *t, const struct vg_config *c,
 		v = VG_DENY_BANNED;	/* banned while its password ran */
 		goto out;
 	}
-	if (e->failures == 0)
-		e->window_start = now;
 	f = e->failures + weight;
 	e->failures = (uint16_t)(f > VG_COUNT_MAX ? VG_COUNT_MAX : f);
 	e->last_fail = now;
 	if (e->failures >= c->maxretry) {
 		len = start_ban(t, e, c, now);
 		v = VG_BANNED_NOW;
+		prefix = e->kind == VG_KIND_SOURCE &&
+			 !vg_entry_trusted(e, c, now);
 	}
 out:
 	result(r, e, c, now, v);
@@ -671,34 +1097,46 @@ out:
 		r->failures = f;	/* what triggered it, for the log */
 		r->ban_length = len;
 	}
+	if (prefix) {
+		/* Last: it may drop e itself. */
+		saved = *e;
+		count_prefix(t, c, &saved, now, r);
+	}
 	unlock(t);
-	return ret;
+	return 0;
 }
 
 int vg_table_success(struct vg_table *t, const struct vg_config *c,
 		     const struct vg_addr *key, bool release_slot,
 		     vg_time_t now)
 {
+	struct vg_key sk = source_key(key);
 	struct vg_entry *e;
 	int ret = lock(t);
 
 	if (ret)
 		return ret;
-	e = find(t, key, now, true);
+	e = lookup(t, &sk);
 	if (!e) {
-		ret = -ENOSPC;
-		goto out;
+		/* Made like a counting entry (it inherits), so a login
+		 * never moves a source to a fresh budget. */
+		e = route(t, c, key, now, true);
+		if (e->kind != VG_KIND_SOURCE) {
+			/* No room: the slot goes back where it was
+			 * taken; trust cannot be kept. */
+			if (release_slot)
+				slot_pop(e);
+			goto out;
+		}
 	}
 	vg_entry_refresh(e, c, now);
-	if (release_slot && e->inflight)
-		e->inflight--;
-	e->failures = 0;
-	e->window_start = 0;
+	if (release_slot)
+		slot_pop(e);
 	e->last_success = now;
 	e->last_seen = now;
 out:
 	unlock(t);
-	return ret;
+	return 0;
 }
 
 int vg_table_release(struct vg_table *t, const struct vg_config *c,
@@ -709,12 +1147,9 @@ int vg_table_release(struct vg_table *t, const struct vg_config *c,
 
 	if (ret)
 		return ret;
-	e = find(t, key, now, false);
-	if (e) {
-		vg_entry_refresh(e, c, now);
-		if (e->inflight)
-			e->inflight--;
-	}
+	e = route(t, c, key, now, false);
+	vg_entry_refresh(e, c, now);
+	slot_pop(e);
 	unlock(t);
 	return 0;
 }
@@ -723,21 +1158,106 @@ int vg_table_check(struct vg_table *t, const struct vg_config *c,
 		   const struct vg_addr *key, vg_time_t now,
 		   struct vg_result *r)
 {
+	struct vg_key sk = source_key(key);
 	enum vg_verdict v = VG_ALLOW;
-	struct vg_entry *e;
+	struct vg_entry *e, *p;
+	bool trusted = false;
 	int ret = lock(t);
 
 	if (ret)
 		return ret;
-	e = find(t, key, now, false);
+	e = lookup(t, &sk);
 	if (e) {
 		vg_entry_refresh(e, c, now);
-		if (vg_entry_banned(e, now)) {
+		trusted = vg_entry_trusted(e, c, now);
+		if (vg_entry_banned(e, now))
 			v = VG_DENY_BANNED;
-			atomic_fetch_add(&t->hdr->denied_total, 1);
-		}
 	}
-	result(r, e, c, now, v);
+	p = v == VG_ALLOW ? prefix_ban(t, key, now) : NULL;
+	if (p)
+		v = VG_DENY_BANNED;
+	if (v != VG_ALLOW && !trusted)
+		atomic_fetch_add(&t->hdr->denied_total, 1);
+	result(r, p ? p : e, c, now, v);
+	if (r)
+		r->trusted = trusted;
+	unlock(t);
+	return 0;
+}
+
+/* User counters: the key is a keyed hash of the name, so the table
+ * never holds user names. */
+static struct vg_key user_key(const struct vg_table *t, const char *user)
+{
+	struct vg_key k = { .kind = VG_KIND_USER };
+	uint64_t seed2[2] = { t->hdr->seed[1], ~t->hdr->seed[0] };
+	uint64_t h[2];
+	size_t len = strnlen(user, 256);
+
+	h[0] = vg_siphash(t->hdr->seed, user, len);
+	h[1] = vg_siphash(seed2, user, len);
+	memcpy(k.a.bytes, h, sizeof(k.a.bytes));
+	k.a.family = VG_FAMILY_NAME;
+	k.a.prefix = 0;
+	return k;
+}
+
+static struct vg_entry *user_entry(struct vg_table *t,
+				   const struct vg_config *c,
+				   const char *user, vg_time_t now,
+				   bool create)
+{
+	struct vg_key k = user_key(t, user);
+	struct vg_entry *e = lookup(t, &k);
+
+	if (!e && create)
+		e = insert(t, c, &k, now);
+	if (!e && create)
+		e = &t->hdr->user_overflow;	/* all users share it */
+	if (e)
+		vg_entry_refresh(e, c, now);
+	return e;
+}
+
+int vg_table_user_over(struct vg_table *t, const struct vg_config *c,
+		       const char *user, vg_time_t now)
+{
+	struct vg_entry *e;
+	int ret, over = 0;
+
+	if (c->totp_maxfail == 0)
+		return 0;
+	ret = lock(t);
+	if (ret)
+		return ret;
+	e = user_entry(t, c, user, now, false);
+	if (e && e->failures >= c->totp_maxfail)
+		over = 1;
+	vg_entry_refresh(&t->hdr->user_overflow, c, now);
+	if (!e && t->hdr->user_overflow.failures >= c->totp_maxfail)
+		over = 1;
+	unlock(t);
+	return over;
+}
+
+int vg_table_user_fail(struct vg_table *t, const struct vg_config *c,
+		       const char *user, vg_time_t now, uint32_t *count)
+{
+	struct vg_entry *e;
+	int ret;
+
+	if (c->totp_maxfail == 0)
+		return 0;
+	ret = lock(t);
+	if (ret)
+		return ret;
+	e = user_entry(t, c, user, now, true);
+	if (e->failures < VG_COUNT_MAX)
+		e->failures++;
+	e->last_fail = now;
+	e->last_seen = now;
+	if (count)
+		*count = e->failures;
 	unlock(t);
 	return 0;
 }
@@ -745,12 +1265,15 @@ int vg_table_check(struct vg_table *t, const struct vg_config *c,
 int vg_table_ban(struct vg_table *t, const struct vg_config *c,
 		 const struct vg_addr *key, uint64_t length, vg_time_t now)
 {
+	struct vg_key sk = source_key(key);
 	struct vg_entry *e;
 	int ret = lock(t);
 
 	if (ret)
 		return ret;
-	e = find(t, key, now, true);
+	e = lookup(t, &sk);
+	if (!e)
+		e = insert(t, c, &sk, now);
 	if (!e) {
 		ret = -ENOSPC;
 		goto out;
@@ -762,8 +1285,7 @@ int vg_table_ban(struct vg_table *t, const struct vg_config *c,
 	e->banned_until = add_time(now, length);
 	e->flags |= VG_ENTRY_MANUAL;
 	e->failures = 0;
-	e->window_start = 0;
-	e->inflight = 0;
+	slots_clear(e);
 	e->last_seen = now;
 	atomic_fetch_add(&t->hdr->bans_total, 1);
 out:
@@ -775,9 +1297,23 @@ static void lift(struct vg_entry *e)
 {
 	e->banned_until = 0;
 	e->failures = 0;
-	e->window_start = 0;
-	e->inflight = 0;
+	slots_clear(e);
 	e->flags &= (uint8_t)~(VG_ENTRY_MANUAL | VG_ENTRY_DROPPED);
+}
+
+/* A source's own entry, or the prefix entry with that key (unban of a
+ * /48 that aggregate.v6 banned). */
+static struct vg_entry *lookup_any(struct vg_table *t,
+				   const struct vg_addr *key)
+{
+	struct vg_key k = source_key(key);
+	struct vg_entry *e = lookup(t, &k);
+
+	if (!e) {
+		k.kind = VG_KIND_PREFIX;
+		e = lookup(t, &k);
+	}
+	return e;
 }
 
 int vg_table_unban(struct vg_table *t, const struct vg_addr *key)
@@ -787,7 +1323,7 @@ int vg_table_unban(struct vg_table *t, const struct vg_addr *key)
 
 	if (ret)
 		return ret;
-	e = find(t, key, 0, false);
+	e = lookup_any(t, key);
 	if (e)
 		lift(e);
 	else
@@ -802,23 +1338,37 @@ int vg_table_unban_all(struct vg_table *t)
 
 	if (ret)
 		return ret;
-	for (uint32_t i = 0; i < t->n; i++)
-		if (valid_family(t->ent[i].family))
+	for (uint32_t i = 0; i < t->nb * VG_BUCKET; i++)
+		if (valid_entry(&t->ent[i]))
 			lift(&t->ent[i]);
+	lift(&t->hdr->overflow);
+	lift(&t->hdr->user_overflow);
 	unlock(t);
 	return 0;
 }
 
 int vg_table_restore(struct vg_table *t, const struct vg_entry *saved)
 {
-	struct vg_addr k;
+	struct vg_key k;
 	struct vg_entry *e;
-	int ret = lock(t);
+	int ret;
 
+	if (saved->kind != VG_KIND_SOURCE && saved->kind != VG_KIND_PREFIX)
+		return -EINVAL;
+	ret = lock(t);
 	if (ret)
 		return ret;
-	vg_entry_addr(saved, &k);
-	e = find(t, &k, saved->last_seen, true);
+	vg_entry_addr(saved, &k.a);
+	k.kind = saved->kind;
+	e = lookup(t, &k);
+	if (!e) {
+		/* Restoring needs no config beyond what keep_of() reads:
+		 * ranks are taken with the defaults. */
+		struct vg_config d;
+
+		vg_config_defaults(&d);
+		e = insert(t, &d, &k, saved->last_seen);
+	}
 	if (!e) {
 		ret = -ENOSPC;
 		goto out;
@@ -839,30 +1389,45 @@ out:
 	return ret;
 }
 
+/* Lock-free: scan both buckets on a copy of each entry. */
+static int lookup_copy(struct vg_table *t, const struct vg_key *k,
+		       struct vg_entry *out)
+{
+	uint32_t b[2];
+
+	key_buckets(t, k, b);
+	for (int j = 0; j < 2; j++)
+		for (uint32_t i = 0; i < VG_BUCKET; i++) {
+			struct vg_entry e = t->ent[b[j] * VG_BUCKET + i];
+
+			if (valid_entry(&e) && key_match(&e, k)) {
+				*out = e;
+				return 0;
+			}
+		}
+	return -ENOENT;
+}
+
 int vg_table_lookup(struct vg_table *t, const struct vg_addr *key,
 		    struct vg_entry *out)
 {
-	uint32_t start = slot_of(t, key);
-	uint32_t probe = t->n < VG_PROBE ? t->n : VG_PROBE;
+	struct vg_key k = source_key(key);
 
-	for (uint32_t i = 0; i < probe; i++) {
-		struct vg_entry e = t->ent[(start + i) % t->n];
-
-		if (valid_family(e.family) && key_match(&e, key)) {
-			*out = e;
-			return 0;
-		}
-	}
-	return -ENOENT;
+	if (lookup_copy(t, &k, out) == 0)
+		return 0;
+	k.kind = VG_KIND_PREFIX;
+	return lookup_copy(t, &k, out);
 }
 
 long vg_table_snapshot(struct vg_table *t, struct vg_entry *out, size_t max)
 {
 	size_t k = 0;
 
-	for (uint32_t i = 0; i < t->n && k < max; i++) {
+	for (uint32_t i = 0; i < t->nb * VG_BUCKET && k < max; i++) {
 		out[k] = t->ent[i];
-		if (valid_family(out[k].family))
+		if (valid_entry(&out[k]) &&
+		    (out[k].kind == VG_KIND_SOURCE ||
+		     out[k].kind == VG_KIND_PREFIX))
 			k++;
 	}
 	return (long)k;
@@ -871,22 +1436,33 @@ long vg_table_snapshot(struct vg_table *t, struct vg_entry *out, size_t max)
 void vg_table_stats(struct vg_table *t, const struct vg_config *c,
 		    vg_time_t now, struct vg_table_stats *s)
 {
+	struct vg_entry o = t->hdr->overflow;
+
 	memset(s, 0, sizeof(*s));
 	s->failures_total = atomic_load(&t->hdr->failures_total);
 	s->bans_total = atomic_load(&t->hdr->bans_total);
 	s->denied_total = atomic_load(&t->hdr->denied_total);
 	s->evictions_total = atomic_load(&t->hdr->evictions_total);
+	s->overflow_total = atomic_load(&t->hdr->overflow_total);
+	s->fill_at_overflow = t->hdr->fill_at_overflow;
+	s->overflow_banned = vg_entry_banned(&o, now);
 	s->size = t->n;
-	for (uint32_t i = 0; i < t->n; i++) {
+	for (uint32_t i = 0; i < t->nb * VG_BUCKET; i++) {
 		struct vg_entry e = t->ent[i];
 
-		if (!valid_family(e.family))
+		if (!valid_entry(&e))
 			continue;
 		s->used++;
-		if (vg_entry_banned(&e, now))
+		if (e.kind != VG_KIND_SOURCE && e.kind != VG_KIND_PREFIX)
+			continue;
+		if (vg_entry_banned(&e, now)) {
 			s->banned++;
-		else if (e.failures && now >= e.last_fail &&
-			 now - e.last_fail < c->findtime)
+			if (e.kind == VG_KIND_PREFIX)
+				s->prefix_bans++;
+		} else if (e.kind == VG_KIND_SOURCE && e.failures &&
+			   now >= e.last_fail &&
+			   now - e.last_fail < c->findtime) {
 			s->failing++;
+		}
 	}
 }

@@ -17,29 +17,46 @@ typedef uint32_t vg_time_t;
 
 vg_time_t vg_now(void);
 
+/* In-flight slots keep their own expiry times: the first VG_SLOT_CLOCKS
+ * slots exactly, any further ones together at the latest of them (so a
+ * slot is never released before its own clock runs out). */
+#define VG_SLOT_CLOCKS	3
+
 struct vg_entry {
 	uint8_t key[16];	/* struct vg_addr bytes (already masked) */
 	uint8_t family;		/* VG_FAMILY_*; VG_FAMILY_NONE = free slot */
 	uint8_t prefix;
 	uint8_t flags;		/* VG_ENTRY_* */
-	uint8_t reserved0;
+	uint8_t kind;		/* VG_KIND_*, part of the key */
 	uint16_t failures;	/* weighted failures in the current window */
 	uint16_t inflight;	/* reserved evaluation slots (preauth) */
 	uint32_t ban_count;	/* bans within history */
-	vg_time_t window_start;	/* first failure of the current window */
-	vg_time_t last_fail;
+	vg_time_t last_fail;	/* the window ends findtime after this */
 	vg_time_t banned_at;	/* start of the current / last ban */
 	vg_time_t banned_until;	/* ban active while now < banned_until */
-	vg_time_t last_seen;	/* eviction order: oldest goes first */
+	vg_time_t last_seen;
 	vg_time_t last_success;	/* trust: a login succeeded at this time */
-	vg_time_t inflight_expires; /* every slot is void after this */
 	uint32_t fail_total;	/* failures ever (for list/metrics) */
-	uint8_t reserved[4];		/* zero; room without a version bump */
+	vg_time_t slot_exp[VG_SLOT_CLOCKS]; /* ascending; see above */
 };
 
 #define VG_ENTRY_MANUAL		0x01	/* the ban was set by the admin */
 #define VG_ENTRY_DROPPED	0x02	/* on copies only, from the kernel's
 					 * drop sets (pam_vpsguard-admin) */
+
+/* What an entry counts.  A source is one address (IPv6: one
+ * ipv6.prefix network).  When the table cannot hold a source on its
+ * own, it is counted in an overflow entry for its /24 or /48 (and, when
+ * even that finds no room, in the header's one overflow bucket): limited
+ * and banned like a source, but its ban gates only the password
+ * attempts of sources without an entry of their own.  A prefix entry
+ * counts the banned sources inside a /48 (/24) and, at aggregate.v6
+ * (aggregate.v4) of them, bans the whole prefix.  A user entry counts
+ * wrong TOTP codes for one user name from all sources (totp.maxfail). */
+#define VG_KIND_SOURCE		0
+#define VG_KIND_OVERFLOW	1
+#define VG_KIND_PREFIX		2
+#define VG_KIND_USER		3
 
 struct vg_table;
 
@@ -48,10 +65,15 @@ struct vg_table_stats {
 	uint64_t bans_total;
 	uint64_t denied_total;
 	uint64_t evictions_total;
+	uint64_t overflow_total;	/* operations counted in an aggregate */
+	uint32_t fill_at_overflow;	/* entries in use at the first one;
+					 * 0 = the table never overflowed */
 	uint32_t size;
-	uint32_t used;
-	uint32_t banned;
+	uint32_t used;		/* entries in use, of every kind */
+	uint32_t banned;	/* sources and prefixes banned now */
 	uint32_t failing;
+	uint32_t prefix_bans;	/* of them, whole /48s or /24s */
+	bool overflow_banned;	/* the overflow bucket is banned now */
 };
 
 /* Open (creating if missing and create is set) the table at path with
@@ -92,6 +114,12 @@ enum vg_verdict {
 
 struct vg_result {
 	enum vg_verdict verdict;
+	uint8_t kind;		/* of the entry that decided: VG_KIND_* */
+	struct vg_addr subject;	/* its key (the source, or its /24, /48;
+				 * family NONE for the overflow bucket) */
+	struct vg_addr prefix_banned; /* family != NONE: this failure's ban
+				 * made its /48 (/24) a prefix ban */
+	uint32_t prefix_members;	/* banned sources that did it */
 	uint32_t failures;	/* after the operation */
 	uint32_t ban_count;
 	vg_time_t banned_until;
@@ -99,9 +127,11 @@ struct vg_result {
 	bool trusted;
 };
 
-/* preauth: deny a banned source; else reserve an evaluation slot, unless
- * failures + in-flight slots already reach maxretry.  Trusted sources
- * take no slot and are limited by completed failures only. */
+/* preauth: deny a banned source (or one in a banned prefix); else
+ * reserve an evaluation slot, unless failures + in-flight slots already
+ * reach maxretry.  Trust changes nothing here.  A source the table
+ * cannot hold is counted in its overflow entry or the overflow bucket:
+ * never an error because the table is full. */
 int vg_table_preauth(struct vg_table *t, const struct vg_config *c,
 		     const struct vg_addr *key, vg_time_t now,
 		     struct vg_result *r);
@@ -109,8 +139,9 @@ int vg_table_preauth(struct vg_table *t, const struct vg_config *c,
 int vg_table_fail(struct vg_table *t, const struct vg_config *c,
 		  const struct vg_addr *key, unsigned int weight,
 		  vg_time_t now, struct vg_result *r);
-/* authsucc / account passed: release a slot, clear failures, stamp
- * trust.  Ban history is kept. */
+/* authsucc / account passed: release a slot (release_slot), stamp
+ * trust.  Failures are NOT cleared: they expire with findtime, so a
+ * login as one user never buys more guesses at another. */
 int vg_table_success(struct vg_table *t, const struct vg_config *c,
 		     const struct vg_addr *key, bool release_slot,
 		     vg_time_t now);
@@ -119,10 +150,21 @@ int vg_table_success(struct vg_table *t, const struct vg_config *c,
  * Never creates an entry. */
 int vg_table_release(struct vg_table *t, const struct vg_config *c,
 		     const struct vg_addr *key, vg_time_t now);
-/* account: is the source banned?  Never creates an entry. */
+/* account: is the source (or its prefix) banned?  r->trusted says
+ * whether it logged in within `trust`.  Never creates an entry. */
 int vg_table_check(struct vg_table *t, const struct vg_config *c,
 		   const struct vg_addr *key, vg_time_t now,
 		   struct vg_result *r);
+
+/* totp.maxfail: wrong codes for one user name from all sources.
+ * vg_table_user_over() is 1 when the user has reached c->totp_maxfail
+ * within findtime (0 when not, or when totp.maxfail is 0), -errno on
+ * error; vg_table_user_fail() counts one wrong code (failures after it
+ * in *count, if not NULL). */
+int vg_table_user_over(struct vg_table *t, const struct vg_config *c,
+		       const char *user, vg_time_t now);
+int vg_table_user_fail(struct vg_table *t, const struct vg_config *c,
+		       const char *user, vg_time_t now, uint32_t *count);
 
 /* Admin: ban for `length` seconds (counts as a ban), or lift a ban
  * (failures, slots and the ban cleared, ban count kept). */
@@ -136,16 +178,19 @@ int vg_table_unban_all(struct vg_table *t);
  * win, so restoring twice, or over live data, changes nothing. */
 int vg_table_restore(struct vg_table *t, const struct vg_entry *saved);
 
-/* Copy out every used entry (lock-free readers get a consistent copy of
- * each entry, not of the whole table).  Returns the number written to
- * out (at most max), or -errno. */
+/* Copy out the entries that stand for addresses (sources and prefixes;
+ * not overflow counters nor user counters).  Lock-free: each copy is of
+ * one moment, and an entry being moved between its two buckets may be
+ * seen twice or missed.  Returns the number written (at most max), or
+ * -errno. */
 long vg_table_snapshot(struct vg_table *t, struct vg_entry *out, size_t max);
 uint32_t vg_table_size(const struct vg_table *t);
 void vg_table_stats(struct vg_table *t, const struct vg_config *c,
 		    vg_time_t now, struct vg_table_stats *s);
 
-/* A copy of one key's entry, without the lock (readers and read-only
- * handles): 0 or -ENOENT.  Raw values: see vg_entry_refresh(). */
+/* A copy of one key's entry (a source; else a prefix entry with that
+ * key), without the lock (readers and read-only handles): 0 or -ENOENT.
+ * Raw values: see vg_entry_refresh(). */
 int vg_table_lookup(struct vg_table *t, const struct vg_addr *key,
 		    struct vg_entry *out);
 

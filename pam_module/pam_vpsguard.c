@@ -82,6 +82,7 @@ struct request {
 	bool account;
 	bool ctx_shared;		/* ctx belongs to the PAM handle */
 	bool nullok;			/* totp: no secret -> PAM_IGNORE */
+	struct vg_table *ut;		/* totp: the table of user counters */
 };
 
 /* One attempt runs several lines of the stack; problems that every line
@@ -407,21 +408,46 @@ static void tell_denied(const struct request *rq)
 		  "Try again later.");
 }
 
+/* Which entry decided, when it is not the source's own: " (table full:
+ * counted in the overflow bucket)" and the like.  Empty for the source
+ * itself. */
+static const char *level_note(const struct vg_result *r, char *buf,
+			      size_t len)
+{
+	char a[VG_ADDR_STRLEN];
+
+	buf[0] = '\0';
+	if (r->kind == VG_KIND_SOURCE)
+		return buf;
+	if (r->kind == VG_KIND_OVERFLOW && r->subject.family ==
+	    VG_FAMILY_NONE) {
+		snprintf(buf, len, " (table full: counted in the overflow "
+			 "bucket)");
+		return buf;
+	}
+	vg_addr_format(&r->subject, a, sizeof(a));
+	snprintf(buf, len, r->kind == VG_KIND_PREFIX ? " (prefix %s is "
+		 "banned)" : " (table full: counted with %s)", a);
+	return buf;
+}
+
 static void log_denied(struct request *rq, struct vg_table *t,
 		       const struct vg_result *r, vg_time_t now)
 {
-	char left[32], win[32];
+	char left[32], win[32], note[96];
 
+	level_note(r, note, sizeof(note));
 	if (r->verdict == VG_DENY_BANNED) {
 		vg_duration_format(r->banned_until - now, left, sizeof(left));
 		log_event(t, VG_LOG_DENY, now, LOG_NOTICE, "deny %s user "
-			  "'%s': banned for %s more", shown_src(rq), rq->user,
-			  left);
+			  "'%s': banned for %s more%s", shown_src(rq),
+			  rq->user, left, note);
 	} else {
 		vg_duration_format(rq->cfg->findtime, win, sizeof(win));
 		log_event(t, VG_LOG_DENY, now, LOG_NOTICE, "deny %s user "
-			  "'%s': %u attempts failed or in progress within %s",
-			  shown_src(rq), rq->user, rq->cfg->maxretry, win);
+			  "'%s': %u attempts failed or in progress within "
+			  "%s%s", shown_src(rq), rq->user, rq->cfg->maxretry,
+			  win, note);
 	}
 }
 
@@ -449,7 +475,15 @@ static int do_authfail(struct request *rq, struct vg_table *t, vg_time_t now,
 	if (ret)
 		return ret;
 	vg_duration_format(rq->cfg->findtime, win, sizeof(win));
-	if (r.verdict == VG_BANNED_NOW) {
+	if (r.verdict == VG_BANNED_NOW && r.kind != VG_KIND_SOURCE) {
+		char note[96];
+
+		vg_duration_format(r.ban_length, len, sizeof(len));
+		log_event(t, VG_LOG_BAN, now, LOG_NOTICE, "ban %s for %s "
+			  "(%u failures in %s)%s: sources the table cannot "
+			  "hold share this limit", shown_src(rq), len,
+			  r.failures, win, level_note(&r, note, sizeof(note)));
+	} else if (r.verdict == VG_BANNED_NOW) {
 		vg_duration_format(r.ban_length, len, sizeof(len));
 		if (r.trusted)
 			log_event(t, VG_LOG_BAN, now, LOG_NOTICE, "ban %s for "
@@ -459,6 +493,14 @@ static int do_authfail(struct request *rq, struct vg_table *t, vg_time_t now,
 			log_event(t, VG_LOG_BAN, now, LOG_NOTICE, "ban %s for "
 				  "%s (%u failures in %s, ban #%u)", shown_src(rq),
 				  len, r.failures, win, r.ban_count);
+	}
+	if (r.prefix_banned.family != VG_FAMILY_NONE) {
+		char net[VG_ADDR_STRLEN];
+
+		vg_addr_format(&r.prefix_banned, net, sizeof(net));
+		log_event(t, VG_LOG_BAN, now, LOG_NOTICE, "ban %s as one "
+			  "prefix (%u of its sources banned within bantime)",
+			  net, r.prefix_members);
 	}
 	/* No line per failure: sshd logs each failed password itself, with
 	 * user and source; ours are the events it cannot see (bans and
@@ -473,13 +515,16 @@ static int do_account(struct request *rq, struct vg_table *t, vg_time_t now)
 
 	if (ret)
 		return ret;
-	if (r.verdict == VG_DENY_BANNED) {
+	/* A trusted source passes while banned: its passwords stay refused
+	 * in preauth, but the admin's key still opens the door when a
+	 * neighbour behind the same NAT or /64 got the address banned. */
+	if (r.verdict == VG_DENY_BANNED && !r.trusted) {
 		log_denied(rq, t, &r, now);
 		tell_denied(rq);
 		return PAM_PERM_DENIED;
 	}
 	/* The account phase passing is a login (public-key ones never run
-	 * the auth stack): stamp trust. */
+	 * the auth stack): stamp trust, clear nothing. */
 	ret = vg_table_success(t, rq->cfg, &rq->key, false, now);
 	return ret ? ret : PAM_SUCCESS;
 }
@@ -572,6 +617,51 @@ static int totp_ask(struct request *rq, char **code)
 	return PAM_SUCCESS;
 }
 
+/* totp.maxfail: a wrong code counts for its user across all sources. */
+static void totp_count_user(struct request *rq, vg_time_t now)
+{
+	char win[32];
+	uint32_t n = 0;
+	int ret;
+
+	if (!rq->ut)
+		return;
+	ret = vg_table_user_fail(rq->ut, rq->cfg, rq->raw_user, now, &n);
+	if (ret) {
+		vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
+		       strerror(-ret));
+		return;
+	}
+	if (rq->cfg->totp_maxfail && n == rq->cfg->totp_maxfail) {
+		vg_duration_format(rq->cfg->findtime, win, sizeof(win));
+		vg_log(LOG_WARNING, "totp: user '%s' reached totp.maxfail (%u "
+		       "wrong codes from all sources within %s): codes for "
+		       "this user are refused until %s pass without one",
+		       rq->user, n, win, win);
+	}
+}
+
+/* 1: the user is over totp.maxfail, no code may be judged now. */
+static bool totp_user_over(struct request *rq)
+{
+	char win[32];
+	int ret;
+
+	if (!rq->ut)
+		return false;
+	ret = vg_table_user_over(rq->ut, rq->cfg, rq->raw_user, vg_now());
+	if (ret < 0)
+		vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
+		       strerror(-ret));
+	if (ret != 1)
+		return false;
+	vg_duration_format(rq->cfg->findtime, win, sizeof(win));
+	vg_log(LOG_NOTICE, "totp: code for user '%s' refused, not checked: "
+	       "%u wrong codes from all sources within %s (totp.maxfail)",
+	       rq->user, rq->cfg->totp_maxfail, win);
+	return true;
+}
+
 static int totp_verdict(struct request *rq, struct vg_table *t, int res,
 			const char *err)
 {
@@ -599,6 +689,7 @@ static int totp_verdict(struct request *rq, struct vg_table *t, int res,
 		vg_log(LOG_NOTICE, "totp: %s for user '%s' from %s",
 		       vg_totp_result_name((enum vg_totp_result)res),
 		       rq->user, from);
+		totp_count_user(rq, now);
 		ret = t ? do_authfail(rq, t, now, 1) : PAM_AUTH_ERR;
 		if (ret < 0)
 			vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
@@ -648,8 +739,20 @@ static int do_totp(struct request *rq, int src)
 		vg_log(LOG_ERR, "deny user '%s': %s", rq->user, err);
 		return totp_release(rq, t, PAM_AUTH_ERR);
 	}
+	/* The user counters need a table whenever a remote client asks
+	 * (also ignoreip ones); the console is exempt. */
+	if (t)
+		rq->ut = t;	/* the same mapping: never reopen under t */
+	else if (src != -ENOENT && get_table(rq, true, &rq->ut) != 0)
+		rq->ut = NULL;
 	ret = totp_ask(rq, &code);
-	if (ret == PAM_SUCCESS) {
+	if (ret == PAM_SUCCESS && totp_user_over(rq)) {
+		/* Refused unjudged: not a guess, so not the source's
+		 * failure either; the slot goes back. */
+		explicit_bzero(code, strlen(code));
+		free(code);
+		ret = totp_release(rq, t, PAM_AUTH_ERR);
+	} else if (ret == PAM_SUCCESS) {
 		res = vg_totp_verify(&o, rq->cfg->totp_secrets, rq->raw_user,
 				     code, time(NULL), rq->cfg->totp_window,
 				     err, sizeof(err));

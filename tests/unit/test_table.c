@@ -162,6 +162,46 @@ static void t_inflight_slots(void **state)
 	assert_int_equal(r.verdict, VG_ALLOW);
 }
 
+/* Each slot on its own clock: a slot taken late is not freed with an
+ * older one, and never before its own inflight.timeout. */
+static void t_slot_clocks(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("198.51.100.44");
+	const vg_time_t at[5] = { 1000, 1050, 1100, 1110, 1115 };
+	struct vg_result r;
+
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(vg_table_preauth(f->t, &f->c, &a, at[i], &r),
+				 0);
+		assert_int_equal(r.verdict, VG_ALLOW);
+	}
+	/* 1119: all five held */
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1119, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_INFLIGHT);
+	/* 1120: the first one ran out, only it: one new slot, no more */
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1120, &r), 0);
+	assert_int_equal(r.verdict, VG_ALLOW);
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1120, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_INFLIGHT);
+	/* 1169: the second (1050 + 120) is still held */
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1169, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_INFLIGHT);
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1170, &r), 0);
+	assert_int_equal(r.verdict, VG_ALLOW);
+	/* A finished attempt gives back the oldest clock: the late slots
+	 * keep theirs.  Slots now: 1220 1230 1235 1240 1290 (held as
+	 * VG_SLOT_CLOCKS clocks: some later than their own, never
+	 * earlier). */
+	assert_int_equal(vg_table_fail(f->t, &f->c, &a, 1, 1171, &r), 0);
+	assert_int_equal(r.failures, 1);
+	/* 4 held + 1 failure: full until at least 1230 */
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1229, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_INFLIGHT);
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1240, &r), 0);
+	assert_int_equal(r.verdict, VG_ALLOW);
+}
+
 static void t_v6_prefix_aggregation(void **state)
 {
 	struct fx *f = *state;
@@ -247,43 +287,62 @@ static void t_trust(void **state)
 	struct fx *f = *state;
 	struct vg_addr a = addr("192.0.2.60");
 	struct vg_result r;
+	unsigned int allowed = 0;
 
 	assert_int_equal(vg_table_success(f->t, &f->c, &a, false, 1000), 0);
-	/* a trusted source takes no slots: 20 parallel logins pass */
+	/* trust never raises the budget: 20 parallel attempts of a
+	 * trusted source get maxretry slots, like anyone's */
 	for (int i = 0; i < 20; i++) {
 		assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1001, &r), 0);
-		assert_int_equal(r.verdict, VG_ALLOW);
+		allowed += r.verdict == VG_ALLOW;
 		assert_true(r.trusted);
 	}
-	/* ... but completed failures still ban, without escalation */
-	ban_once(f, &a, 1002, &r);
+	assert_int_equal(allowed, f->c.maxretry);
+	for (unsigned int i = 0; i < allowed; i++)
+		assert_int_equal(vg_table_fail(f->t, &f->c, &a, 1, 1001, &r), 0);
+	/* banned at maxretry, without escalation */
+	assert_int_equal(r.verdict, VG_BANNED_NOW);
 	assert_int_equal(r.ban_length, 3600);
 	assert_int_equal(r.ban_count, 0);
 	ban_once(f, &a, r.banned_until, &r);
 	assert_int_equal(r.ban_length, 3600);
+	/* the account phase sees the ban and the trust */
+	assert_int_equal(vg_table_check(f->t, &f->c, &a, r.banned_until - 1,
+					&r), 0);
+	assert_int_equal(r.verdict, VG_DENY_BANNED);
+	assert_true(r.trusted);
 	/* trust runs out after `trust` (7d) */
 	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1000 + 7 * 86400,
 					  &r), 0);
 	assert_false(r.trusted);
 }
 
-static void t_success_clears_failures_not_history(void **state)
+/* No success clears failures: cycles of 4 wrong passwords for one user
+ * and a right one for another must not buy a fifth wrong one. */
+static void t_success_never_clears(void **state)
 {
 	struct fx *f = *state;
 	struct vg_addr a = addr("192.0.2.61");
 	struct vg_result r;
+	vg_time_t now = 1000;
+	unsigned int evaluated = 0;
 
-	ban_once(f, &a, 1000, &r);
-	vg_time_t now = r.banned_until;
-	for (int i = 0; i < 4; i++)
-		assert_int_equal(attempt(f, &a, 1, now, &r), VG_ALLOW);
-	assert_int_equal(vg_table_success(f->t, &f->c, &a, true, now), 0);
-	f->c.trust = 1;		/* make the stamp irrelevant here */
-	for (int i = 0; i < 4; i++)
-		assert_int_equal(attempt(f, &a, 1, now + 1, &r), VG_ALLOW);
-	assert_int_equal(r.failures, 4);
-	assert_int_equal(attempt(f, &a, 1, now + 1, &r), VG_BANNED_NOW);
-	assert_int_equal(r.ban_count, 2);
+	for (int cycle = 0; cycle < 4; cycle++) {
+		for (int i = 0; i < 4; i++)
+			evaluated += attempt(f, &a, 1, now, &r) == VG_ALLOW ||
+				     r.verdict == VG_BANNED_NOW;
+		assert_int_equal(vg_table_preauth(f->t, &f->c, &a, now, &r), 0);
+		if (r.verdict == VG_ALLOW)
+			assert_int_equal(vg_table_success(f->t, &f->c, &a,
+							  true, now), 0);
+		/* the account phase of a key login clears nothing either */
+		assert_int_equal(vg_table_success(f->t, &f->c, &a, false,
+						  now), 0);
+		now += 10;
+	}
+	assert_int_equal(evaluated, f->c.maxretry);
+	assert_int_equal(vg_table_check(f->t, &f->c, &a, now, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_BANNED);
 }
 
 /* A slot given back without a verdict: neither a failure nor trust. */
@@ -330,12 +389,17 @@ static void t_manual_ban_unban(void **state)
 	assert_int_equal(r.verdict, VG_ALLOW);
 }
 
+/* A flood of one-failure strangers, 20x the table: bans, history and
+ * trust survive; the strangers that find no room share an overflow
+ * level, so a new one still gets at most maxretry guesses. */
 static void t_eviction_keeps_bans(void **state)
 {
 	struct fx *f = *state;
-	struct vg_addr bans[16], k;
+	struct vg_addr bans[16], k, admin = addr("198.51.100.200");
+	struct vg_addr old = addr("198.51.100.201");
 	struct vg_result r;
 	struct vg_table_stats s;
+	unsigned int evaluated = 0;
 	char buf[64];
 
 	for (int i = 0; i < 16; i++) {
@@ -343,56 +407,206 @@ static void t_eviction_keeps_bans(void **state)
 		bans[i] = addr(buf);
 		ban_once(f, &bans[i], 1000, &r);
 	}
-	/* a flood of 20,000 new sources through a 1024-entry table */
+	/* a repeat offender whose first ban ended (history kept 1w) */
+	ban_once(f, &old, 1, &r);
+	assert_int_equal(vg_table_success(f->t, &f->c, &admin, false, 1000), 0);
 	for (int i = 0; i < 20000; i++) {
 		snprintf(buf, sizeof(buf), "2001:db8:%x:%x::1", i >> 8, i);
 		k = addr(buf);
 		assert_int_equal(vg_table_preauth(f->t, &f->c, &k, 1001 + i / 100,
 						  &r), 0);
-		assert_int_equal(vg_table_fail(f->t, &f->c, &k, 1, 1001 + i / 100,
-					       &r), 0);
+		if (r.verdict == VG_ALLOW)
+			assert_int_equal(vg_table_fail(f->t, &f->c, &k, 1,
+						       1001 + i / 100, &r), 0);
 	}
 	for (int i = 0; i < 16; i++) {
 		assert_int_equal(vg_table_check(f->t, &f->c, &bans[i], 1300, &r),
 				 0);
 		assert_int_equal(r.verdict, VG_DENY_BANNED);
 	}
+	assert_int_equal(vg_table_check(f->t, &f->c, &admin, 1300, &r), 0);
+	assert_true(r.trusted);
 	vg_table_stats(f->t, &f->c, 1300, &s);
-	assert_int_equal(s.banned, 16);
+	/* (more: strangers that got an entry inherit the overflow ban) */
+	assert_true(s.banned >= 16);
 	assert_true(s.used <= 1024);
-	assert_true(s.evictions_total > 0);
-	/* the newest sources are the ones kept */
-	k = addr("2001:db8:4e:4e1f::1");	/* i = 19999 */
-	assert_int_equal(vg_table_check(f->t, &f->c, &k, 1300, &r), 0);
-	assert_int_equal(r.failures, 1);
+	assert_true(s.overflow_total > 0);
+	assert_true(s.fill_at_overflow >= 1024 * 9 / 10);
+	/* a new stranger: at most maxretry evaluated */
+	k = addr("2001:db8:ffff:1::1");
+	for (int i = 0; i < 12; i++)
+		evaluated += attempt(f, &k, 1, 1300, &r) != VG_DENY_BANNED &&
+			     r.verdict != VG_DENY_INFLIGHT;
+	assert_true(evaluated <= f->c.maxretry);
+	/* the repeat offender (its first ban ended at 3601) escalates */
+	ban_once(f, &old, 4000, &r);
+	assert_int_equal(r.ban_count, 2);
+	assert_int_equal(r.ban_length, 24 * 3600);
 }
 
+/* More banned sources than entries, each in its own /48: >= 90% held
+ * individually before the first overflow; then nothing fails open. */
 static void t_full_of_bans(void **state)
 {
 	struct fx *f = *state;
 	struct vg_config c = f->c;
 	struct vg_table *t;
-	struct vg_addr k[200];
+	struct vg_table_stats s;
+	struct vg_addr k, admin = addr("192.0.2.250");
 	struct vg_result r;
-	bool ok[200];
 	char path[160], buf[64];
-	int n_ok = 0;
+	unsigned int evaluated = 0;
 
+	c.maxretry = 2;
 	snprintf(path, sizeof(path), "%s/small", f->dir);
-	assert_int_equal(vg_table_open(&t, path, 64, true), 0);
-	for (int i = 0; i < 200; i++) {
-		snprintf(buf, sizeof(buf), "198.51.100.%d", i);
-		k[i] = addr(buf);
-		ok[i] = vg_table_ban(t, &c, &k[i], 3600, 1000) == 0;
-		n_ok += ok[i];
+	assert_int_equal(vg_table_open(&t, path, 256, true), 0);
+	assert_int_equal(vg_table_success(t, &c, &admin, false, 1000), 0);
+	for (int i = 0; i < 2000; i++) {
+		snprintf(buf, sizeof(buf), "2001:db8:%x::1", i);
+		k = addr(buf);
+		for (int j = 0; j < 2; j++) {
+			assert_int_equal(vg_table_preauth(t, &c, &k, 1000, &r),
+					 0);
+			if (r.verdict == VG_ALLOW)
+				assert_int_equal(vg_table_fail(t, &c, &k, 1,
+							       1000, &r), 0);
+		}
 	}
-	/* at most 64 bans fit; a full window refuses, never evicts a ban */
-	assert_true(n_ok <= 64 && n_ok >= 32);
-	for (int i = 0; i < 200; i++) {
-		assert_int_equal(vg_table_check(t, &c, &k[i], 1001, &r), 0);
-		assert_int_equal(r.verdict, ok[i] ? VG_DENY_BANNED : VG_ALLOW);
+	vg_table_stats(t, &c, 1000, &s);
+	print_message("fill at first overflow: %u of %u\n",
+		      s.fill_at_overflow, s.size);
+	assert_true(s.fill_at_overflow >= 256 * 9 / 10);
+	assert_true(s.overflow_banned);
+	/* a new source: refused, not evaluated (failmode plays no part) */
+	k = addr("2001:db8:ffff::1");
+	for (int i = 0; i < 12; i++) {
+		assert_int_equal(vg_table_preauth(t, &c, &k, 1001, &r), 0);
+		if (r.verdict == VG_ALLOW) {
+			evaluated++;
+			assert_int_equal(vg_table_fail(t, &c, &k, 1, 1001, &r),
+					 0);
+		}
 	}
+	assert_true(evaluated <= c.maxretry);
+	/* the trusted admin keeps its entry and its budget */
+	assert_int_equal(vg_table_preauth(t, &c, &admin, 1001, &r), 0);
+	assert_int_equal(r.verdict, VG_ALLOW);
+	assert_int_equal(r.kind, VG_KIND_SOURCE);
+	assert_true(r.trusted);
+	/* a key login from a new source passes the account phase */
+	assert_int_equal(vg_table_check(t, &c, &k, 1001, &r), 0);
+	assert_int_equal(r.verdict, VG_ALLOW);
 	vg_table_close(t);
+}
+
+/* A source counted in the overflow bucket keeps its count when it gets
+ * an entry of its own. */
+static void t_overflow_inherited(void **state)
+{
+	struct fx *f = *state;
+	struct vg_config c = f->c;
+	struct vg_table *t;
+	struct vg_addr k, s = addr("192.0.2.9");
+	struct vg_result r;
+	char path[160], buf[64];
+
+	c.trust = 100;
+	snprintf(path, sizeof(path), "%s/inh", f->dir);
+	assert_int_equal(vg_table_open(&t, path, 64, true), 0);
+	/* fill every entry with a trust stamp that runs out at 1100 */
+	for (int i = 0; i < 64 * 4; i++) {
+		snprintf(buf, sizeof(buf), "2001:db8:%x::1", i);
+		k = addr(buf);
+		assert_int_equal(vg_table_success(t, &c, &k, false, 1000), 0);
+	}
+	/* s gets 3 failures in an overflow level */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(attempt(&(struct fx){ .c = c, .t = t }, &s, 1,
+					 1050, &r), VG_ALLOW);
+	assert_int_not_equal(r.kind, VG_KIND_SOURCE);
+	/* the stamps run out: s gets an entry, with the 3 failures it
+	 * made */
+	assert_int_equal(vg_table_fail(t, &c, &s, 1, 1101, &r), 0);
+	assert_int_equal(r.kind, VG_KIND_SOURCE);
+	assert_int_equal(r.failures, 4);
+	vg_table_close(t);
+}
+
+/* aggregate.v6: 8 banned /64s inside one /48 ban the /48 as one entry
+ * and give their entries back. */
+static void t_prefix_ban(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr k, net, other = addr("2001:db8:2::1");
+	struct vg_result r;
+	struct vg_table_stats s;
+	struct vg_entry e;
+	char buf[64];
+
+	for (int i = 0; i < 8; i++) {
+		snprintf(buf, sizeof(buf), "2001:db8:1:%x::1", i);
+		k = addr(buf);
+		ban_once(f, &k, 1000, &r);
+		if (i < 7)
+			assert_int_equal(r.prefix_banned.family, VG_FAMILY_NONE);
+	}
+	assert_int_equal(r.prefix_banned.family, VG_FAMILY_V6);
+	assert_int_equal(r.prefix_banned.prefix, 48);
+	assert_int_equal(r.prefix_members, 8);
+	net = r.prefix_banned;
+	vg_table_stats(f->t, &f->c, 1001, &s);
+	assert_int_equal(s.prefix_bans, 1);
+	assert_int_equal(s.banned, 1);		/* the 8 entries folded */
+	assert_int_equal(s.used, 1);
+	assert_int_equal(vg_table_lookup(f->t, &net, &e), 0);
+	assert_int_equal(e.kind, VG_KIND_PREFIX);
+	/* any /64 in it: refused before a password, and in account */
+	k = addr("2001:db8:1:ffff::1");
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &k, 1001, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_BANNED);
+	assert_int_equal(r.kind, VG_KIND_PREFIX);
+	assert_int_equal(vg_table_check(f->t, &f->c, &k, 1001, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_BANNED);
+	/* another /48 is not */
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &other, 1001, &r), 0);
+	assert_int_equal(r.verdict, VG_ALLOW);
+	/* unban of the /48 lifts it */
+	assert_int_equal(vg_table_unban(f->t, &net), 0);
+	assert_int_equal(vg_table_check(f->t, &f->c, &k, 1001, &r), 0);
+	assert_int_equal(r.verdict, VG_ALLOW);
+	/* off: no aggregation */
+	f->c.aggregate_v6 = 0;
+	for (int i = 0; i < 9; i++) {
+		snprintf(buf, sizeof(buf), "2001:db8:3:%x::1", i);
+		k = addr(buf);
+		ban_once(f, &k, 2000, &r);
+		assert_int_equal(r.prefix_banned.family, VG_FAMILY_NONE);
+	}
+}
+
+/* totp.maxfail: wrong codes per user from all sources together. */
+static void t_user_maxfail(void **state)
+{
+	struct fx *f = *state;
+	uint32_t n = 0;
+
+	for (unsigned int i = 0; i < f->c.totp_maxfail; i++) {
+		assert_int_equal(vg_table_user_over(f->t, &f->c, "alice",
+						    1000 + i), 0);
+		assert_int_equal(vg_table_user_fail(f->t, &f->c, "alice",
+						    1000 + i, &n), 0);
+	}
+	assert_int_equal(n, f->c.totp_maxfail);
+	assert_int_equal(vg_table_user_over(f->t, &f->c, "alice", 1010), 1);
+	assert_int_equal(vg_table_user_over(f->t, &f->c, "bob", 1010), 0);
+	/* findtime after the last wrong code, the user is free again */
+	assert_int_equal(vg_table_user_over(f->t, &f->c, "alice",
+					    1009 + 600), 0);
+	/* user counters are not sources */
+	struct vg_table_stats s;
+
+	vg_table_stats(f->t, &f->c, 1010, &s);
+	assert_int_equal(s.banned + s.failing, 0);
 }
 
 static void write_at(const char *path, off_t off, const void *p, size_t n)
@@ -543,9 +757,7 @@ static void t_concurrent_exact_counts(void **state)
 		pid[i] = spawn(fail_many, f, NFAIL);
 	for (int i = 0; i < NPROC; i++)
 		reap(pid[i], 0);
-	struct vg_entry *p = find(f->t, &a, 1000, false);
-	assert_non_null(p);
-	e = *p;
+	assert_int_equal(vg_table_lookup(f->t, &a, &e), 0);
 	assert_int_equal(e.fail_total, NPROC * NFAIL);
 	assert_int_equal(atomic_load(&f->t->hdr->failures_total),
 			 NPROC * NFAIL);
@@ -675,7 +887,11 @@ int main(void)
 		cmocka_unit_test(t_escalation_arithmetic),
 		T(t_escalation_and_history),
 		T(t_trust),
-		T(t_success_clears_failures_not_history),
+		T(t_success_never_clears),
+		T(t_slot_clocks),
+		T(t_overflow_inherited),
+		T(t_prefix_ban),
+		T(t_user_maxfail),
 		T(t_release_slot_only),
 		T(t_manual_ban_unban),
 		T(t_eviction_keeps_bans),

@@ -128,6 +128,10 @@ static int restore(struct helper *h, struct vg_table *t, vg_time_t now,
 		e.prefix = r[i].key.prefix;
 		e.ban_count = r[i].ban_count;
 		e.flags = r[i].flags & VG_ENTRY_MANUAL;
+		/* Shorter than a source's key: a /48 (/24) prefix ban. */
+		if ((e.family == VG_FAMILY_V4 && e.prefix < 32) ||
+		    (e.family == VG_FAMILY_V6 && e.prefix < h->cfg.ipv6_prefix))
+			e.kind = VG_KIND_PREFIX;
 		clamp_to_clock(&r[i], wall);
 		e.banned_at = from_wall(r[i].banned_at, now, wall);
 		e.banned_until = from_wall(r[i].banned_until, now, wall);
@@ -276,7 +280,11 @@ out:
 static bool is_drop(const struct vg_config *c, const struct vg_entry *e,
 		    const struct vg_addr *a, vg_time_t now)
 {
-	return vg_entry_banned(e, now) && e->ban_count >= c->persistent_after &&
+	/* A prefix ban (aggregate.v6) is not one element of drop6, whose
+	 * rule masks to ipv6.prefix: its kernel drop needs a set of its
+	 * own (issue 15's helper work); until then sshd refuses it. */
+	return e->kind == VG_KIND_SOURCE && vg_entry_banned(e, now) &&
+	       e->ban_count >= c->persistent_after &&
 	       !vg_entry_trusted(e, c, now) &&
 	       !vg_cidr_list_match(&c->ignoreip, a);
 }

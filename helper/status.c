@@ -126,6 +126,8 @@ static int print_status(const struct vg_config *cfg,
 	else
 		snprintf(drop, sizeof(drop), "%zu", kn);
 	dropped = kerr ? 0 : (unsigned int)kn;
+	const char *ovf = s->overflow_banned ? "banned (the table is full: "
+			  "sources it cannot hold are refused)" : "open";
 	const struct out_field f[] = {
 		{ "table", "table", OUT_STR, cfg->table_path, 0, NULL, 0 },
 		{ "sources_failing", "failing now", OUT_INT, NULL,
@@ -145,6 +147,15 @@ static int print_status(const struct vg_config *cfg,
 		{ NULL, "table fill", OUT_STR, fill, 0, NULL, 0 },
 		{ "evictions_total", "evictions", OUT_INT, NULL,
 		  (long long)s->evictions_total, NULL, 0 },
+		{ "prefix_bans", "prefixes banned", OUT_INT, NULL,
+		  s->prefix_bans, s->prefix_bans ? "31" : NULL, 0 },
+		{ "overflow_total", "overflowed", OUT_INT, NULL,
+		  (long long)s->overflow_total,
+		  s->overflow_total ? "33" : NULL, 0 },
+		{ "fill_at_overflow", NULL, OUT_INT, NULL,
+		  s->fill_at_overflow, NULL, 0 },
+		{ "overflow_banned", "overflow bucket", OUT_BOOL, ovf,
+		  s->overflow_banned, s->overflow_banned ? "31" : NULL, 0 },
 	};
 
 	struct out_field all[sizeof(f) / sizeof(f[0]) + 10];

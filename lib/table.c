@@ -79,7 +79,7 @@
 #define VG_TABLE_VERSION	2u
 #define VG_HDR_SIZE		4096u
 #define VG_BUCKET		8u
-#define VG_SEARCH		128u	/* entries an insert may look at */
+#define VG_SEARCH		512u	/* entries an insert may look at */
 #define VG_LOCK_TIMEOUT_MS	2000
 #define VG_COUNT_MAX		0xffffu
 

@@ -142,7 +142,11 @@ check "account phase: banned source gets Permission denied" \
 check "account phase: another source passes" \
 	acct_ok 198.51.100.20 vg-std
 check "a trusted source (logged in before) is still banned at maxretry" \
-	eval 'login_ok 198.51.100.21 vg-std && fails 5 198.51.100.21 vg-std root && login_refused 198.51.100.21 vg-std && acct_denied 198.51.100.21 vg-std'
+	eval 'login_ok 198.51.100.21 vg-std && fails 5 198.51.100.21 vg-std root && login_refused 198.51.100.21 vg-std'
+check "... but its account phase (a key login) still passes" \
+	acct_ok 198.51.100.21 vg-std
+check "a banned source that never logged in: account phase refused" \
+	eval 'fails 5 198.51.100.23 vg-std root && acct_denied 198.51.100.23 vg-std'
 check "setcred after authenticate succeeds (sufficient authsucc)" \
 	pt 198.51.100.20 vg-std gooduser authenticate setcred
 check "setcred reported success" grep -q 'credential info has successfully been set' "$OUT"
@@ -366,10 +370,10 @@ check "in-flight: with maxretry slots taken, the next attempt is refused at prea
 leak_trusted() {
 	local i
 	login_ok 198.51.100.22 vg-std || return 1
-	for i in 1 2 3 4 5 6; do pt 198.51.100.22 vg-leak root authenticate; done
-	login_ok 198.51.100.22 vg-std
+	for i in 1 2 3 4 5; do pt 198.51.100.22 vg-leak root authenticate; done
+	login_refused 198.51.100.22 vg-std
 }
-check "in-flight: a trusted source is not limited by slots" leak_trusted
+check "in-flight: a trusted source takes slots like any other (trust never raises the budget)" leak_trusted
 check "sliding findtime=4s: 1 failure at t=0" fails 1 203.0.113.43 vg-fts root
 sleep 2.5
 check "sliding findtime=4s: 3 failures at t=2.5 s (4 in the window: not banned)" \

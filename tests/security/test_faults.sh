@@ -127,8 +127,10 @@ else
 fi
 
 # --- a flood of 100,000 failures from 100,000 IPv6 /64s -------------------------
-# 1. maxretry 5: no source reaches a ban; the table stays at its size
-#    and a ban set before the flood survives it (rule 9: never evicted).
+# 1. maxretry 5: no source reaches a ban of its own; the table stays at
+#    its size and a ban set before the flood survives it (rule 9: never
+#    evicted).  The sources that find no room share the overflow levels,
+#    which are banned like a source: their lines are rate-limited.
 printf 'table.path = %s/run/flood\ntable.size = 1024\n' "$T" >"$T/f5.conf"
 svc f5 "$T/f5.conf"
 for i in 1 2 3 4 5; do "$STRESS" try "$T" f5 root 192.0.2.99 >/dev/null; done
@@ -149,13 +151,16 @@ printf '%s\n' "$out2" | grep -qx 'RC 7' &&
 	pass "flood: a ban set before it is kept (right password still refused)" ||
 	fail "flood: a ban set before it is kept" "$(_vg_tail "$out2")"
 n=$(printf '%s\n' "$out" | grep -c '^LOG: ')
-[ "$n" -le 110 ] && pass "flood (maxretry 5): $n log lines" ||
-	fail "flood (maxretry 5): bounded log lines" "$n lines"
+max=$(( (secs / 10 + 2) * 202 ))
+[ "$n" -le "$max" ] && pass "flood (maxretry 5): $n log lines (at most $max)" ||
+	fail "flood (maxretry 5): bounded log lines" "$n lines, at most $max"
 
 # 2. maxretry 1: every failure is a ban, and the table fills with bans:
 #    the lines are rate-limited, and one summary line says how many were
 #    held back once the next window starts.
-printf 'table.path = %s/run/flood1\ntable.size = 1024\nmaxretry = 1\n' "$T" >"$T/f1.conf"
+# (aggregate.v6 off: eight bans in one /48 would ban the /48 and leave
+# too few ban lines to test their rate limit.)
+printf 'table.path = %s/run/flood1\ntable.size = 1024\nmaxretry = 1\naggregate.v6 = 0\n' "$T" >"$T/f1.conf"
 svc f1 "$T/f1.conf"
 start=$(date +%s)
 out=$("$STRESS" flood "$T" f1 100000 tail 2>&1)

@@ -431,6 +431,8 @@ static void t_eviction_keeps_bans(void **state)
 	assert_true(s.banned >= 16);
 	assert_true(s.used <= 1024);
 	assert_true(s.overflow_total > 0);
+	print_message("fill at first overflow: %u of %u\n", s.fill_at_overflow,
+		      s.size);
 	assert_true(s.fill_at_overflow >= 1024 * 9 / 10);
 	/* a new stranger: at most maxretry evaluated */
 	k = addr("2001:db8:ffff:1::1");

@@ -47,12 +47,15 @@ static const struct {
 	K("persistent.after", K_UINT, persistent_after),
 	K("trust", K_DUR, trust),
 	K("inflight.timeout", K_DUR, inflight_timeout),
+	K("aggregate.v6", K_UINT, aggregate_v6),
+	K("aggregate.v4", K_UINT, aggregate_v4),
 	K("connlimit.rate", K_RATE, connlimit_count),
 	K("connlimit.bantime", K_DUR, connlimit_bantime),
 	K("ssh.ports", K_PORTS, ssh_ports),
 	K("failmode", K_FAILMODE, failmode),
 	K("totp.secrets", K_PATH, totp_secrets),
 	K("totp.window", K_UINT, totp_window),
+	K("totp.maxfail", K_UINT, totp_maxfail),
 	K("silent", K_BOOL, silent),
 	K("crowdsec.url", K_PATH, cs_url),
 	K("crowdsec.bouncer_key", K_PATH, cs_bouncer_key),
@@ -203,6 +206,9 @@ static void test_defaults(void **state)
 	assert_int_equal(c.persistent_after, 3);
 	assert_int_equal(c.trust, 7 * 86400);
 	assert_int_equal(c.inflight_timeout, 120);
+	assert_int_equal(c.aggregate_v6, 8);
+	assert_int_equal(c.aggregate_v4, 0);
+	assert_int_equal(c.totp_maxfail, 10);
 	assert_int_equal(c.connlimit_count, 20);
 	assert_int_equal(c.connlimit_per, 60);
 	assert_int_equal(c.connlimit_bantime, 600);

@@ -147,7 +147,7 @@ int ban_main(int argc, const char **argv)
 		ret = VG_EXIT_USAGE;
 		goto out;
 	}
-	ret = cli_parse_source(args[0], &cfg, &a, &key);
+	ret = cli_parse_source(args[0], &cfg, &a, &key, false);
 	if (ret)
 		goto out;
 	vg_addr_format(&key, shown, sizeof(shown));
@@ -386,7 +386,7 @@ int unban_main(int argc, const char **argv)
 	if (ret)
 		goto out;
 	if (!unban_all) {
-		ret = cli_parse_source(args[0], &cfg, &a, &key);
+		ret = cli_parse_source(args[0], &cfg, &a, &key, true);
 		if (ret)
 			goto out;
 	}

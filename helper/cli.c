@@ -373,10 +373,11 @@ int cli_lookup(struct vg_table *t, const struct vg_config *cfg,
 }
 
 int cli_parse_source(const char *arg, const struct vg_config *cfg,
-		     struct vg_addr *addr, struct vg_addr *key)
+		     struct vg_addr *addr, struct vg_addr *key,
+		     bool whole_prefix)
 {
 	char shown[80];
-	unsigned int kp;
+	unsigned int kp, agg;
 
 	if (vg_cidr_parse(arg, addr) != 0) {
 		vg_sanitize(shown, sizeof(shown), arg);
@@ -386,6 +387,11 @@ int cli_parse_source(const char *arg, const struct vg_config *cfg,
 	}
 	vg_addr_key(addr, cfg->ipv6_prefix, key);
 	kp = addr->family == VG_FAMILY_V4 ? 32 : cfg->ipv6_prefix;
+	agg = addr->family == VG_FAMILY_V4 ? 24 : 48;
+	if (whole_prefix && addr->prefix == agg && agg < kp) {
+		*key = *addr;	/* a prefix ban (aggregate.v6 / .v4) */
+		return VG_EXIT_OK;
+	}
 	if (addr->prefix < kp) {
 		vg_addr_format(addr, shown, sizeof(shown));
 		cli_error("%s spans many sources: %s are counted per /%u; "

@@ -114,9 +114,12 @@ bool cli_entry_failing(const struct vg_entry *e, vg_time_t now);
 
 /* An ADDR operand: an address or prefix, and the key the module counts
  * it under.  A prefix coarser than a key (203.0.113.0/24, or /48 with
- * ipv6.prefix 64) spans many keys and is refused.  An exit code. */
+ * ipv6.prefix 64) spans many keys and is refused, except, with
+ * whole_prefix, exactly the /24 or /48 of a prefix ban (aggregate.v4,
+ * aggregate.v6), which is its own key.  An exit code. */
 int cli_parse_source(const char *arg, const struct vg_config *cfg,
-		     struct vg_addr *addr, struct vg_addr *key);
+		     struct vg_addr *addr, struct vg_addr *key,
+		     bool whole_prefix);
 
 /* Does ignoreip touch this source?  0: no.  1: an entry covers the
  * address (the module never counts it).  2: the key's prefix contains

@@ -72,8 +72,10 @@ static vg_time_t from_wall(int64_t w, vg_time_t now, int64_t wall)
 static bool worth_saving(const struct vg_entry *e, const struct vg_config *c,
 			 vg_time_t now)
 {
-	return e->ban_count || vg_entry_banned(e, now) ||
-	       vg_entry_trusted(e, c, now);
+	/* An inherited ban (an overflow level's) is the table's own
+	 * defence of the moment, not this source's record. */
+	return e->ban_count || vg_entry_trusted(e, c, now) ||
+	       (vg_entry_banned(e, now) && !(e->flags & VG_ENTRY_INHERITED));
 }
 
 /* The saved times are wall-clock times; the live table counts boot

@@ -363,7 +363,7 @@ int show_main(int argc, const char **argv)
 	ret = cli_load_config(&cfg);
 	if (ret)
 		goto out;
-	ret = cli_parse_source(args[0], &cfg, &a, &key);
+	ret = cli_parse_source(args[0], &cfg, &a, &key, true);
 	if (ret)
 		goto out;
 	ret = cli_table_open(&cfg, false, &t);

@@ -854,8 +854,12 @@ static void inherit(struct vg_entry *e, struct vg_entry *from,
 	slots_copy(e, from);
 	if (vg_entry_banned(from, now) &&
 	    from->banned_until > e->banned_until) {
+		/* A ban of strangers sharing a level: it still refuses
+		 * this source's passwords, but, as on the level itself,
+		 * not its key logins (vg_table_check). */
 		e->banned_at = from->banned_at;
 		e->banned_until = from->banned_until;
+		e->flags |= VG_ENTRY_INHERITED;
 	}
 }
 
@@ -988,7 +992,7 @@ static uint64_t start_ban(struct vg_table *t, struct vg_entry *e,
 	len = vg_ban_length(c, own && !trust ? e->ban_count : 1);
 	e->banned_at = now;
 	e->banned_until = add_time(now, len);
-	e->flags &= (uint8_t)~VG_ENTRY_MANUAL;
+	e->flags &= (uint8_t)~(VG_ENTRY_MANUAL | VG_ENTRY_INHERITED);
 	e->failures = 0;
 	slots_clear(e);
 	atomic_fetch_add(&t->hdr->bans_total, 1);
@@ -1170,7 +1174,8 @@ int vg_table_check(struct vg_table *t, const struct vg_config *c,
 	if (e) {
 		vg_entry_refresh(e, c, now);
 		trusted = vg_entry_trusted(e, c, now);
-		if (vg_entry_banned(e, now))
+		if (vg_entry_banned(e, now) &&
+		    !(e->flags & VG_ENTRY_INHERITED))
 			v = VG_DENY_BANNED;
 	}
 	p = v == VG_ALLOW ? prefix_ban(t, key, now) : NULL;
@@ -1284,6 +1289,7 @@ int vg_table_ban(struct vg_table *t, const struct vg_config *c,
 	e->banned_at = now;
 	e->banned_until = add_time(now, length);
 	e->flags |= VG_ENTRY_MANUAL;
+	e->flags &= (uint8_t)~VG_ENTRY_INHERITED;
 	e->failures = 0;
 	slots_clear(e);
 	e->last_seen = now;
@@ -1298,7 +1304,8 @@ static void lift(struct vg_entry *e)
 	e->banned_until = 0;
 	e->failures = 0;
 	slots_clear(e);
-	e->flags &= (uint8_t)~(VG_ENTRY_MANUAL | VG_ENTRY_DROPPED);
+	e->flags &= (uint8_t)~(VG_ENTRY_MANUAL | VG_ENTRY_DROPPED |
+			       VG_ENTRY_INHERITED);
 }
 
 /* A source's own entry, or the prefix entry with that key (unban of a

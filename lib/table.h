@@ -43,6 +43,8 @@ struct vg_entry {
 #define VG_ENTRY_MANUAL		0x01	/* the ban was set by the admin */
 #define VG_ENTRY_DROPPED	0x02	/* on copies only, from the kernel's
 					 * drop sets (pam_vpsguard-admin) */
+#define VG_ENTRY_INHERITED	0x04	/* the ban came from an overflow
+					 * level: it gates passwords only */
 
 /* What an entry counts.  A source is one address (IPv6: one
  * ipv6.prefix network).  When the table cannot hold a source on its

@@ -535,8 +535,10 @@ static int do_account(struct request *rq, struct vg_table *t, vg_time_t now)
  * Everything is verified whatever the source; only a countable source
  * (rhost, not ignoreip) gets the table: a wrong, replayed or malformed
  * code is a failure of weight 1 (the user is real: it has a secret), a
- * right one ends the login like authsucc (failures cleared, trust
- * stamped, the preauth slot released).  Nothing here fails open.
+ * right one ends the login like authsucc (the preauth slot released,
+ * trust stamped, failures kept: they expire with findtime).  A wrong
+ * code also counts for its user across all sources (totp.maxfail).
+ * Nothing here fails open.
  */
 #define TOTP_PROMPT	"Verification code: "
 

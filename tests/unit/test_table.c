@@ -534,6 +534,38 @@ static void t_overflow_inherited(void **state)
 	vg_table_close(t);
 }
 
+/* The overflow bucket's ban, inherited by a source that later gets an
+ * entry, refuses its passwords but not its key logins. */
+static void t_inherited_ban_gates_passwords_only(void **state)
+{
+	struct fx *f = *state;
+	struct vg_config c = f->c;
+	struct vg_table *t;
+	struct vg_addr k, x = addr("192.0.2.10"), y = addr("198.51.100.10");
+	struct vg_result r;
+	char path[160], buf[64];
+
+	c.trust = 100;
+	snprintf(path, sizeof(path), "%s/inb", f->dir);
+	assert_int_equal(vg_table_open(&t, path, 64, true), 0);
+	for (int i = 0; i < 64 * 4; i++) {
+		snprintf(buf, sizeof(buf), "2001:db8:%x::1", i);
+		k = addr(buf);
+		assert_int_equal(vg_table_success(t, &c, &k, false, 1000), 0);
+	}
+	for (unsigned int i = 0; i < c.maxretry; i++)
+		attempt(&(struct fx){ .c = c, .t = t }, &x, 1, 1050, &r);
+	assert_int_equal(r.verdict, VG_BANNED_NOW);
+	assert_int_equal(r.kind, VG_KIND_OVERFLOW);
+	/* room again at 1101: y gets an entry with the bucket's ban */
+	assert_int_equal(vg_table_preauth(t, &c, &y, 1101, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_BANNED);
+	assert_int_equal(r.kind, VG_KIND_SOURCE);
+	assert_int_equal(vg_table_check(t, &c, &y, 1101, &r), 0);
+	assert_int_equal(r.verdict, VG_ALLOW);
+	vg_table_close(t);
+}
+
 /* aggregate.v6: 8 banned /64s inside one /48 ban the /48 as one entry
  * and give their entries back. */
 static void t_prefix_ban(void **state)
@@ -892,6 +924,7 @@ int main(void)
 		T(t_success_never_clears),
 		T(t_slot_clocks),
 		T(t_overflow_inherited),
+		T(t_inherited_ban_gates_passwords_only),
 		T(t_prefix_ban),
 		T(t_user_maxfail),
 		T(t_release_slot_only),

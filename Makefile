@@ -58,6 +58,7 @@ BENCH_BIN := $(BENCH_SRC:.c=) bench/pam_null.so
 ADMIN_LIBS = $(shell $(PKG_CONFIG) --libs libnftnl libmnl liboath libqrencode libcurl json-c 2>/dev/null)
 # A unit test that #includes a helper file links what that file needs.
 UNIT_LIBS_test_crowdsec = $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
+BENCH_LIBS_bench_wake = $(shell $(PKG_CONFIG) --libs libnftnl libmnl 2>/dev/null)
 
 DEPS := $(LIB_OBJ:.o=.d) $(MODULE_OBJ:.o=.d) $(ADMIN_OBJ:.o=.d) \
 	$(UNIT_BIN:=.d) $(PAMT_BIN:=.d) $(BENCH_BIN:=.d)
@@ -128,7 +129,8 @@ bench/pam_null.so: bench/pam_null.c pam_module/pam_vpsguard.map
 
 bench/%: bench/%.c $(LIB) $(MODULE)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) -lpam
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) -lpam \
+		$(BENCH_LIBS_$(notdir $@))
 
 test: need-root deps
 	$(MAKE) all $(UNIT_BIN) $(PAMT_BIN) tests-bin fuzz-build

@@ -5,8 +5,10 @@
  * when they changed (temp + fsync + rename), and make the kernel's drop
  * sets hold exactly the persistent offenders whose ban is active, and
  * the trust sets the sources that logged in lately.  `sync` is one pass;
- * `daemon` is a pass every VG_DAEMON_INTERVAL seconds, at once on
- * SIGUSR1, a config reload on SIGHUP, and a final save on SIGTERM.
+ * `daemon` is a pass at once when the module (or `ban`/`unban`) wakes
+ * it through the table's futex, and every VG_DAEMON_INTERVAL seconds as
+ * the safety net; at once on SIGUSR1, a config reload on SIGHUP, and a
+ * final save on SIGTERM.
  *
  * Stopping leaves the nftables table alone: drops keep working and
  * expire by their kernel timeouts, and a restart re-sends nothing that
@@ -48,7 +50,21 @@ struct helper {
 	int cs_wait_ms;			/* for its lock: sync waits, the
 					 * daemon tries again next pass */
 	bool cs_busy;			/* said once: lock held elsewhere */
+	struct vg_entry *snap;		/* the table copied, kept between
+					 * passes: a 4 MiB calloc and its
+					 * page faults per pass would be most
+					 * of a woken pass's time */
+	size_t snap_cap;
+	int64_t last_full_ms;		/* the last pass that saved */
 };
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Boot-relative table times <-> wall-clock state times. */
 static int64_t to_wall(vg_time_t t, vg_time_t now, int64_t wall)
@@ -492,41 +508,80 @@ static void crowdsec(struct helper *h, const struct vg_entry *e, long n,
 	cs_unlock(&h->cs);
 }
 
-static int one_pass(struct helper *h, bool restore_always)
+/* The table's entries, refreshed, into h->snap. */
+static long snapshot(struct helper *h, struct vg_table *t, vg_time_t now)
 {
-	struct vg_table *t = NULL;
+	size_t size = vg_table_size(t);
+	long n;
+
+	if (h->snap_cap < size) {
+		free(h->snap);
+		h->snap = calloc(size, sizeof(*h->snap));
+		h->snap_cap = h->snap ? size : 0;
+		if (!h->snap)
+			return -ENOMEM;
+	}
+	n = vg_table_snapshot(t, h->snap, size);
+	for (long i = 0; i < n; i++)
+		cli_entry_refresh(&h->snap[i], &h->cfg, now);
+	return n;
+}
+
+/* A woken pass (fast) only brings the kernel's sets up to date: the
+ * state file, the restore and the CrowdSec exchange wait for the next
+ * full pass, at most VG_DAEMON_INTERVAL away.  t: the daemon's open
+ * table, or NULL to open one for this pass (sync). */
+static int one_pass(struct helper *h, struct vg_table *t,
+		    bool restore_always, bool fast)
+{
+	struct vg_table *own = NULL;
 	struct vg_table_stats st;
-	struct vg_entry *e = NULL;
+	struct vg_entry *e;
 	vg_time_t now = vg_now();
 	int64_t wall = (int64_t)time(NULL);
 	long n;
-	int ret = cli_table_open(&h->cfg, true, &t), fw, link = -1;
+	int ret = 0, fw, link = -1;
 
-	if (ret)
-		return ret;
-	vg_table_stats(t, &h->cfg, now, &st);
-	if (restore_always || st.used == 0)
-		restore(h, t, now, wall);
-	n = cli_snapshot(t, &h->cfg, now, &e);
+	if (!t) {
+		ret = cli_table_open(&h->cfg, true, &own);
+		if (ret)
+			return ret;
+		t = own;
+	}
+	if (!fast) {
+		vg_table_stats(t, &h->cfg, now, &st);
+		if (restore_always || st.used == 0)
+			restore(h, t, now, wall);
+	}
+	n = snapshot(h, t, now);
+	e = h->snap;
 	if (n < 0) {
 		cli_error("cannot read the table: %s", strerror((int)-n));
 		ret = cli_exit_code((int)n);
 		goto out;
 	}
-	ret = save(h, e, n, now, wall) ? VG_EXIT_FAIL : VG_EXIT_OK;
+	if (fast) {
+		fw = firewall(h, e, n, now, wall);
+		ret = fw && !vg_nft_unavailable(fw) ? VG_EXIT_FAIL : 0;
+		goto out;
+	}
+	h->last_full_ms = mono_ms();
 	if (cs_enabled(&h->cfg)) {
 		link = link_begin(h);
 		if (link && h->cs_wait_ms)
 			ret = VG_EXIT_FAIL;
 	}
+	/* The kernel first: a new ban is what woke us, and the state
+	 * file's fsync may take a while on a slow disk. */
 	fw = firewall(h, e, n, now, wall);
 	if (fw && !vg_nft_unavailable(fw))
+		ret = VG_EXIT_FAIL;
+	if (save(h, e, n, now, wall))
 		ret = VG_EXIT_FAIL;
 	if (link == 0)
 		crowdsec(h, e, n, now, wall);
 out:
-	free(e);
-	vg_table_close(t);
+	vg_table_close(own);
 	return ret;
 }
 
@@ -566,8 +621,9 @@ int sync_main(int argc, const char **argv)
 	if (ret)
 		return ret;
 	h.cs_wait_ms = CS_LOCK_WAIT_MS;
-	ret = one_pass(&h, false);
+	ret = one_pass(&h, NULL, false, false);
 	free(h.saved);
+	free(h.snap);
 	cs_free(&h.cs);
 	return ret;
 }
@@ -582,13 +638,67 @@ static void daemon_log(void *ctx, int prio, const char *fmt, va_list ap)
 	}
 }
 
-static int wait_signal(const sigset_t *set)
-{
-	struct timespec ts = { VG_DAEMON_INTERVAL, 0 };
-	siginfo_t si;
-	int sig = sigtimedwait(set, &si, &ts);
+/* Signals set flags and interrupt the wait (no SA_RESTART). */
+static volatile sig_atomic_t sig_stop, sig_hup, sig_usr1;
 
-	return sig < 0 ? 0 : sig;
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		sig_hup = 1;
+	else if (sig == SIGUSR1)
+		sig_usr1 = 1;
+	else
+		sig_stop = 1;
+}
+
+static void handle_signals(void)
+{
+	struct sigaction sa;
+	const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+/* The table the daemon sleeps on, kept open between passes; reopened
+ * when it was rebuilt (a new file has a new futex word). */
+static struct vg_table *wait_table(struct helper *h, struct vg_table *t)
+{
+	if (t && !vg_table_stale(t))
+		return t;
+	vg_table_close(t);
+	t = NULL;
+	if (cli_table_open(&h->cfg, true, &t) != VG_EXIT_OK)
+		t = NULL;
+	return t;
+}
+
+/* Until a ban starts or ends (the module's futex wake: true), a
+ * signal, or VG_DAEMON_INTERVAL seconds after the last full pass: the
+ * polling pass stays as the safety net.  Slices of at most a second
+ * bound the delay of a signal that lands just before the futex sleep. */
+static bool wait_event(struct vg_table *t, uint32_t seen, int64_t since)
+{
+	int64_t end = since + VG_DAEMON_INTERVAL * 1000, left;
+	struct timespec slice;
+
+	while (!sig_stop && !sig_hup && !sig_usr1 &&
+	       (left = end - mono_ms()) > 0) {
+		if (left > 1000)
+			left = 1000;
+		if (t) {
+			if (vg_table_wait(t, seen, (int)left) == 1)
+				return true;
+			continue;
+		}
+		slice.tv_sec = left / 1000;
+		slice.tv_nsec = (long)(left % 1000) * 1000000L;
+		nanosleep(&slice, NULL);
+	}
+	return false;
 }
 
 int daemon_main(int argc, const char **argv)
@@ -596,21 +706,17 @@ int daemon_main(int argc, const char **argv)
 	struct helper h = { 0 };
 	const char *args[1];
 	unsigned int nargs;
-	sigset_t set;
-	int ret = cli_parse(&daemon_cmd, argc, argv, args, &nargs), sig;
-	bool first = true;
+	struct vg_table *wt = NULL;
+	uint32_t seen;
+	int ret = cli_parse(&daemon_cmd, argc, argv, args, &nargs);
+	bool first = true, woken = false;
 
 	if (ret)
 		return ret == CLI_HELP ? VG_EXIT_OK : ret;
 	ret = cli_load_config(&h.cfg);
 	if (ret)
 		return ret;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	handle_signals();
 	openlog("pam_vpsguard-admin", LOG_PID, LOG_AUTHPRIV);
 	vg_log_set(daemon_log, NULL);
 	vg_log(LOG_INFO, "started, table %s, state %s", h.cfg.table_path,
@@ -619,13 +725,20 @@ int daemon_main(int argc, const char **argv)
 	 * we were down is then exact, not a delta we may have missed. */
 	h.cs.want_full = true;
 	for (;;) {
-		one_pass(&h, first);
+		wt = wait_table(&h, wt);
+		/* Read before the pass: a ban during it wakes the wait. */
+		seen = wt ? vg_table_seq(wt) : 0;
+		one_pass(&h, wt, first, woken &&
+			 mono_ms() - h.last_full_ms < VG_DAEMON_INTERVAL * 1000);
 		first = false;
-		sig = wait_signal(&set);
-		if (sig == SIGTERM || sig == SIGINT)
+		woken = wait_event(wt, seen, h.last_full_ms);
+		sig_usr1 = 0;
+		if (sig_stop)
 			break;
-		if (sig == SIGHUP) {
+		if (sig_hup) {
 			struct vg_config c;
+
+			sig_hup = 0;
 
 			if (cli_load_config(&c) == VG_EXIT_OK) {
 				/* The link re-reads its file (state.path
@@ -634,6 +747,8 @@ int daemon_main(int argc, const char **argv)
 				cs_free(&h.cs);
 				h.cfg = c;
 				h.ports_asked = false;
+				vg_table_close(wt);	/* table.path may move */
+				wt = NULL;
 				vg_log(LOG_INFO, "configuration re-read");
 			} else {
 				vg_log(LOG_ERR, "configuration not re-read: "
@@ -642,9 +757,11 @@ int daemon_main(int argc, const char **argv)
 		}
 	}
 	/* The final pass saves; the kernel table stays. */
-	ret = one_pass(&h, false);
+	ret = one_pass(&h, wt, false, false);
+	vg_table_close(wt);
 	vg_log(LOG_INFO, "stopped; nftables drops stay until they expire");
 	free(h.saved);
+	free(h.snap);
 	cs_free(&h.cs);
 	closelog();
 	return ret;

@@ -63,7 +63,7 @@ void vg_config_defaults(struct vg_config *c)
 	c->table_size = 65536;
 	snprintf(c->table_path, sizeof(c->table_path), "%s", VG_PATH_TABLE);
 	snprintf(c->state_path, sizeof(c->state_path), "%s", VG_PATH_STATE);
-	c->persistent_after = 3;
+	c->persistent_after = 1;
 	c->trust = 7 * 86400;
 	c->inflight_timeout = 2 * 60;
 	c->aggregate_v6 = 8;

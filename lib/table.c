@@ -67,8 +67,11 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/futex.h>
 
 #include "hash.h"
 #include "log.h"
@@ -111,6 +114,13 @@ struct vg_table_hdr {
 	uint32_t fill_at_overflow;	/* `used` when first overflowed */
 	uint32_t reserved0;
 	_Atomic uint64_t overflow_total;
+	/* Bumped by every ban, and a futex: the helper sleeps on it and
+	 * puts a new ban into nftables at once (vg_table_wait()).  A
+	 * futex without FUTEX_PRIVATE_FLAG on a MAP_SHARED file is keyed
+	 * by inode and offset, so it works across sshd's processes and
+	 * their mount namespaces, with no socket to cross privsep. */
+	_Atomic uint32_t ban_seq __attribute__((aligned(4)));
+	uint32_t reserved1;
 	/* The last level for sources (rule 10) and for user counters
 	 * that find no room: always there, never evicted. */
 	struct vg_entry overflow __attribute__((aligned(64)));
@@ -943,6 +953,39 @@ static void result(struct vg_result *r, const struct vg_entry *e,
 	r->trusted = vg_entry_trusted(e, c, now);
 }
 
+/* --- waking the helper -------------------------------------------------- */
+
+static void notify(struct vg_table *t)
+{
+	atomic_fetch_add(&t->hdr->ban_seq, 1);
+	/* Wakes nobody when no helper waits: one cheap system call, and
+	 * only when a ban starts or ends. */
+	syscall(SYS_futex, &t->hdr->ban_seq, FUTEX_WAKE, INT_MAX, NULL,
+		NULL, 0);
+}
+
+uint32_t vg_table_seq(const struct vg_table *t)
+{
+	return atomic_load(&t->hdr->ban_seq);
+}
+
+int vg_table_wait(struct vg_table *t, uint32_t seen, int timeout_ms)
+{
+	struct timespec ts = { timeout_ms / 1000,
+			       (long)(timeout_ms % 1000) * 1000000L };
+
+	if (atomic_load(&t->hdr->ban_seq) != seen)
+		return 1;
+	if (syscall(SYS_futex, &t->hdr->ban_seq, FUTEX_WAIT, seen, &ts,
+		    NULL, 0) == 0)
+		return atomic_load(&t->hdr->ban_seq) != seen;
+	if (errno == EAGAIN)
+		return 1;	/* it changed before we slept */
+	if (errno == ETIMEDOUT)
+		return 0;
+	return -errno;		/* EINTR: a signal, the caller looks */
+}
+
 /* --- operations ------------------------------------------------------- */
 
 int vg_table_preauth(struct vg_table *t, const struct vg_config *c,
@@ -1107,6 +1150,8 @@ out:
 		count_prefix(t, c, &saved, now, r);
 	}
 	unlock(t);
+	if (v == VG_BANNED_NOW)
+		notify(t);
 	return 0;
 }
 
@@ -1296,6 +1341,8 @@ int vg_table_ban(struct vg_table *t, const struct vg_config *c,
 	atomic_fetch_add(&t->hdr->bans_total, 1);
 out:
 	unlock(t);
+	if (ret == 0)
+		notify(t);
 	return ret;
 }
 
@@ -1336,6 +1383,8 @@ int vg_table_unban(struct vg_table *t, const struct vg_addr *key)
 	else
 		ret = -ENOENT;
 	unlock(t);
+	if (ret == 0)
+		notify(t);
 	return ret;
 }
 
@@ -1351,6 +1400,7 @@ int vg_table_unban_all(struct vg_table *t)
 	lift(&t->hdr->overflow);
 	lift(&t->hdr->user_overflow);
 	unlock(t);
+	notify(t);
 	return 0;
 }
 

@@ -168,6 +168,15 @@ int vg_table_user_over(struct vg_table *t, const struct vg_config *c,
 int vg_table_user_fail(struct vg_table *t, const struct vg_config *c,
 		       const char *user, vg_time_t now, uint32_t *count);
 
+/* Waking the helper: every ban started (and every unban) bumps a
+ * counter in the header and wakes whoever sleeps on it.
+ * vg_table_wait() returns 1 at once when the counter is no longer
+ * `seen` (read it with vg_table_seq() before looking at the table),
+ * else sleeps up to timeout_ms: 1 changed, 0 timed out, -EINTR a
+ * signal, other -errno. */
+uint32_t vg_table_seq(const struct vg_table *t);
+int vg_table_wait(struct vg_table *t, uint32_t seen, int timeout_ms);
+
 /* Admin: ban for `length` seconds (counts as a ban), or lift a ban
  * (failures, slots and the ban cleared, ban count kept). */
 int vg_table_ban(struct vg_table *t, const struct vg_config *c,

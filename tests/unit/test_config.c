@@ -203,7 +203,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.table_size, 65536);
 	assert_string_equal(c.table_path, VG_PATH_TABLE);
 	assert_string_equal(c.state_path, VG_PATH_STATE);
-	assert_int_equal(c.persistent_after, 3);
+	assert_int_equal(c.persistent_after, 1);
 	assert_int_equal(c.trust, 7 * 86400);
 	assert_int_equal(c.inflight_timeout, 120);
 	assert_int_equal(c.aggregate_v6, 8);

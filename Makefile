@@ -64,7 +64,7 @@ DEPS := $(LIB_OBJ:.o=.d) $(MODULE_OBJ:.o=.d) $(ADMIN_OBJ:.o=.d) \
 	$(UNIT_BIN:=.d) $(PAMT_BIN:=.d) $(BENCH_BIN:=.d)
 
 .PHONY: all deps need-root check-deps test test-unit test-pam test-e2e demo bench \
-	install uninstall clean help
+	install uninstall clean help deb test-debian13
 
 all: check-deps $(MODULE) $(ADMIN)
 
@@ -78,6 +78,8 @@ help:
 	@echo "make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60)"
 	@echo "make lint       cppcheck + clang-tidy"
 	@echo "make install    install into DESTDIR/PREFIX (PAMDIR=$(PAMDIR))"
+	@echo "make deb       pam-vpsguard_VERSION_ARCH.deb (dpkg-buildpackage, lintian)"
+	@echo "make test-debian13  build, install and test the package in a Debian 13 root (root)"
 
 # Checked at parse time of the build targets only: `make deps` must work
 # on a machine that has none of them yet.
@@ -161,6 +163,16 @@ install: all
 	test -e $(DESTDIR)$(SYSCONFDIR)/security/vpsguard.conf || \
 		install -m 644 pam_module/vpsguard.conf $(DESTDIR)$(SYSCONFDIR)/security/vpsguard.conf
 
+# The Debian package, built in a copy under build/deb/ and copied here.
+deb:
+	./tools/mkdeb.sh
+
+# The package built, installed and tested inside a cached Debian 13
+# (trixie) root; also part of make test (tests/run.sh).
+test-debian13: need-root
+	@VG_BUILD_DEPS=1 ./tests/deps.sh
+	bash tests/debian13/test_debian13.sh
+
 # The configuration file is the admin's: uninstall leaves it.
 uninstall:
 	rm -f $(DESTDIR)$(PAMDIR)/pam_vpsguard.so $(DESTDIR)$(SBINDIR)/pam_vpsguard-admin
@@ -173,6 +185,7 @@ clean:
 	rm -f $(LIB) $(LIB_OBJ) $(MODULE) $(MODULE_OBJ) $(ADMIN) $(ADMIN_OBJ) \
 		$(UNIT_BIN) $(PAMT_BIN) $(BENCH_BIN) $(DEPS)
 	rm -rf build $(SEC_BIN)
+	rm -f pam-vpsguard_*.deb
 
 # Hardening (issue 8): fuzz targets, sanitizer suite, static analysis.
 include tests/fuzz/fuzz.mk

@@ -170,7 +170,7 @@ deb:
 # The package built, installed and tested inside a cached Debian 13
 # (trixie) root; also part of make test (tests/run.sh).
 test-debian13: need-root
-	@VG_BUILD_DEPS=1 ./tests/deps.sh
+	@./tests/deps.sh
 	bash tests/debian13/test_debian13.sh
 
 # The configuration file is the admin's: uninstall leaves it.

@@ -257,6 +257,9 @@ StrictModes no
 UseDNS no
 PrintMotd no
 EOF
+	# VE_SSHD_EXTRA: more sshd_config lines, one a line (e.g. the
+	# Debian 13 run sets PerSourcePenalties explicitly).
+	[ -z "${VE_SSHD_EXTRA:-}" ] || printf '%s\n' "$VE_SSHD_EXTRA" >>"$VE_DIR/sshd_config"
 	_ve_stack >"$VE_DIR/pam.d-sshd"
 	_ve_write_start
 

@@ -100,6 +100,10 @@ out=$(ve_ssh_key "$BANNED" 2>&1)
 rc=$?
 if [ $rc -ne 0 ] && [ "$(acct_denied)" -eq $((before + 1)) ]; then
 	pass "banned $BANNED: right public key refused in the account phase (ssh rc $rc)"
+elif [ $rc -ne 0 ] && grep -qiE "penalty.*$BANNED|$BANNED.*penalty" "$VE_SSHD_LOG"; then
+	# OpenSSH >= 9.8 with PerSourcePenalties on (the default): the
+	# listener drops the source's connections before any PAM phase.
+	pass "banned $BANNED: right public key refused (by sshd's PerSourcePenalties, before PAM; ssh rc $rc)"
 else
 	fail "banned $BANNED: right public key refused in the account phase" "rc $rc: $(_vg_tail "$out")"
 fi

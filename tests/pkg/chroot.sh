@@ -7,7 +7,7 @@
 #                                  cached under $VG_ROOT_CACHE; prints it
 #   vg_enter_root ROOT MNT         (private mount namespace only) a
 #                                  writable overlay of ROOT on MNT, with
-#                                  /proc, a small /dev, a tmpfs /run and a
+#                                  /proc, a small /dev, tmpfs /run and /tmp, a
 #                                  policy-rc.d that refuses every service
 #                                  start; the cached root is never written
 #
@@ -71,7 +71,13 @@ vg_enter_root() {	# ROOT MNT
 	ln -s /proc/self/fd "$mnt/dev/fd"
 	mkdir -m 1777 "$mnt/dev/shm"
 	mkdir -m 755 "$mnt/dev/pts"
+	# A private devpts: ssh clients (sshpass) need a pseudo terminal.
+	mount -t devpts -o newinstance,ptmxmode=0666,mode=620 vg-pts "$mnt/dev/pts" || return 1
+	ln -s pts/ptmx "$mnt/dev/ptmx"
 	mount -t tmpfs -o mode=755 vg-run "$mnt/run" || return 1
+	# A tmpfs /tmp: suites inside put overlays there (an overlayfs cannot
+	# be the upper layer of another).
+	mount -t tmpfs -o mode=1777 vg-tmp "$mnt/tmp" || return 1
 	mkdir -m 755 "$mnt/run/sshd" "$mnt/run/lock"
 	printf '#!/bin/sh\nexit 101\n' >"$mnt/usr/sbin/policy-rc.d"
 	chmod 755 "$mnt/usr/sbin/policy-rc.d"

@@ -10,6 +10,7 @@
  *   WHERE: KEY: 'VALUE' PROBLEM
  * with WHERE and VALUE sanitised, since both may come from hostile or
  * merely broken input and end up in syslog. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -305,6 +306,42 @@ static int set_failmode(struct vg_config *c, const struct key *k,
 
 /* crowdsec.url: empty (off), or http(s)://host[:port][/path] with no
  * spaces, quotes or control bytes; it becomes part of request URLs. */
+/* The host of an http:// URL (after the scheme) is a loopback address:
+ * localhost, 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104 (SPEC, Fleet: the
+ * LAPI credentials never travel in clear). */
+static bool url_host_loopback(const char *auth)
+{
+	char host[VG_CS_URL_MAX];
+	unsigned char a[16];
+	size_t n = strcspn(auth, "/");
+	const char *at, *end;
+
+	/* userinfo@host: the host is after the last '@' of the authority */
+	for (at = auth; (end = memchr(at, '@', n - (size_t)(at - auth)));)
+		at = end + 1;
+	n -= (size_t)(at - auth);
+	if (n >= sizeof(host))
+		return false;
+	memcpy(host, at, n);
+	host[n] = '\0';
+	if (host[0] == '[') {
+		char *rb = strchr(host, ']');
+
+		if (!rb)
+			return false;
+		*rb = '\0';
+		if (inet_pton(AF_INET6, host + 1, a) != 1)
+			return false;
+		return !memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) ||
+		       (!memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) &&
+			a[12] == 127);
+	}
+	host[strcspn(host, ":")] = '\0';
+	if (!strcasecmp(host, "localhost") || !strcasecmp(host, "localhost."))
+		return true;
+	return inet_pton(AF_INET, host, a) == 1 && a[0] == 127;
+}
+
 static int set_url(struct vg_config *c, const struct key *k, const char *v,
 		   char *why, size_t whylen)
 {
@@ -326,6 +363,13 @@ static int set_url(struct vg_config *c, const struct key *k, const char *v,
 		if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\' ||
 		    ch == '?' || ch == '#')
 			goto bad;
+	}
+	if (strncmp(v, "http://", 7) == 0 && !url_host_loopback(v + 7)) {
+		snprintf(why, whylen, "is plain http:// to a host that is not "
+			 "loopback: the bouncer key and the machine password "
+			 "would cross the network in clear; use https://, or "
+			 "http:// only to 127.0.0.1, ::1 or localhost");
+		return -EINVAL;
 	}
 	memcpy(c->cs_url, v, len + 1);
 	/* "http://h:8080/" and "http://h:8080" mean the same. */

@@ -9,7 +9,7 @@ libnftnl-dev libmnl-dev liboath-dev oathtool valgrind python3 util-linux
 systemd man-db libcap2-bin openssl
 libqrencode-dev qrencode clang cppcheck clang-tidy libcurl4-openssl-dev
 libjson-c-dev libclang-rt-14-dev crowdsec
-dpkg-dev debhelper lintian debootstrap"
+dpkg-dev debhelper lintian debootstrap libseccomp-dev"
 
 # make bench compares with fail2ban and sshguard (bench/compare.sh).
 BENCH_PKGS="fail2ban sshguard"

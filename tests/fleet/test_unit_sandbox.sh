@@ -1,0 +1,231 @@
+#!/bin/bash
+# The helper under pam-vpsguard.service's own sandbox, with the CrowdSec
+# link on (issue 16, item 4).  systemd is not PID 1 on the test machines,
+# so the unit's filters are read from helper/pam-vpsguard.service and
+# applied the way systemd applies them:
+#   SystemCallFilter / SystemCallErrorNumber / SystemCallArchitectures,
+#   RestrictAddressFamilies, NoNewPrivileges, MemoryDenyWriteExecute
+#       tests/fleet/vg_sandbox.c (libseccomp; @groups expanded with
+#       systemd-analyze syscall-filter, as systemd does)
+#   CapabilityBoundingSet, AmbientCapabilities   setpriv
+#   ProtectSystem=strict + ReadWritePaths        a mount namespace with /
+#       read-only and the helper's table/state directory writable
+# Then `sync` and `daemon` pull a decision from a real LAPI and push a
+# ban to it.  A negative control runs `sync` under the families of the
+# old unit (AF_UNIX AF_NETLINK) and must not reach the LAPI: the wrapper
+# really filters.  Runs inside its own network namespace, like fleet.
+set -u
+VG_SUITE=unit-sandbox
+cd "$(dirname "$0")/../.." || exit 1
+ROOT=$PWD
+. tests/lib.sh
+
+ADMIN=$ROOT/helper/pam_vpsguard-admin
+UNIT=$ROOT/helper/pam-vpsguard.service
+
+if [ -z "${VG_NETNS:-}" ]; then
+	need_root
+	need_cmd ip nft unshare setpriv systemd-analyze cc curl python3
+	if ! command -v crowdsec >/dev/null 2>&1 || ! command -v cscli >/dev/null 2>&1; then
+		skip "$VG_SUITE" "crowdsec not installed (make deps installs it)"
+		exit 0
+	fi
+	if [ ! -e /usr/include/seccomp.h ]; then
+		skip "$VG_SUITE" "libseccomp-dev not installed (make deps installs it)"
+		exit 0
+	fi
+	[ -f "$ADMIN" ] || { fail "$VG_SUITE" "$ADMIN not built (make)"; exit 1; }
+	reexec_in_netns vpsg-sbx "$@"
+fi
+in_own_netns || exit 1
+ip link set lo up
+
+new_tmpdir || { fail "$VG_SUITE" "mktemp"; exit 1; }
+T=$TMPD
+OUT=$T/out ERR=$T/err
+VGS=$T/vg_sandbox
+cc -O2 -Wall -o "$VGS" tests/fleet/vg_sandbox.c -lseccomp 2>"$ERR" ||
+	{ fail "$VG_SUITE" "build vg_sandbox: $(_vg_tail "$(cat "$ERR")")"; exit 1; }
+
+# ---- the unit's filters, as shipped ----------------------------------------
+unit_val() { sed -n "s/^$1=//p" "$UNIT"; }
+expand_group() {	# @group or name -> syscall names
+	case $1 in
+	@*) systemd-analyze syscall-filter "$1" 2>/dev/null | sed '1d; s/^[[:space:]]*//; /^#/d; /^$/d' |
+		while read -r s; do expand_group "$s"; done ;;
+	*) echo "$1" ;;
+	esac
+}
+SYSF=$T/syscalls
+: >"$SYSF"
+for tok in $(unit_val SystemCallFilter); do
+	case $tok in
+	~*) fail "$VG_SUITE" "a deny-list SystemCallFilter ($tok) is not modelled here"; summary; exit 1 ;;
+	esac
+	expand_group "$tok" >>"$SYSF"
+done
+sort -u -o "$SYSF" "$SYSF"
+FAMS=$(unit_val RestrictAddressFamilies | tr ' ' ',')
+CAPS=$(unit_val CapabilityBoundingSet | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')
+ERRNO=$(unit_val SystemCallErrorNumber)
+if [ "$(wc -l <"$SYSF")" -gt 100 ] && [ -n "$FAMS" ] && [ -n "$CAPS" ] && [ "$ERRNO" = EPERM ] &&
+   [ "$(unit_val NoNewPrivileges)" = yes ] && [ "$(unit_val ProtectSystem)" = strict ]; then
+	pass "unit filters read: $(wc -l <"$SYSF") system calls ($(unit_val SystemCallFilter)), families $FAMS, caps $CAPS"
+else
+	fail "unit filters read" "syscalls $(wc -l <"$SYSF"), families '$FAMS', caps '$CAPS', errno '$ERRNO'"
+	summary; exit 1
+fi
+case $FAMS in
+*AF_INET,*AF_INET6*|*AF_INET6*AF_INET*) pass "unit allows AF_INET and AF_INET6 (the CrowdSec link)" ;;
+*) fail "unit allows AF_INET and AF_INET6 (the CrowdSec link)" "RestrictAddressFamilies=$(unit_val RestrictAddressFamilies)" ;;
+esac
+
+# sandboxed FAMILIES CMD...: CMD as the unit would run it.  D (the
+# table/state directory) plays ReadWritePaths.  SBX_EXEC=exec: replace
+# the (background) subshell, so that its PID is the command's.
+sandboxed() {
+	local fams=$1
+	shift
+	${SBX_EXEC:-} unshare -m --propagation private sh -c '
+		d=$1; shift
+		mount -o remount,bind,ro / && mount --bind "$d" "$d" &&
+			mount -o remount,bind,rw "$d" || exit 125
+		exec "$@"' sh "$D" \
+		setpriv --bounding-set "-all,$CAPS" --inh-caps -all -- \
+		"$VGS" --syscalls "$SYSF" --families "$fams" -- "$@"
+}
+
+# ---- a private LAPI (as tests/fleet/test_crowdsec.sh) --------------------------
+CS=$T/cs PORT=18081 URL=http://127.0.0.1:18081
+LAPI_PID=""
+mkdir -p "$CS/etc" "$CS/data" "$CS/log" "$CS/hub"
+cat >"$CS/etc/config.yaml" <<EOC
+common:
+  daemonize: false
+  log_media: file
+  log_level: info
+  log_dir: $CS/log/
+  working_dir: .
+config_paths:
+  config_dir: $CS/etc/
+  data_dir: $CS/data/
+  simulation_path: $CS/etc/simulation.yaml
+  hub_dir: $CS/hub/
+  index_path: $CS/hub/.index.json
+  notification_dir: $CS/etc/notifications/
+  plugin_dir: /usr/lib/crowdsec/plugins/
+crowdsec_service:
+  acquisition_path: $CS/etc/acquis.yaml
+cscli:
+  output: human
+db_config:
+  log_level: info
+  type: sqlite
+  db_path: $CS/data/crowdsec.db
+  use_wal: false
+api:
+  client:
+    insecure_skip_verify: false
+    credentials_path: $CS/etc/local_api_credentials.yaml
+  server:
+    log_level: info
+    listen_uri: 127.0.0.1:$PORT
+    profiles_path: $CS/etc/profiles.yaml
+    trusted_ips:
+      - 127.0.0.1
+      - ::1
+prometheus:
+  enabled: false
+EOC
+cat >"$CS/etc/profiles.yaml" <<'EOC'
+name: default_ip_remediation
+filters:
+ - Alert.Remediation == true && Alert.GetScope() == "Ip"
+decisions:
+ - type: ban
+   duration: 4h
+on_success: break
+EOC
+: >"$CS/etc/simulation.yaml"
+cscli() { command cscli -c "$CS/etc/config.yaml" "$@"; }
+umask 077
+cscli machines add vg-cli --auto -f "$CS/etc/local_api_credentials.yaml" \
+	--url "$URL" >"$T/setup.log" 2>&1 &&
+cscli bouncers add vg-sbx -o raw >"$T/bouncer.key" 2>>"$T/setup.log" &&
+head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$T/machine.pw" &&
+cscli machines add vg-sbx-push --password "$(cat "$T/machine.pw")" \
+	-f "$T/push.yaml" --url "$URL" >>"$T/setup.log" 2>&1 ||
+	{ fail "$VG_SUITE" "cscli setup: $(_vg_tail "$(cat "$T/setup.log")")"; exit 1; }
+umask 022
+crowdsec -c "$CS/etc/config.yaml" -no-cs >>"$CS/lapi.out" 2>&1 </dev/null &
+LAPI_PID=$!
+track_pid "$LAPI_PID"
+wait_for 20 sh -c "curl -sf $URL/health | grep -q up" ||
+	{ fail "$VG_SUITE" "LAPI did not come up"; exit 1; }
+
+# ---- the helper's files ---------------------------------------------------------
+D=$T/vg
+mkdir -m 0700 "$D" "$D/run"
+CONF=$D/vg.conf
+cat >"$CONF" <<EOC
+table.path = $D/run/table
+state.path = $D/lib/state
+table.size = 1024
+connlimit.rate = 0
+persistent.after = 1
+ssh.ports = 22
+crowdsec.url = $URL
+crowdsec.bouncer_key = $T/bouncer.key
+crowdsec.machine = vg-sbx-push
+crowdsec.password = $T/machine.pw
+crowdsec.interval = 1s
+EOC
+in_drop4() { nft list set inet vpsguard drop4 2>/dev/null | grep -qF -- "$1"; }
+
+# ---- negative control: the old unit's families --------------------------------
+cscli decisions add --ip 203.0.113.9 --duration 2h >/dev/null 2>&1
+# Its own table and state: what it records must not touch the runs below.
+mkdir -m 0700 "$D/ctl"
+sed "s|^table.path = .*|table.path = $D/ctl/table|; s|^state.path = .*|state.path = $D/ctl/state|" \
+	"$CONF" >"$D/ctl/vg.conf"
+sandboxed AF_UNIX,AF_NETLINK "$ADMIN" --conf "$D/ctl/vg.conf" sync >"$OUT" 2>"$ERR"
+if ! in_drop4 203.0.113.9; then
+	pass "control: under the old RestrictAddressFamilies=AF_UNIX AF_NETLINK sync cannot reach the LAPI ($(grep -io 'crowdsec[^|]*' "$ERR" | head -n 1 | cut -c1-100))"
+else
+	fail "control: under the old RestrictAddressFamilies=AF_UNIX AF_NETLINK sync cannot reach the LAPI" "the decision was pulled: the wrapper does not filter"
+fi
+
+# ---- as shipped: sync ------------------------------------------------------------
+sbx_sync() {
+	sandboxed "$FAMS" "$ADMIN" --conf "$CONF" sync >"$OUT" 2>"$ERR" ||
+		{ echo "sync exit $?: $(head -c 300 "$ERR")"; return 1; }
+	in_drop4 203.0.113.9 || { echo "203.0.113.9 not pulled: $(head -c 300 "$ERR" | tr '\n' '|')"; return 1; }
+	"$ADMIN" --conf "$CONF" status >"$OUT" 2>&1 && has "crowdsec: +up"
+}
+case_ "shipped unit filters: sync pulls a decision from the LAPI" sbx_sync
+
+# ---- as shipped: the daemon -----------------------------------------------------
+"$ADMIN" --conf "$CONF" ban 203.0.113.30 --time 1h >/dev/null 2>&1
+VG_LOG_STDERR=1 SBX_EXEC=exec sandboxed "$FAMS" "$ADMIN" --conf "$CONF" daemon \
+	>"$D/daemon.out" 2>"$D/daemon.err" </dev/null &
+DPID=$!
+track_pid "$DPID"
+cscli decisions add --ip 203.0.113.66 --duration 1h >/dev/null 2>&1
+pulled() { wait_for 20 in_drop4 203.0.113.66 || { echo "not pulled within 20 s: $(tail -n 3 "$D/daemon.err" | tr '\n' '|')"; return 1; }; }
+case_ "shipped unit filters: the daemon pulls a new decision" pulled
+pushed_() { cscli decisions list -s pam_vpsguard/ssh-bruteforce 2>/dev/null | grep -q 203.0.113.30; }
+pushed() { wait_for 20 pushed_ || { echo "no pushed decision: $(tail -n 3 "$D/daemon.err" | tr '\n' '|')"; return 1; }; }
+case_ "shipped unit filters: the daemon pushes a local ban to the LAPI" pushed
+kill -TERM "$DPID" 2>/dev/null
+wait "$DPID"
+rc=$?
+untrack_pid "$DPID"
+[ $rc -eq 0 ] && [ -s "$D/lib/state" ] && pass "daemon stops on SIGTERM with exit 0 and saves state" ||
+	fail "daemon stops on SIGTERM with exit 0 and saves state" "exit $rc: $(tail -n 2 "$D/daemon.err" | tr '\n' '|')"
+if grep -qiE 'operation not permitted|bad system call|address family not supported' "$D/daemon.err"; then
+	fail "no system call or family refused to the daemon" "$(grep -iE 'operation not permitted|bad system call|address family' "$D/daemon.err" | head -n 2 | tr '\n' '|')"
+else
+	pass "no system call or family refused to the daemon"
+fi
+
+summary

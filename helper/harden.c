@@ -7,6 +7,7 @@
  * --confirm, a reload with an automatic way back (confirm.h). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,6 +364,16 @@ static bool selinux(const char *root)
 		access(p, F_OK) == 0);
 }
 
+/* Tests only: VG_TEST_HARDEN_KILL=armed|written kills harden right after
+ * that step, the window a killed admin session can hit. */
+static void test_killpoint(const char *where)
+{
+	const char *k = getenv("VG_TEST_HARDEN_KILL");
+
+	if (k && strcmp(k, where) == 0)
+		raise(SIGKILL);
+}
+
 int harden_main(int argc, const char **argv)
 {
 	struct sshd_tree t;
@@ -372,7 +383,7 @@ int harden_main(int argc, const char **argv)
 	char text[8192];
 	const char *args[1];
 	unsigned int nargs, port = 0, secs = 0, ports[PORTS_MAX], nports;
-	bool made_dir = false;
+	bool made_dir = false, armed = false;
 	int ret, bad;
 
 	memset(&t, 0, sizeof(t));
@@ -449,6 +460,22 @@ int harden_main(int argc, const char **argv)
 		ret = ret ? VG_EXIT_FAIL : VG_EXIT_OK;
 		goto out;
 	}
+	if (secs) {
+		/* Armed before anything is written: a harden killed at any
+		 * point from here on (with the admin's session, or alone)
+		 * is undone after secs (confirm.h). */
+		ret = pending_start(opt_root, &snap, secs);
+		if (ret) {
+			cli_error("harden: cannot arm the rollback: %s%s; "
+				  "nothing written", strerror(-ret),
+				  ret == -EEXIST ? " (one is pending already: "
+				  "confirm it, or wait for it)" : "");
+			ret = VG_EXIT_FAIL;
+			goto out;
+		}
+		armed = true;
+	}
+	test_killpoint("armed");
 	if (access(t.dropin_dir, F_OK) != 0) {
 		ret = fs_mkdirs(t.dropin_dir, 0755);
 		if (ret) {
@@ -465,6 +492,7 @@ int harden_main(int argc, const char **argv)
 		ret = VG_EXIT_FAIL;
 		goto rollback;
 	}
+	test_killpoint("written");
 	ret = sshd_test(&t, err, sizeof(err));
 	if (ret) {
 		cli_error("harden: sshd -t rejects the result; the old files "
@@ -489,6 +517,13 @@ int harden_main(int argc, const char **argv)
 		       "`pam_vpsguard-admin totp enroll`.\n");
 	if (overrides(&t, dump2, ports, nports, acct.admin[0] ? acct.admin :
 		      acct.key_user[0] ? acct.key_user : acct.sudo_user)) {
+		if (armed) {
+			cli_error("harden: the drop-in does not win everywhere "
+				  "(above); sshd not reloaded, the old files "
+				  "are back");
+			ret = VG_EXIT_FAIL;
+			goto rollback;
+		}
 		cli_error("harden: the drop-in is in place but does not win "
 			  "everywhere (above); sshd not reloaded");
 		ret = VG_EXIT_FAIL;
@@ -513,22 +548,12 @@ int harden_main(int argc, const char **argv)
 		ret = VG_EXIT_OK;
 		goto out;
 	}
-	ret = pending_start(opt_root, &snap, secs);
-	if (ret) {
-		cli_error("harden: cannot schedule the rollback: %s%s; the "
-			  "old files are back", strerror(-ret),
-			  ret == -EEXIST ? " (one is pending already: "
-			  "confirm it, or wait for it)" : "");
-		ret = VG_EXIT_FAIL;
-		goto rollback;
-	}
 	ret = vg_sshd_reload(opt_root, how, sizeof(how));
 	if (ret) {
 		cli_error("harden: reload failed (%s: %s); the old files are "
 			  "back", how[0] ? how : "reload",
 			  ret == -ESRCH ? "no running sshd found" :
 			  strerror(-ret));
-		pending_cancel(opt_root);
 		ret = VG_EXIT_FAIL;
 		goto rollback;
 	}
@@ -544,6 +569,9 @@ rollback:
 			  t.dropin);
 	if (made_dir)
 		rmdir(t.dropin_dir);
+	/* Only now: a kill before this line leaves the armed rollback. */
+	if (armed)
+		pending_cancel(opt_root);
 out:
 	free(dump);
 	free(dump2);

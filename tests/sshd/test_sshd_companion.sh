@@ -426,6 +426,56 @@ untrack_pid "$SP"
 check "rollback survives a SIGKILL of the invoking session: tree restored" \
 	wait_for 10 eval "test \"\$before\" = \"\$(tree_sum '$R')\""
 
+# The window that used to have no rollback: harden killed right after it
+# wrote the drop-in (before any reload).  The rollback is armed first now.
+PENDING=$R/run/vpsguard/harden-pending
+VG_TEST_HARDEN_KILL=written A harden --root "$R" --confirm 3 >/dev/null 2>&1
+rc=$?
+check "harden killed right after writing (exit $rc): the drop-in is there, a rollback is pending" \
+	eval "test $rc = 137 && test -f '$R/etc/ssh/sshd_config.d/10-vpsguard.conf' && test -f '$PENDING'"
+check "... and after 3 s the tree is back byte for byte" \
+	wait_for 10 eval "test \"\$before\" = \"\$(tree_sum '$R')\" && test ! -e '$PENDING'"
+VG_TEST_HARDEN_KILL=armed A harden --root "$R" --confirm 3 >/dev/null 2>&1
+rc=$?
+check "harden killed right after arming (exit $rc): nothing written yet, the rollback is armed" \
+	eval "test $rc = 137 && test \"\$before\" = \"\$(tree_sum '$R')\" && test -f '$PENDING'"
+check "... it fires on an unchanged tree and leaves it unchanged" \
+	wait_for 10 eval "test ! -e '$PENDING' && test \"\$before\" = \"\$(tree_sum '$R')\""
+
+# Where systemd is PID 1 the rollback is a transient timer unit.  systemd
+# is not PID 1 here: a stand-in systemd-run records its arguments and runs
+# the unit's command after --on-active seconds, detached like a unit.
+cat >"$T/systemd-run" <<EOS
+#!/bin/sh
+echo "\$*" >>'$T/sdrun.args'
+secs=0
+while [ \$# -gt 0 ]; do
+	case \$1 in --on-active=*) secs=\${1#--on-active=} ;; --*) ;; *) break ;; esac
+	shift
+done
+setsid sh -c 'sleep "\$0"; exec "\$@"' "\$secs" "\$@" </dev/null >/dev/null 2>&1 &
+exit 0
+EOS
+printf '#!/bin/sh\necho "$*" >>%s\n' "'$T/systemctl.args'" >"$T/systemctl"
+chmod 755 "$T/systemd-run" "$T/systemctl"
+: >"$T/sdrun.args"
+: >"$T/systemctl.args"
+export VG_TEST_SYSTEMD_RUN=$T/systemd-run VG_TEST_SYSTEMCTL=$T/systemctl
+run A harden --root "$R" --confirm 3
+check "systemd: harden --confirm 3 arms a transient timer unit (systemd-run --on-active=3 ... confirm --rollback)" \
+	eval "test $? = 0 && grep -qE -- '--unit=pam-vpsguard-rollback-[0-9a-f]{16} --on-active=3 .* confirm --rollback [0-9a-f]{16} --root ' '$T/sdrun.args' && grep -qE '^[0-9a-f]{16} [0-9]+ pam-vpsguard-rollback-[0-9a-f]{16}\$' '$PENDING'"
+check "systemd: not confirmed, the timer's confirm --rollback restores the tree" \
+	wait_for 10 eval "test \"\$before\" = \"\$(tree_sum '$R')\" && test ! -e '$PENDING'"
+run A harden --root "$R" --confirm 4
+run A confirm --root "$R"
+check "systemd: confirm stops the timer unit" \
+	eval "test $? = 0 && grep -qE '^stop pam-vpsguard-rollback-[0-9a-f]{16}\\.timer\$' '$T/systemctl.args'"
+sleep 5
+check "systemd: confirmed, the drop-in stays after the timeout" test -f "$R/etc/ssh/sshd_config.d/10-vpsguard.conf"
+unset VG_TEST_SYSTEMD_RUN VG_TEST_SYSTEMCTL
+A unharden --root "$R" >/dev/null 2>&1
+reload
+
 # ============================ man page =====================================
 if command -v man >/dev/null 2>&1; then
 	check "man page: no warnings" eval "! man --warnings -l man/pam_vpsguard-admin.8 2>&1 >/dev/null | grep -q ."

@@ -96,7 +96,8 @@ static int orig_write(const char *opath, const struct fs_snap *snap)
 
 static int orig_read(const char *opath, struct fs_snap *snap)
 {
-	char *buf = NULL, *nl, *pl;
+	char *buf = NULL, *nl, *pl, *end;
+	unsigned long ul;
 	unsigned int mode;
 	size_t len, plen;
 	int existed, ret = fs_read(opath, &buf, &len);
@@ -105,9 +106,16 @@ static int orig_read(const char *opath, struct fs_snap *snap)
 	if (ret)
 		return ret;
 	ret = -EINVAL;
-	if (sscanf(buf, "vgsnap1 %d %o\n", &existed, &mode) != 2 ||
+	if (len < 12 || memcmp(buf, "vgsnap1 ", 8) != 0 ||
+	    (buf[8] != '0' && buf[8] != '1') || buf[9] != ' ' ||
 	    !(nl = memchr(buf, '\n', len)))
 		goto out;
+	existed = buf[8] == '1';
+	errno = 0;
+	ul = strtoul(buf + 10, &end, 8);
+	if (errno || end != nl || end == buf + 10 || ul > 07777)
+		goto out;
+	mode = (unsigned int)ul;
 	pl = nl + 1;
 	if (!(nl = memchr(pl, '\n', len - (size_t)(pl - buf))))
 		goto out;

@@ -11,7 +11,8 @@
 #   ProtectSystem=strict + ReadWritePaths        a mount namespace with /
 #       read-only and the helper's table/state directory writable
 # Then `sync` and `daemon` pull a decision from a real LAPI and push a
-# ban to it.  A negative control runs `sync` under the families of the
+# ban to it, and the daemon (with the default connlimit guard) gets its
+# ports from `sshd -T`, all under those filters.  A negative control runs `sync` under the families of the
 # old unit (AF_UNIX AF_NETLINK) and must not reach the LAPI: the wrapper
 # really filters.  Runs inside its own network namespace, like fleet.
 set -u
@@ -88,6 +89,9 @@ sandboxed() {
 	shift
 	${SBX_EXEC:-} unshare -m --propagation private sh -c '
 		d=$1; shift
+		# /run/sshd: ssh.service makes it (After=ssh.service); sshd -T
+		# (the ports of the connlimit guard) needs it.
+		mount -t tmpfs -o mode=755 vg-run /run && mkdir -m 755 /run/sshd &&
 		mount -o remount,bind,ro / && mount --bind "$d" "$d" &&
 			mount -o remount,bind,rw "$d" || exit 125
 		exec "$@"' sh "$D" \
@@ -206,7 +210,10 @@ case_ "shipped unit filters: sync pulls a decision from the LAPI" sbx_sync
 
 # ---- as shipped: the daemon -----------------------------------------------------
 "$ADMIN" --conf "$CONF" ban 203.0.113.30 --time 1h >/dev/null 2>&1
-VG_LOG_STDERR=1 SBX_EXEC=exec sandboxed "$FAMS" "$ADMIN" --conf "$CONF" daemon \
+# The daemon as the unit runs it by default: no ssh.ports, the connlimit
+# guard on, so it asks `sshd -T` for the ports, under the same filters.
+grep -vE '^(ssh\.ports|connlimit\.rate) ' "$CONF" >"$D/daemon.conf"
+VG_LOG_STDERR=1 SBX_EXEC=exec sandboxed "$FAMS" "$ADMIN" --conf "$D/daemon.conf" daemon \
 	>"$D/daemon.out" 2>"$D/daemon.err" </dev/null &
 DPID=$!
 track_pid "$DPID"
@@ -222,6 +229,12 @@ rc=$?
 untrack_pid "$DPID"
 [ $rc -eq 0 ] && [ -s "$D/lib/state" ] && pass "daemon stops on SIGTERM with exit 0 and saves state" ||
 	fail "daemon stops on SIGTERM with exit 0 and saves state" "exit $rc: $(tail -n 2 "$D/daemon.err" | tr '\n' '|')"
+guard() {
+	hasnt 'sshd -T. failed' "$D/daemon.err" &&
+		nft list set inet vpsguard sshports 2>&1 | grep -qE 'elements = \{ 22 \}' ||
+		{ echo "no connlimit rule for port 22: $(grep -i 'sshd' "$D/daemon.err" | head -n 2 | tr '\n' '|') $(nft list table inet vpsguard 2>&1 | grep -iE 'dport|tcp' | head -n 3 | tr '\n\t' '| ')"; return 1; }
+}
+case_ "shipped unit filters: sshd -T answers the daemon (connlimit guard on port 22)" guard
 if grep -qiE 'operation not permitted|bad system call|address family not supported' "$D/daemon.err"; then
 	fail "no system call or family refused to the daemon" "$(grep -iE 'operation not permitted|bad system call|address family' "$D/daemon.err" | head -n 2 | tr '\n' '|')"
 else

@@ -150,6 +150,18 @@ rm -f "$M/etc/pam.d/vpsg-hand"
 has_stack && pass "refused remove left the stack and the module" ||
 	fail "refused remove left the stack and the module"
 
+# --- a pending harden --confirm blocks removal too ------------------------
+mkdir -p -m 700 "$M/run/vpsguard"
+echo "0123456789abcdef 0 -" >"$M/run/vpsguard/harden-pending"
+apt_ remove pam-vpsguard
+rc=$?
+if [ $rc -ne 0 ] && has 'harden --confirm. is pending' && [ -f "$M$MODP" ] && has_stack; then
+	pass "remove refused while a harden --confirm rollback is pending"
+else
+	fail "remove refused while a harden --confirm rollback is pending" "exit $rc: $(_vg_tail "$(cat "$OUT")")"
+fi
+rm -f "$M/run/vpsguard/harden-pending"
+
 # --- remove -------------------------------------------------------------
 apt_ remove pam-vpsguard
 rc=$?

@@ -235,7 +235,7 @@ static const char *systemd_run(void)
 static int arm_timer(const char *sdrun, const char *root, const char *token,
 		     unsigned int secs, char *unit, size_t unitlen)
 {
-	char exe[FS_PATH_MAX], unitarg[128], active[64], err[256] = "";
+	char exe[FS_PATH_MAX], unitarg[192], active[64], err[256] = "";
 	const char *argv[16];
 	ssize_t n;
 	int i = 0, rc;

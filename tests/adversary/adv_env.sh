@@ -155,3 +155,6 @@ adv_users() {
 # The figures a case measured, on their own lines (not counted by the
 # runner: no PASS/FAIL/SKIP prefix).
 figure() { echo "  figure: $*"; }
+
+# line1 TEXT: its first line (a driver's summary, for a FAIL detail).
+line1() { printf '%s\n' "$1" | head -n 1; }

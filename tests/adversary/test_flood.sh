@@ -108,13 +108,13 @@ if flood_run closed; then
 	if [ "$(kv "$out" ok)" = 1 ]; then
 		pass "closed: the trusted admin still logs in with the password after the flood"
 	else
-		fail "closed: the trusted admin still logs in with the password after the flood" "$(echo "$out" | head -n 1) (full table treated as unusable: failmode closed refuses everyone)"
+		fail "closed: the trusted admin still logs in with the password after the flood" "$(line1 "$out") (full table treated as unusable: failmode closed refuses everyone)"
 	fi
 	out=$(adv acct closed root "$TRUSTED")
 	if [ "$(kv "$out" ok)" = 1 ]; then
 		pass "closed: the trusted admin's key login (account phase) passes after the flood"
 	else
-		fail "closed: the trusted admin's key login (account phase) passes after the flood" "$(echo "$out" | head -n 1)"
+		fail "closed: the trusted admin's key login (account phase) passes after the flood" "$(line1 "$out")"
 	fi
 	# (Passes on the old code too, which refuses everyone here: the
 	# admin's login above is what tells "limited" from "locked".)
@@ -165,7 +165,7 @@ out=$(adv try agg root 2001:db8:4849::1 "$PW" 1)
 if [ "$(kv "$out" ok)" = 1 ]; then
 	pass "agg: a /64 in another /48 still logs in"
 else
-	fail "agg: a /64 in another /48 still logs in" "$(echo "$out" | head -n 1)"
+	fail "agg: a /64 in another /48 still logs in" "$(line1 "$out")"
 fi
 
 summary

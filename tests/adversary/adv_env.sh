@@ -3,7 +3,7 @@
 #
 #	adv_init			# root, binaries, TMPD=$T, $T/run
 #	adv_conf NAME LINE...		# $T/NAME.conf: table under $T/run
-#	adv_stack SVC CONF PW		# the SPEC's Debian stack as $T/SVC,
+#	adv_stack SVC CONF PW [SNIPPET]	# the SPEC's Debian stack as $T/SVC,
 #					# pam_unix replaced by the stand-in
 #					# (password PW), or PW "-": real pam_unix
 #	adv_users			# test users A and B in a private
@@ -58,15 +58,15 @@ adv_conf() {
 	printf 'table.path = %s\n' "$T/run/$name.table" >"$T/$name.stat.conf"
 }
 
-# adv_stack SVC CONF PW: sshd_snippets/pam.d-sshd.debian (the reference
-# stack) as confdir service SVC, module lines by absolute path with
+# adv_stack SVC CONF PW [SNIPPET]: sshd_snippets/pam.d-sshd.debian (the
+# reference stack, or SNIPPET) as confdir service SVC, module lines by absolute path with
 # conf=CONF; "pam_unix.so nullok" becomes the stand-in (PW = its right
 # password) or stays the real pam_unix (PW "-"); then the rest of
 # Debian's account stack (pam_permit stands in for common-account).
 adv_stack() {
-	local svc=$1 conf=$2 pw=$3 src pwmod
-	[ -r "$SNIPPET" ] || { echo "no $SNIPPET" >&2; return 1; }
-	src=$(grep -Ev '^[[:space:]]*(#|$)' "$SNIPPET")
+	local svc=$1 conf=$2 pw=$3 snip=${4:-$SNIPPET} src pwmod
+	[ -r "$snip" ] || { echo "no $snip" >&2; return 1; }
+	src=$(grep -Ev '^[[:space:]]*(#|$)' "$snip")
 	if [ "$pw" = - ]; then
 		pwmod="pam_unix.so nullok"
 	else

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/adversary/adv_env.sh: what the adversarial cases share (issue 14).
 # Sourced after tests/lib.sh by tests/adversary/test_*.sh:
 #
@@ -133,7 +134,10 @@ adv_users() {
 	for n in vgadvb vgadvb1 vgadvb2; do
 		getent passwd "$n" >/dev/null 2>&1 || { ADV_USER_B=$n; break; }
 	done
-	[ -n "$ADV_USER_A" ] && [ -n "$ADV_USER_B" ] || { echo "no free user name"; return 1; }
+	if [ -z "$ADV_USER_A" ] || [ -z "$ADV_USER_B" ]; then
+		echo "no free user name"
+		return 1
+	fi
 	ADV_PASS_A="a-right-$RANDOM$RANDOM"
 	ADV_PASS_B="b-right-$RANDOM$RANDOM"
 	mkdir -m 755 "$T/etc-upper" "$T/etc-work"
@@ -148,8 +152,10 @@ adv_users() {
 		echo "${u%%:*}:x:$uid:" >>/etc/group
 		uid=$((uid + 1))
 	done
-	getent passwd "$ADV_USER_A" >/dev/null && getent passwd "$ADV_USER_B" >/dev/null ||
-		{ echo "test users not visible"; return 1; }
+	if ! getent passwd "$ADV_USER_A" >/dev/null || ! getent passwd "$ADV_USER_B" >/dev/null; then
+		echo "test users not visible"
+		return 1
+	fi
 }
 
 # The figures a case measured, on their own lines (not counted by the

@@ -18,10 +18,9 @@
  *	no auth stack for it).  Prints "ACCT n=N ok=K rc=LAST".
  *   vg_adversary flood CONFDIR SVC USER PATTERN FIRST COUNT PER ANSWER
  *	COUNT sources, PATTERN with its "%x" replaced by FIRST+i in hex,
- *	PER attempts each, all on one handle with PAM_RHOST set per source
- *	(as tests/security/vg_pamstress does: a fresh handle per attempt
- *	costs ~1.6 ms of dlopen and parsing, and the table, not the
- *	handle, is what counts).  Prints "FLOOD sources= attempts= prompts= ok=
+ *	PER attempts each.  One handle per source, its PER attempts on it
+ *	(as sshd: one handle per connection, one pam_authenticate per
+ *	password, the account phase after a success).  Prints "FLOOD sources= attempts= prompts= ok=
  *	max_per_source= us_per_auth=" (max_per_source: the most passwords
  *	any one source got evaluated) and one "CODE" line per PAM code.
  *   vg_adversary parallel CONFDIR SVC USER RHOST N ANSWER
@@ -293,12 +292,11 @@ static int cmd_flood(char **a)
 	pam_handle_t *h;
 
 	answer = a[7];
-	h = start(a[0], a[1], a[2], "-");
 	for (long i = 0; i < count; i++) {
 		unsigned long before = n_prompts, got;
 
 		mkhost(host, sizeof(host), a[3], (unsigned long)(first + i));
-		pam_set_item(h, PAM_RHOST, host);
+		h = start(a[0], a[1], a[2], host);
 		for (long k = 0; k < per; k++) {
 			int rc = pam_authenticate(h, 0);
 
@@ -308,12 +306,12 @@ static int cmd_flood(char **a)
 			codes[rc >= 0 && rc < 64 ? rc : 63]++;
 			attempts++;
 		}
+		pam_end(h, PAM_SUCCESS);
 		got = n_prompts - before;
 		prompts += got;
 		if (got > maxp)
 			maxp = got;
 	}
-	pam_end(h, PAM_SUCCESS);
 	dt = now_s() - t0;
 	printf("FLOOD sources=%ld attempts=%lu prompts=%lu ok=%lu "
 	       "max_per_source=%lu us_per_auth=%.1f\n",

@@ -22,8 +22,8 @@
 # Through real Linux-PAM (tests/adversary/vg_adversary hold: separate
 # processes blocked in the conversation), the SPEC's Debian stack, the
 # test-only stand-in pam_vgpass.so at pam_unix's place.  inflight.timeout
-# is 2 s: connection 1 holds 3.3 s (its slot is void by then, in whole
-# seconds), the others' slots have >= 1 s left while the extras try
+# is 3 s: connection 1 holds 4.3 s (its slot is void by then, in whole
+# seconds), the others' slots have >= 2 s left while the extras try
 # (milliseconds).
 set -u
 VG_SUITE=adversary-inflight-clock
@@ -36,10 +36,10 @@ adv_init
 MAXRETRY=5
 EXTRA=4
 adv_conf ic "maxretry = $MAXRETRY" "findtime = 10m" "bantime = 1h" "ignoreip =" \
-	"invalid_user.weight = 1" "connlimit.rate = 0" "inflight.timeout = 2s"
+	"invalid_user.weight = 1" "connlimit.rate = 0" "inflight.timeout = 3s"
 adv_stack ic "$T/ic.conf" right-$RANDOM || { fail "$VG_SUITE" "stack"; exit 1; }
 
-out=$(adv hold ic root 192.0.2.88 3300 $((MAXRETRY - 1)) "$EXTRA" wrong-pw)
+out=$(adv hold ic root 192.0.2.88 4300 $((MAXRETRY - 1)) "$EXTRA" wrong-pw)
 first=$(kv "$out" first) second=$(kv "$out" second) extra=$(kv "$out" extra) ev=$(kv "$out" evaluated)
 figure "connection 1 held its prompt past inflight.timeout: prompted $first;" \
 	"then $((MAXRETRY - 1)) held: $second prompted; connection 1 failed;" \

@@ -20,9 +20,10 @@
  *	COUNT sources, PATTERN with its "%x" replaced by FIRST+i in hex,
  *	PER attempts each.  One handle per source, its PER attempts on it
  *	(as sshd: one handle per connection, one pam_authenticate per
- *	password, the account phase after a success).  Prints "FLOOD sources= attempts= prompts= ok=
- *	max_per_source= us_per_auth=" (max_per_source: the most passwords
- *	any one source got evaluated) and one "CODE" line per PAM code.
+ *	password, the account phase after a success).  Prints "FLOOD
+ *	sources= attempts= prompts= ok= max_per_source= us_per_auth="
+ *	(max_per_source: the most passwords any one source got
+ *	evaluated) and one "CODE" line per PAM code.
  *   vg_adversary parallel CONFDIR SVC USER RHOST N ANSWER
  *	N processes at once, each holding its handle at the password
  *	prompt (blocked in the conversation) until every one of them has

@@ -131,7 +131,7 @@ fi
 # --- every /64 inside one /48: aggregate.v6 folds them -----------------------
 adv_conf agg "${base[@]}" "failmode = open" "aggregate.v6 = $AGG6"
 adv_stack agg "$T/agg.conf" "$PW" || { fail "$VG_SUITE" "stack"; exit 1; }
-N64=$((SIZE * 8))
+N64=$((SIZE * 4))
 FL=$(adv flood agg root '2001:db8:4848:%x::1' 0 "$N64" "$MAXRETRY" wrong-pw)
 echo "$FL" | sed 's/^/  /'
 p=$(kv "$FL" prompts)

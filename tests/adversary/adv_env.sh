@@ -77,7 +77,10 @@ adv_stack() {
 	sed -e "s#pam_vpsguard.so\\( [a-z]*\\)\\?\$#$MOD\\1 conf=$conf#" \
 	    -e "s#pam_unix.so nullok#$pwmod#" >"$T/$svc"
 	echo "account  required                    pam_permit.so" >>"$T/$svc"
-	grep -q "$MOD" "$T/$svc" || { echo "stack $svc: module line not rewritten" >&2; return 1; }
+	if ! grep -q "$MOD" "$T/$svc" || grep -Eq '[[:space:]]pam_vpsguard\.so' "$T/$svc"; then
+		echo "stack $svc: a module line was not rewritten: $(tr '\n' '|' <"$T/$svc")" >&2
+		return 1
+	fi
 }
 
 # adv ARGS...: the driver with confdir $T (its first argument after the

@@ -307,6 +307,36 @@ static bool is_drop(const struct vg_config *c, const struct vg_entry *e,
 	       !vg_cidr_list_match(&c->ignoreip, a);
 }
 
+static int elem_cmp(const void *a, const void *b)
+{
+	const struct vg_nft_elem *x = a, *y = b;
+
+	if (x->addr.family != y->addr.family)
+		return x->addr.family < y->addr.family ? -1 : 1;
+	if (x->addr.prefix != y->addr.prefix)
+		return x->addr.prefix < y->addr.prefix ? -1 : 1;
+	return memcmp(x->addr.bytes, y->addr.bytes, sizeof(x->addr.bytes));
+}
+
+/* The snapshot is read without the table's lock: an entry that a
+ * concurrent insert was moving to its other bucket can be in it twice.
+ * One element per address (the longer timeout), as reconcile wants. */
+static size_t unique(struct vg_nft_elem *w, size_t k)
+{
+	size_t j = 0;
+
+	qsort(w, k, sizeof(*w), elem_cmp);
+	for (size_t i = 0; i < k; i++) {
+		if (j && elem_cmp(&w[j - 1], &w[i]) == 0) {
+			if (w[i].timeout_ms > w[j - 1].timeout_ms)
+				w[j - 1].timeout_ms = w[i].timeout_ms;
+			continue;
+		}
+		w[j++] = w[i];
+	}
+	return j;
+}
+
 /* Persistent offenders -> drop sets; the lately trusted -> trust sets,
  * exempt from the connlimit guard. */
 static size_t wanted(const struct helper *h, const struct vg_entry *e,
@@ -336,7 +366,7 @@ static size_t wanted(const struct helper *h, const struct vg_entry *e,
 		w[k].timeout_ms = left * 1000;
 		k++;
 	}
-	return k;
+	return unique(w, k);
 }
 
 static void nft_failed(struct helper *h, const char *what, int ret)

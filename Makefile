@@ -158,7 +158,7 @@ demo: need-root deps
 
 bench: need-root deps
 	@VG_BENCH_DEPS=1 ./tests/deps.sh
-	$(MAKE) all $(BENCH_BIN)
+	$(MAKE) all $(BENCH_BIN) $(ADV_BIN)
 	./bench/run.sh
 	./bench/compare.sh
 

@@ -29,7 +29,7 @@ for kind in banned strangers; do
 		"invalid_user.weight = 1" "connlimit.rate = 0"
 	adv_stack "$kind" "$T/$kind.conf" right-pw || exit 1
 	per=$([ $kind = banned ] && echo $MAXRETRY || echo 1)
-	out=$(adv flood "$kind" root '2001:db8:%x::1' 4096 "$N" "$per" wrong-pw)
+	out=$(VG_ADV_ALARM=3600 adv flood "$kind" root '2001:db8:%x::1' 4096 "$N" "$per" wrong-pw)
 	fill=$(adv_stat "$kind" fill_at_overflow)
 	most=$(kv "$out" max_per_source)
 	printf '   %-9s %6d sources x %d into table.size %d: %6.1f us per authentication; fill at first overflow %s (%s%%); overflowed %s; most passwords for one source %s (maxretry %d): %s\n' \

@@ -25,7 +25,23 @@
  *
  * Deletes.  DELSETELEM of an absent element fails the whole batch with
  * ENOENT.  apply() then re-reads the sets and sends once more without the
- * absent ones. */
+ * absent ones.
+ *
+ * connlimit (nft.h has the whole argument).  The meter counts a
+ * connection when conntrack marks it assured, i.e. on the client's ACK
+ * that passed conntrack's window check against our SYN-ACK, and only
+ * once, by conntrack labels: 126 set where the conntrack is born, 127
+ * when it is counted.  Verified in namespaces (tests/nft): bare SYNs
+ * with a forged source count for nothing, neither do the RST the real
+ * owner of that address answers our SYN-ACK with, nor a forged RST or a
+ * blind ACK; `ct state established` + `ct original packets 2` (the
+ * first idea) counted those RSTs and dropped the forged address.  The
+ * labels only ever get ORed in: a conntrack born before the rule never
+ * has 126 and is never metered, instead of being metered per packet.
+ *
+ * Prefix bans.  drop4net/drop6net hold /24 and /48 keys, matched with
+ * `saddr & MASK`; drop6 cannot, its mask is ipv6.prefix.  Elements must
+ * come masked (valid_elem()), else they could never match. */
 #include <endian.h>
 #include <errno.h>
 #include <poll.h>

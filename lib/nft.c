@@ -1091,15 +1091,15 @@ static void rule_tag(const struct vg_nft_config *cfg, char *buf, size_t len)
 		v[3] = cfg->conn_bantime;
 	}
 	h = fnv(h, v, sizeof(v));
-	if (connlimit_on(cfg)) {
+	if (connlimit_on(cfg))
 		h = fnv(h, cfg->ports, cfg->n_ports * sizeof(cfg->ports[0]));
-		for (unsigned i = 0; i < cfg->ignore.n && i < VG_CIDR_LIST_MAX; i++) {
-			const struct vg_addr *a = &cfg->ignore.net[i];
+	/* ignore4/ignore6 serve the prefix drops as well: always hashed. */
+	for (unsigned i = 0; i < cfg->ignore.n && i < VG_CIDR_LIST_MAX; i++) {
+		const struct vg_addr *a = &cfg->ignore.net[i];
 
-			h = fnv(h, a->bytes, 16);
-			h = fnv(h, &a->family, 1);
-			h = fnv(h, &a->prefix, 1);
-		}
+		h = fnv(h, a->bytes, 16);
+		h = fnv(h, &a->family, 1);
+		h = fnv(h, &a->prefix, 1);
 	}
 	snprintf(buf, len, "vpsguard %08x", h);
 }
@@ -1353,6 +1353,12 @@ static void v6mask(unsigned int prefix, uint8_t m[16])
 enum { R_DROP4, R_DROP6, R_DROP4NET, R_DROP6NET, R_BORN, R_METER4,
        R_METER6, R_N };
 
+static int fam_of(int idx)
+{
+	return idx == R_DROP4 || idx == R_DROP4NET || idx == R_METER4 ?
+	       VG_FAMILY_V4 : VG_FAMILY_V6;
+}
+
 static unsigned int rule_count(const struct vg_nft_config *cfg)
 {
 	return connlimit_on(cfg) ? R_N : R_BORN;
@@ -1442,22 +1448,35 @@ static struct nftnl_rule *make_rule(const struct vg_nft_config *cfg, int idx,
 	switch (idx) {
 	case R_DROP4:
 	case R_DROP6:
+		err = x_nfproto(r, fam_of(idx));
+		if (!err)
+			err = x_saddr(r, fam_of(idx), idx == R_DROP6 ? mask : NULL);
+		if (!err)
+			err = x_lookup(r, idx == R_DROP4 ? "drop4" : "drop6",
+				       false);
+		if (!err)
+			err = x_drop(r);
+		break;
 	case R_DROP4NET:
 	case R_DROP6NET: {
-		int fam = idx == R_DROP4 || idx == R_DROP4NET ?
-			  VG_FAMILY_V4 : VG_FAMILY_V6;
-		const uint8_t *m = idx == R_DROP6 ? mask :
-				   idx == R_DROP4NET ? net4 :
-				   idx == R_DROP6NET ? net6 : NULL;
+		/* A /48 (/24) may hold a trusted source or an ignoreip one,
+		 * which no drop may hit (SPEC): exempt them here, the
+		 * rest of the prefix stays dropped. */
+		bool v4 = idx == R_DROP4NET;
 
-		err = x_nfproto(r, fam);
+		err = x_nfproto(r, fam_of(idx));
 		if (!err)
-			err = x_saddr(r, fam, m);
+			err = x_saddr(r, fam_of(idx), v4 ? net4 : net6);
 		if (!err)
-			err = x_lookup(r, idx == R_DROP4 ? "drop4" :
-				       idx == R_DROP6 ? "drop6" :
-				       idx == R_DROP4NET ? "drop4net" :
-				       "drop6net", false);
+			err = x_lookup(r, v4 ? "drop4net" : "drop6net", false);
+		if (!err)
+			err = x_saddr(r, fam_of(idx), v4 ? NULL : mask);
+		if (!err)
+			err = x_lookup(r, v4 ? "trust4" : "trust6", true);
+		if (!err)
+			err = x_saddr(r, fam_of(idx), NULL);
+		if (!err)
+			err = x_lookup(r, v4 ? "ignore4" : "ignore6", true);
 		if (!err)
 			err = x_drop(r);
 		break;
@@ -1818,10 +1837,9 @@ static int build_ensure(struct batch *b, const struct vg_nft_config *cfg,
 	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, CHAIN);
 	msg_end(b, nlh);
 
-	if ((err = put_ignore(b, connlimit_on(cfg) ? &cfg->ignore :
-			      &(struct vg_cidr_list){ 0 }, VG_FAMILY_V4)) ||
-	    (err = put_ignore(b, connlimit_on(cfg) ? &cfg->ignore :
-			      &(struct vg_cidr_list){ 0 }, VG_FAMILY_V6)) ||
+	/* ignoreip always: the prefix drops exempt it too. */
+	if ((err = put_ignore(b, &cfg->ignore, VG_FAMILY_V4)) ||
+	    (err = put_ignore(b, &cfg->ignore, VG_FAMILY_V6)) ||
 	    (err = put_ports(b, cfg)))
 		goto out;
 

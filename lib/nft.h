@@ -10,7 +10,7 @@
  *   set drop6net { type ipv6_addr; flags timeout }  /48 prefix bans
  *   set trust4  { type ipv4_addr; flags timeout }
  *   set trust6  { type ipv6_addr; flags timeout }  keys masked too
- *   set ignore4 { type ipv4_addr; flags interval }  = ignoreip
+ *   set ignore4 { type ipv4_addr; flags interval }  = ignoreip (always)
  *   set ignore6 { type ipv6_addr; flags interval }
  *   set rate4   { type ipv4_addr; flags dynamic,timeout; size 65535 }
  *   set rate6   { type ipv6_addr; ... }  the connlimit meters
@@ -18,8 +18,10 @@
  *   chain input { type filter hook input priority filter - 10; policy accept;
  *     ip saddr @drop4 drop
  *     ip6 saddr & MASK == @drop6 drop
- *     ip saddr & 255.255.255.0 == @drop4net drop
- *     ip6 saddr & ffff:ffff:ffff:: == @drop6net drop
+ *     ip saddr & 255.255.255.0 == @drop4net ip saddr != @trust4
+ *       ip saddr != @ignore4 drop
+ *     ip6 saddr & ffff:ffff:ffff:: == @drop6net ip6 saddr & MASK != @trust6
+ *       ip6 saddr != @ignore6 drop
  *     (connlimit.rate > 0 and ports given:)
  *     tcp dport @sshports ct state new ct label set 126
  *     meta nfproto ipv4 tcp dport @sshports ct status assured
@@ -67,7 +69,10 @@
  *
  * Prefix bans (issue 14's aggregate.v6/.v4) go to drop6net/drop4net,
  * one element per /48 or /24: drop6 cannot hold them, its keys are
- * masked to ipv6.prefix.
+ * masked to ipv6.prefix.  Their rules exempt trust4/trust6 and
+ * ignore4/ignore6 in the kernel, so a trusted or ignoreip source inside
+ * a dropped /48 (/24) still gets through and the caller need not check
+ * each prefix against them; the rest of the prefix is dropped.
  * Every rule carries the comment "vpsguard <hash of the config>", so
  * vg_nft_ensure() can tell an up-to-date chain from one to rewrite.
  * Elements the helper adds carry the comment "vpsguard"; elements the

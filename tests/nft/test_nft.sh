@@ -102,8 +102,8 @@ else
 fi
 want_rules='ip saddr @drop4 drop comment
 ip6 saddr & ffff:ffff:ffff:ffff:: == @drop6 drop comment
-ip saddr & 255.255.255.0 == @drop4net drop comment
-ip6 saddr & ffff:ffff:ffff:: == @drop6net drop comment'
+ip saddr & 255.255.255.0 == @drop4net ip saddr != @trust4 ip saddr != @ignore4 drop comment
+ip6 saddr & ffff:ffff:ffff:: == @drop6net ip6 saddr & ffff:ffff:ffff:ffff:: != @trust6 ip6 saddr != @ignore6 drop comment'
 got=$(sed -n 's/^\t\t\(ip.*comment\).*/\1/p' "$T/chain")
 [ "$got" = "$want_rules" ] && grep -q 'hook input priority filter - 10; policy accept;' "$T/chain" &&
 	pass ensure-rules || fail ensure-rules "$(_vg_tail "$(cat "$T/chain")")"
@@ -483,6 +483,15 @@ r="$(probe 2001:db8:7:1::2 2001:db8:ff::1 2222) $(probe 127.0.5.2 127.0.0.1 2222
 out=$(ctl del dropnet 2001:db8:9::/48)
 [ "$(field deleted <<<"$out")" = 1 ] && [ "$(elem drop6net 2001:db8:9::)" = absent ] &&
 	pass dropnet-delete || fail dropnet-delete "$out"
+# Trusted and ignoreip sources inside a dropped prefix still get in; the
+# rest of it does not (the guard off: ignoreip is kept all the same).
+ctl -p 64 ensure --ignore "127.0.5.200" >/dev/null
+ctl -p 64 add trust 300 2001:db8:7:2::2 >/dev/null
+ctl add dropnet 120 2001:db8:7::/48 127.0.5.0/24 >/dev/null
+r="$(probe 2001:db8:7:1::2 2001:db8:ff::1 2222) $(probe 2001:db8:7:2::2 2001:db8:ff::1 2222)"
+r="$r $(probe 127.0.5.2 127.0.0.1 2222) $(probe 127.0.5.200 127.0.0.1 2222)"
+[ "$r" = "timeout ok timeout ok" ] &&
+	pass dropnet-exempts-trust-and-ignoreip || fail dropnet-exempts-trust-and-ignoreip "$r"
 
 # ---- destroy -----------------------------------------------------------
 out=$(ctl destroy)

@@ -1395,6 +1395,8 @@ static int x_meter(struct nftnl_rule *r, const struct vg_nft_config *cfg,
 	uint8_t born[16], counted[16], both[16];
 	int err;
 
+	if (v4)		/* the IPv6 mask is no IPv4 mask */
+		mask = NULL;
 	label_bits(LABEL_BORN, born);
 	label_bits(LABEL_COUNTED, counted);
 	for (int i = 0; i < 16; i++)

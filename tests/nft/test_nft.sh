@@ -72,7 +72,9 @@ elem() { X $NH elem "$@"; }
 count() { X $NH count "$@"; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" | head -n1; }	# KEY < report
 
-X $NH serve 2222 2223 </dev/null >/dev/null 2>&1 &
+# Not through X(): `X ... &` would track a subshell, and killing it at
+# exit would leave the server running.  `ip netns exec` execs python.
+ip netns exec "$NS" python3 "$ROOT/tests/nft/nethelp.py" serve 2222 2223 </dev/null >/dev/null 2>&1 &
 track_pid $!
 wait_for 10 sh -c "[ \"\$(ip netns exec $NS $NH probe 127.0.0.3 127.0.0.1 2222)\" = ok ]" ||
 	fail listener "no listener on 2222"
@@ -396,7 +398,7 @@ r="$r $(XC $FG burst 203.0.113.78 198.51.100.1 2223 4)"
 ctl -p 64 ensure >/dev/null		# guard off
 sleep 0.2				# label users released
 rm -f "$T/go"
-XC $FG chat 203.0.113.79 198.51.100.1 2223 40 "$T/go" >"$T/chat" 2>&1 &
+ip netns exec "$NSC" python3 "$ROOT/tests/nft/nethelp.py" chat 203.0.113.79 198.51.100.1 2223 40 "$T/go" >"$T/chat" 2>&1 &
 track_pid $!
 chatpid=$!
 sleep 0.5

@@ -44,9 +44,10 @@
  * out, including the RST that the real owner of a forged address sends
  * back for our unexpected SYN-ACK (and a forged RST): with it, or with
  * the `ct original packets 2` variant, forged SYNs that claim a live
- * host still put that host into drop4 (tested).  `ct original packets
- * 2` is also skipped by a client that repeats its SYN (the ACK is then
- * packet 3), and needs nf_conntrack_acct.
+ * host still put that host into drop4 (seen in a namespace with
+ * tests/nft's live host 192.0.2.50).  `ct original packets 2` is also
+ * skipped by a client that repeats its SYN (the ACK is then packet 3),
+ * and needs nf_conntrack_acct.
  * Once per connection: conntrack label 126 ("born") is set on the
  * packet that creates the conntrack (ct state new: a SYN, or a
  * connection picked up mid-stream), and the meter takes a connection
@@ -59,6 +60,8 @@
  * Limits: with net.netfilter.nf_conntrack_tcp_be_liberal=1 conntrack
  * does not check the ACK, and a blind SYN+ACK pair counts (keep it 0,
  * the default).  Traffic exempt from conntrack (notrack) is unmetered.
+ * The kernel needs CONFIG_NF_CONNTRACK_LABELS (Debian, Ubuntu, RHEL
+ * kernels have it); without it ensure() fails with -EOPNOTSUPP.
  * Forged SYNs add nothing to rate4/rate6, so they cannot fill them.
  * A full meter (VG_NFT_METER_SIZE sources that completed handshakes
  * within PER) makes the kernel's dynset update fail: the connection of

@@ -298,10 +298,11 @@ out:
 static bool is_drop(const struct vg_config *c, const struct vg_entry *e,
 		    const struct vg_addr *a, vg_time_t now)
 {
-	/* A prefix ban (aggregate.v6) is not one element of drop6, whose
-	 * rule masks to ipv6.prefix: its kernel drop needs a set of its
-	 * own (issue 15's helper work); until then sshd refuses it. */
+	/* A prefix ban (aggregate.v6 / .v4) goes to drop6net / drop4net
+	 * (prefix_drops()); an inherited overflow ban is the table's
+	 * defence of the moment, not this source's record. */
 	return e->kind == VG_KIND_SOURCE && vg_entry_banned(e, now) &&
+	       !(e->flags & VG_ENTRY_INHERITED) &&
 	       e->ban_count >= c->persistent_after &&
 	       !vg_entry_trusted(e, c, now) &&
 	       !vg_cidr_list_match(&c->ignoreip, a);
@@ -364,6 +365,32 @@ static size_t wanted(const struct helper *h, const struct vg_entry *e,
 		memset(&w[k], 0, sizeof(w[k]));
 		w[k].addr = a;
 		w[k].timeout_ms = left * 1000;
+		k++;
+	}
+	return unique(w, k);
+}
+
+/* Banned prefixes (aggregate.v6 / .v4) -> drop6net / drop4net, one
+ * element each, at once and whatever persistent.after says: a prefix
+ * ban already took aggregate.v6 banned sources.  Trusted and ignoreip
+ * addresses inside it are let through by the kernel rule itself. */
+static size_t prefix_drops(const struct vg_entry *e, long n, vg_time_t now,
+			   struct vg_nft_elem *w)
+{
+	size_t k = 0;
+
+	for (long i = 0; i < n; i++) {
+		struct vg_addr a;
+
+		if (e[i].kind != VG_KIND_PREFIX || !vg_entry_banned(&e[i], now))
+			continue;
+		vg_entry_addr(&e[i], &a);
+		if (!(a.family == VG_FAMILY_V4 && a.prefix == VG_NFT_NET_V4) &&
+		    !(a.family == VG_FAMILY_V6 && a.prefix == VG_NFT_NET_V6))
+			continue;
+		memset(&w[k], 0, sizeof(w[k]));
+		w[k].addr = a;
+		w[k].timeout_ms = (uint64_t)(e[i].banned_until - now) * 1000;
 		k++;
 	}
 	return unique(w, k);
@@ -463,6 +490,16 @@ static int firewall(struct helper *h, const struct vg_entry *e, long n,
 	if (rep.added || rep.deleted)
 		vg_log(LOG_NOTICE, "nftables: %zu dropped, %zu lifted, %zu "
 		       "kept", rep.added, rep.deleted, rep.kept);
+	k = prefix_drops(e, n, now, w);
+	memset(&rep, 0, sizeof(rep));
+	ret = vg_nft_reconcile(VG_NFT_DROP_NET, w, k, h->cfg.ipv6_prefix, &rep);
+	if (ret) {
+		nft_failed(h, "prefix drop sets", ret);
+		goto out;
+	}
+	if (rep.added || rep.deleted)
+		vg_log(LOG_NOTICE, "nftables: %zu prefixes dropped, %zu lifted",
+		       rep.added, rep.deleted);
 	k = wanted(h, e, n, now, false, w);
 	memset(&rep, 0, sizeof(rep));
 	ret = vg_nft_reconcile(VG_NFT_TRUST, w, k, h->cfg.ipv6_prefix, &rep);

@@ -15,6 +15,7 @@
 #     authentication, fill at the first overflow, most passwords for one
 #     source (issue 14).
 #  8. bench_wake.sh: ban -> drop4 element latency, p50/p99 (issue 15).
+#  9. bench_banned.sh: sshd CPU per reconnection of a banned source.
 #
 # Knobs (environment): ITERS (2000) RUNS (7) CG_ITERS (200) SOURCES (4096)
 # FAILLOCK_RESET (4) TABLE_ARGS (extra bench_table options) TMPBASE
@@ -171,3 +172,7 @@ echo
 
 echo "== 8. ban -> nftables drop: the module wakes the helper (issue 15; p99 target <= 10 ms)"
 "$BENCH/bench_wake.sh"
+echo
+
+echo "== 9. sshd CPU per connection attempt of a banned source (issue 15; goal <= 1 ms)"
+"$BENCH/bench_banned.sh"

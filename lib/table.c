@@ -119,11 +119,11 @@ struct vg_table_hdr {
 	 * futex without FUTEX_PRIVATE_FLAG on a MAP_SHARED file is keyed
 	 * by inode and offset, so it works across sshd's processes and
 	 * their mount namespaces, with no socket to cross privsep. */
-	_Atomic uint32_t ban_seq __attribute__((aligned(4)));
+	_Atomic uint32_t ban_seq;
 	uint32_t reserved1;
 	/* The last level for sources (rule 10) and for user counters
 	 * that find no room: always there, never evicted. */
-	struct vg_entry overflow __attribute__((aligned(64)));
+	struct vg_entry overflow;
 	struct vg_entry user_overflow;
 };
 

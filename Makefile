@@ -51,6 +51,9 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:.c=)
 PAMT_SRC := $(wildcard tests/pam/test_*.c)
 PAMT_BIN := $(PAMT_SRC:.c=)
+# tests/adversary (issue 14): the attacker's PAM driver and the test-only
+# stand-in for pam_unix its floods use.
+ADV_BIN := tests/adversary/vg_adversary tests/adversary/pam_vgpass.so
 BENCH_SRC := $(filter-out bench/pam_null.c,$(wildcard bench/*.c))
 BENCH_BIN := $(BENCH_SRC:.c=) bench/pam_null.so
 
@@ -61,7 +64,8 @@ UNIT_LIBS_test_crowdsec = $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 BENCH_LIBS_bench_wake = $(shell $(PKG_CONFIG) --libs libnftnl libmnl 2>/dev/null)
 
 DEPS := $(LIB_OBJ:.o=.d) $(MODULE_OBJ:.o=.d) $(ADMIN_OBJ:.o=.d) \
-	$(UNIT_BIN:=.d) $(PAMT_BIN:=.d) $(BENCH_BIN:=.d)
+	$(UNIT_BIN:=.d) $(PAMT_BIN:=.d) $(BENCH_BIN:=.d) \
+	tests/adversary/vg_adversary.d tests/adversary/pam_vgpass.d
 
 .PHONY: all deps need-root check-deps test test-unit test-pam test-e2e demo bench \
 	install uninstall clean help deb test-debian13
@@ -125,6 +129,18 @@ tests/pam/test_%: tests/pam/test_%.c $(LIB) $(MODULE)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) -lcmocka -lpam -ldl
 
+# Defines syslog() for libpam to call (-rdynamic), like tests/security/vg_*.
+tests/adversary/vg_adversary: tests/adversary/vg_adversary.c $(MODULE)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -rdynamic -o $@ $< $(LDFLAGS) -lpam
+
+tests/adversary/pam_vgpass.so: tests/adversary/pam_vgpass.c pam_module/pam_vpsguard.map
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -shared -o $@ $< $(LDFLAGS) \
+		-Wl,--version-script=pam_module/pam_vpsguard.map -Wl,-z,defs -lpam
+
+tests-bin: $(ADV_BIN)
+
 # The floor row of bench_pam: a do-nothing module linked like ours.
 bench/pam_null.so: bench/pam_null.c pam_module/pam_vpsguard.map
 	@echo "  LD      $@"
@@ -137,7 +153,7 @@ bench/%: bench/%.c $(LIB) $(MODULE)
 		$(BENCH_LIBS_$(notdir $@))
 
 test: need-root deps
-	$(MAKE) all $(UNIT_BIN) $(PAMT_BIN) tests-bin fuzz-build
+	$(MAKE) all $(UNIT_BIN) $(PAMT_BIN) $(ADV_BIN) tests-bin fuzz-build
 	./tests/run.sh
 
 demo: need-root deps
@@ -146,7 +162,7 @@ demo: need-root deps
 
 bench: need-root deps
 	@VG_BENCH_DEPS=1 ./tests/deps.sh
-	$(MAKE) all $(BENCH_BIN)
+	$(MAKE) all $(BENCH_BIN) $(ADV_BIN)
 	./bench/run.sh
 	./bench/compare.sh
 
@@ -185,7 +201,7 @@ uninstall:
 
 clean:
 	rm -f $(LIB) $(LIB_OBJ) $(MODULE) $(MODULE_OBJ) $(ADMIN) $(ADMIN_OBJ) \
-		$(UNIT_BIN) $(PAMT_BIN) $(BENCH_BIN) $(DEPS)
+		$(UNIT_BIN) $(PAMT_BIN) $(ADV_BIN) $(BENCH_BIN) $(DEPS)
 	rm -rf build $(SEC_BIN)
 	rm -f pam-vpsguard_*.deb
 

@@ -10,6 +10,12 @@
 #  4. Summary: cost each limiter adds over the baseline stacks, and the
 #     ratio vpsguard / faillock (target <= 1/3); the floor under any
 #     limiter that is a PAM module (pam_null rows); the module's hotspots.
+#  5-6. Hotspots; nftables batches (bench_nft.sh).
+#  7. bench_flood.sh: 10 x table.size sources through real PAM: time per
+#     authentication, fill at the first overflow, most passwords for one
+#     source (issue 14).
+#  8. bench_wake.sh: ban -> drop4 element latency, p50/p99 (issue 15).
+#  9. bench_banned.sh: sshd CPU per reconnection of a banned source.
 #
 # Knobs (environment): ITERS (2000) RUNS (7) CG_ITERS (200) SOURCES (4096)
 # FAILLOCK_RESET (4) TABLE_ARGS (extra bench_table options) TMPBASE
@@ -158,3 +164,15 @@ echo
 
 echo "== 6. nftables: applying 1,000 and 10,000 bans (inside a throwaway network namespace)"
 "$BENCH/bench_nft.sh"
+echo
+
+echo "== 7. the table under a flood: 10 x table.size sources through real PAM (issue 14)"
+"$BENCH/bench_flood.sh"
+echo
+
+echo "== 8. ban -> nftables drop: the module wakes the helper (issue 15; p99 target <= 10 ms)"
+"$BENCH/bench_wake.sh"
+echo
+
+echo "== 9. sshd CPU per connection attempt of a banned source (issue 15; goal <= 1 ms)"
+"$BENCH/bench_banned.sh"

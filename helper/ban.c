@@ -34,28 +34,53 @@ static int nft_done(int ret)
 	return ret;
 }
 
-static int nft_drop_remove(const struct vg_addr *key)
+/* A prefix ban's key (a /24, or a /48 shorter than a source's key) is
+ * an element of drop4net/drop6net, a source's of drop4/drop6. */
+static int nft_drop_remove(const struct vg_config *cfg,
+			   const struct vg_addr *key)
 {
 	struct vg_nft_elem e;
 	struct vg_nft_report rep;
+	bool net = (key->family == VG_FAMILY_V4 &&
+		    key->prefix == VG_NFT_NET_V4) ||
+		   (key->family == VG_FAMILY_V6 &&
+		    key->prefix == VG_NFT_NET_V6 &&
+		    key->prefix < cfg->ipv6_prefix);
+	int ret;
 
 	memset(&e, 0, sizeof(e));
 	e.addr = *key;
 	memset(&rep, 0, sizeof(rep));
-	return nft_done(vg_nft_apply(VG_NFT_DROP, NULL, 0, &e, 1, &rep));
+	ret = vg_nft_apply(net ? VG_NFT_DROP_NET : VG_NFT_DROP, NULL, 0, &e,
+			   1, &rep);
+	return nft_done(ret);
 }
 
-static int nft_drop_remove_all(const struct vg_config *cfg)
+static int nft_drop_remove_set(const struct vg_config *cfg,
+			       enum vg_nft_set set)
 {
 	struct vg_nft_elem *e = NULL;
 	struct vg_nft_report rep;
 	size_t n = 0;
-	int ret = vg_nft_list(VG_NFT_DROP, cfg->ipv6_prefix, &e, &n);
+	int ret = vg_nft_list(set, cfg->ipv6_prefix, &e, &n);
 
 	memset(&rep, 0, sizeof(rep));
 	if (ret == 0 && n)
-		ret = vg_nft_apply(VG_NFT_DROP, NULL, 0, e, n, &rep);
+		ret = vg_nft_apply(set, NULL, 0, e, n, &rep);
 	free(e);
+	return ret;
+}
+
+static int nft_drop_remove_all(const struct vg_config *cfg)
+{
+	int ret = nft_drop_remove_set(cfg, VG_NFT_DROP);
+
+	/* -ENOENT from the prefix sets alone: an older helper's table. */
+	if (ret == 0) {
+		ret = nft_drop_remove_set(cfg, VG_NFT_DROP_NET);
+		if (ret == -ENOENT)
+			ret = 0;
+	}
 	return nft_done(ret);
 }
 
@@ -317,7 +342,7 @@ static int unban_one(struct vg_table *t, const struct vg_config *cfg,
 	if (ret == -ENOENT && fleet && (fleet_matched(&f) || f.err))
 		ret = 0;
 	if (ret == 0)
-		ret = nft_drop_remove(key);
+		ret = nft_drop_remove(cfg, key);
 	if (ret == -ENOENT)
 		cli_error("unban: no record for %s", shown);
 	else if (ret)

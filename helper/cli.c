@@ -290,11 +290,19 @@ static int elem_cmp(const void *a, const void *b)
 
 	if (x->addr.family != y->addr.family)
 		return x->addr.family < y->addr.family ? -1 : 1;
+	/* A /48 of drop6net and a /64 of drop6 can share their bytes. */
+	if (x->addr.prefix != y->addr.prefix)
+		return x->addr.prefix < y->addr.prefix ? -1 : 1;
 	return memcmp(x->addr.bytes, y->addr.bytes, sizeof(x->addr.bytes));
 }
 
+/* drop4/drop6 and the prefix bans' drop4net/drop6net, in one list. */
 static void load_drops(const struct vg_config *cfg)
 {
+	struct vg_nft_elem *net = NULL, *all;
+	size_t nnet = 0;
+	int err;
+
 	if (drops.loaded)
 		return;
 	drops.loaded = true;
@@ -304,6 +312,30 @@ static void load_drops(const struct vg_config *cfg)
 		drops.n = 0;
 		return;
 	}
+	/* -ENOENT: a table written by an older helper, without them. */
+	err = vg_nft_list(VG_NFT_DROP_NET, cfg->ipv6_prefix, &net, &nnet);
+	if (err && err != -ENOENT) {
+		free(drops.e);
+		drops.e = NULL;
+		drops.n = 0;
+		drops.err = err;
+		return;
+	}
+	if (!err && nnet) {
+		all = realloc(drops.e, (drops.n + nnet) * sizeof(*all));
+		if (!all) {
+			free(net);
+			free(drops.e);
+			drops.e = NULL;
+			drops.n = 0;
+			drops.err = -ENOMEM;
+			return;
+		}
+		memcpy(all + drops.n, net, nnet * sizeof(*all));
+		drops.e = all;
+		drops.n += nnet;
+	}
+	free(net);
 	if (drops.n)	/* drops.e may be NULL: qsort(NULL, 0) is UB */
 		qsort(drops.e, drops.n, sizeof(*drops.e), elem_cmp);
 }
@@ -315,13 +347,22 @@ int cli_kernel_drops(const struct vg_config *cfg, size_t *n)
 	return drops.err;
 }
 
+/* Dropped: its own element, or (a source) the /24 or /48 around it. */
 static void mark_dropped(struct vg_entry *e)
 {
-	struct vg_nft_elem k = { 0 };
+	struct vg_nft_elem k = { 0 }, net;
 
 	e->flags &= (uint8_t)~VG_ENTRY_DROPPED;
+	if (!drops.n)
+		return;
 	vg_entry_addr(e, &k.addr);
-	if (drops.n && bsearch(&k, drops.e, drops.n, sizeof(k), elem_cmp))
+	net = k;
+	vg_addr_mask(&net.addr, k.addr.family == VG_FAMILY_V4 ?
+		     VG_NFT_NET_V4 : VG_NFT_NET_V6);
+	if (bsearch(&k, drops.e, drops.n, sizeof(k), elem_cmp) ||
+	    (e->kind == VG_KIND_SOURCE &&
+	     (k.addr.family == VG_FAMILY_V4 || k.addr.family == VG_FAMILY_V6) &&
+	     bsearch(&net, drops.e, drops.n, sizeof(net), elem_cmp)))
 		e->flags |= VG_ENTRY_DROPPED;
 }
 

@@ -102,11 +102,13 @@ int cli_lookup(struct vg_table *t, const struct vg_config *cfg,
  * ban history expire as table.c's refresh() expires them on next touch. */
 void cli_entry_refresh(struct vg_entry *e, const struct vg_config *cfg,
 		       vg_time_t now);
-/* How many addresses the kernel's drop sets hold (read back once per
- * run); -errno when nftables cannot be read (no table yet: -ENOENT). */
+/* How many elements the kernel's drop sets hold, addresses and /24 or
+ * /48 prefix bans (read back once per run); -errno when nftables cannot
+ * be read (no table yet: -ENOENT). */
 int cli_kernel_drops(const struct vg_config *cfg, size_t *n);
 /* Set VG_ENTRY_DROPPED on copies whose address the kernel's drop sets
- * hold (read back once per run), clear it on the others.  Only for what
+ * hold, or a source whose /24 or /48 drop4net/drop6net holds (read
+ * back once per run), clear it on the others.  Only for what
  * is shown: the helper and ban/unban have no use for the dump. */
 void cli_mark_dropped(const struct vg_config *cfg, struct vg_entry *e,
 		      long n);

@@ -298,13 +298,44 @@ out:
 static bool is_drop(const struct vg_config *c, const struct vg_entry *e,
 		    const struct vg_addr *a, vg_time_t now)
 {
-	/* A prefix ban (aggregate.v6) is not one element of drop6, whose
-	 * rule masks to ipv6.prefix: its kernel drop needs a set of its
-	 * own (issue 15's helper work); until then sshd refuses it. */
+	/* A prefix ban (aggregate.v6 / .v4) goes to drop6net / drop4net
+	 * (prefix_drops()); an inherited overflow ban is the table's
+	 * defence of the moment, not this source's record. */
 	return e->kind == VG_KIND_SOURCE && vg_entry_banned(e, now) &&
+	       !(e->flags & VG_ENTRY_INHERITED) &&
 	       e->ban_count >= c->persistent_after &&
 	       !vg_entry_trusted(e, c, now) &&
 	       !vg_cidr_list_match(&c->ignoreip, a);
+}
+
+static int elem_cmp(const void *a, const void *b)
+{
+	const struct vg_nft_elem *x = a, *y = b;
+
+	if (x->addr.family != y->addr.family)
+		return x->addr.family < y->addr.family ? -1 : 1;
+	if (x->addr.prefix != y->addr.prefix)
+		return x->addr.prefix < y->addr.prefix ? -1 : 1;
+	return memcmp(x->addr.bytes, y->addr.bytes, sizeof(x->addr.bytes));
+}
+
+/* The snapshot is read without the table's lock: an entry that a
+ * concurrent insert was moving to its other bucket can be in it twice.
+ * One element per address (the longer timeout), as reconcile wants. */
+static size_t unique(struct vg_nft_elem *w, size_t k)
+{
+	size_t j = 0;
+
+	qsort(w, k, sizeof(*w), elem_cmp);
+	for (size_t i = 0; i < k; i++) {
+		if (j && elem_cmp(&w[j - 1], &w[i]) == 0) {
+			if (w[i].timeout_ms > w[j - 1].timeout_ms)
+				w[j - 1].timeout_ms = w[i].timeout_ms;
+			continue;
+		}
+		w[j++] = w[i];
+	}
+	return j;
 }
 
 /* Persistent offenders -> drop sets; the lately trusted -> trust sets,
@@ -336,7 +367,33 @@ static size_t wanted(const struct helper *h, const struct vg_entry *e,
 		w[k].timeout_ms = left * 1000;
 		k++;
 	}
-	return k;
+	return unique(w, k);
+}
+
+/* Banned prefixes (aggregate.v6 / .v4) -> drop6net / drop4net, one
+ * element each, at once and whatever persistent.after says: a prefix
+ * ban already took aggregate.v6 banned sources.  Trusted and ignoreip
+ * addresses inside it are let through by the kernel rule itself. */
+static size_t prefix_drops(const struct vg_entry *e, long n, vg_time_t now,
+			   struct vg_nft_elem *w)
+{
+	size_t k = 0;
+
+	for (long i = 0; i < n; i++) {
+		struct vg_addr a;
+
+		if (e[i].kind != VG_KIND_PREFIX || !vg_entry_banned(&e[i], now))
+			continue;
+		vg_entry_addr(&e[i], &a);
+		if (!(a.family == VG_FAMILY_V4 && a.prefix == VG_NFT_NET_V4) &&
+		    !(a.family == VG_FAMILY_V6 && a.prefix == VG_NFT_NET_V6))
+			continue;
+		memset(&w[k], 0, sizeof(w[k]));
+		w[k].addr = a;
+		w[k].timeout_ms = (uint64_t)(e[i].banned_until - now) * 1000;
+		k++;
+	}
+	return unique(w, k);
 }
 
 static void nft_failed(struct helper *h, const char *what, int ret)
@@ -433,6 +490,16 @@ static int firewall(struct helper *h, const struct vg_entry *e, long n,
 	if (rep.added || rep.deleted)
 		vg_log(LOG_NOTICE, "nftables: %zu dropped, %zu lifted, %zu "
 		       "kept", rep.added, rep.deleted, rep.kept);
+	k = prefix_drops(e, n, now, w);
+	memset(&rep, 0, sizeof(rep));
+	ret = vg_nft_reconcile(VG_NFT_DROP_NET, w, k, h->cfg.ipv6_prefix, &rep);
+	if (ret) {
+		nft_failed(h, "prefix drop sets", ret);
+		goto out;
+	}
+	if (rep.added || rep.deleted)
+		vg_log(LOG_NOTICE, "nftables: %zu prefixes dropped, %zu lifted",
+		       rep.added, rep.deleted);
 	k = wanted(h, e, n, now, false, w);
 	memset(&rep, 0, sizeof(rep));
 	ret = vg_nft_reconcile(VG_NFT_TRUST, w, k, h->cfg.ipv6_prefix, &rep);

@@ -25,7 +25,23 @@
  *
  * Deletes.  DELSETELEM of an absent element fails the whole batch with
  * ENOENT.  apply() then re-reads the sets and sends once more without the
- * absent ones. */
+ * absent ones.
+ *
+ * connlimit (nft.h has the whole argument).  The meter counts a
+ * connection when conntrack marks it assured, i.e. on the client's ACK
+ * that passed conntrack's window check against our SYN-ACK, and only
+ * once, by conntrack labels: 126 set where the conntrack is born, 127
+ * when it is counted.  Verified in namespaces (tests/nft): bare SYNs
+ * with a forged source count for nothing, neither do the RST the real
+ * owner of that address answers our SYN-ACK with, nor a forged RST or a
+ * blind ACK; `ct state established` + `ct original packets 2` (the
+ * first idea) counted those RSTs and dropped the forged address.  The
+ * labels only ever get ORed in: a conntrack born before the rule never
+ * has 126 and is never metered, instead of being metered per packet.
+ *
+ * Prefix bans.  drop4net/drop6net hold /24 and /48 keys, matched with
+ * `saddr & MASK`; drop6 cannot, its mask is ipv6.prefix.  Elements must
+ * come masked (valid_elem()), else they could never match. */
 #include <endian.h>
 #include <errno.h>
 #include <poll.h>
@@ -58,7 +74,10 @@
 #include "nft.h"
 
 #define CHAIN		"input"
-#define SCHEMA		"vpsguard-nft-1"
+/* In every rule's comment hash: a new version of the rules (here: 2 =
+ * connlimit meters handshakes, not SYNs; the prefix drop sets) makes an
+ * older chain "not up to date", so ensure() rewrites it. */
+#define SCHEMA		"vpsguard-nft-2"
 #define KEY_IPV4	7	/* nftables datatype ids (datatype.h) */
 #define KEY_IPV6	8
 #define KEY_SERVICE	13
@@ -488,7 +507,20 @@ static const char *set_name(enum vg_nft_set set, int family)
 {
 	if (set == VG_NFT_TRUST)
 		return family == VG_FAMILY_V4 ? "trust4" : "trust6";
+	if (set == VG_NFT_DROP_NET)
+		return family == VG_FAMILY_V4 ? "drop4net" : "drop6net";
 	return family == VG_FAMILY_V4 ? "drop4" : "drop6";
+}
+
+/* The prefix length of one element of the set in family fam. */
+static unsigned int set_prefix(enum vg_nft_set set, int fam,
+			       unsigned int v6prefix)
+{
+	if (set == VG_NFT_DROP_NET)
+		return fam == VG_FAMILY_V4 ? VG_NFT_NET_V4 : VG_NFT_NET_V6;
+	if (fam == VG_FAMILY_V4)
+		return 32;
+	return v6prefix && v6prefix <= 128 ? v6prefix : 128;
 }
 
 static const uint8_t *key_of(const struct vg_addr *a, size_t *len)
@@ -566,10 +598,21 @@ static long put_elem_msg(struct batch *b, int type, const char *set,
 	return (long)(i - from);
 }
 
-static int valid_elem(const struct vg_nft_elem *e)
+static int valid_elem(enum vg_nft_set set, const struct vg_nft_elem *e)
 {
 	if (e->addr.family != VG_FAMILY_V4 && e->addr.family != VG_FAMILY_V6)
 		return -EINVAL;
+	if (set == VG_NFT_DROP_NET) {
+		/* The rule matches saddr & MASK: an element of any other
+		 * length, or with host bits, would never match anything. */
+		struct vg_addr m = e->addr;
+		unsigned int bits = set_prefix(set, e->addr.family, 0);
+
+		vg_addr_mask(&m, bits);
+		if (e->addr.prefix != bits ||
+		    memcmp(m.bytes, e->addr.bytes, sizeof(m.bytes)))
+			return -EINVAL;
+	}
 	return 0;
 }
 
@@ -669,7 +712,7 @@ struct list_ctx {
 	struct vg_nft_elem *v;
 	size_t n, cap;
 	int family;
-	unsigned int v6prefix;
+	unsigned int prefix;	/* of every element of this family */
 	int err;
 };
 
@@ -703,12 +746,10 @@ static int list_elem_cb(struct nftnl_set_elem *e, void *data)
 	if (c->family == VG_FAMILY_V4) {
 		o->addr.bytes[10] = o->addr.bytes[11] = 0xff;
 		memcpy(o->addr.bytes + 12, key, 4);
-		o->addr.prefix = 32;
 	} else {
 		memcpy(o->addr.bytes, key, 16);
-		o->addr.prefix = (uint8_t)(c->v6prefix && c->v6prefix <= 128 ?
-					   c->v6prefix : 128);
 	}
+	o->addr.prefix = (uint8_t)c->prefix;
 	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_TIMEOUT))
 		o->timeout_ms = nftnl_set_elem_get_u64(e, NFTNL_SET_ELEM_TIMEOUT);
 	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION))
@@ -762,16 +803,18 @@ static int list_one(struct nl *n, const char *name, struct list_ctx *c)
 static int list_sock(struct nl *n, enum vg_nft_set set, unsigned v6prefix,
 		     struct vg_nft_elem **out, size_t *cnt)
 {
-	struct list_ctx c = { .v6prefix = v6prefix };
+	struct list_ctx c = { 0 };
 	int r = -EINTR;
 
 	for (int tries = 0; tries < 4 && r == -EINTR; tries++) {
 		c.n = 0;
 		c.err = 0;
 		c.family = VG_FAMILY_V4;
+		c.prefix = set_prefix(set, VG_FAMILY_V4, v6prefix);
 		r = list_one(n, set_name(set, VG_FAMILY_V4), &c);
 		if (!r) {
 			c.family = VG_FAMILY_V6;
+			c.prefix = set_prefix(set, VG_FAMILY_V6, v6prefix);
 			r = list_one(n, set_name(set, VG_FAMILY_V6), &c);
 		}
 	}
@@ -798,6 +841,8 @@ int vg_nft_list(enum vg_nft_set set, unsigned int v6prefix,
 
 	*out = NULL;
 	*n = 0;
+	if ((unsigned int)set > VG_NFT_DROP_NET)
+		return -EINVAL;
 	r = nl_open(&nl);
 	if (r)
 		return r;
@@ -836,10 +881,10 @@ static int apply_sock(struct nl *n, enum vg_nft_set set,
 	int r = 0;
 
 	for (size_t i = 0; i < nadd; i++)
-		if (valid_elem(&add[i]))
+		if (valid_elem(set, &add[i]))
 			return -EINVAL;
 	for (size_t i = 0; i < ndel; i++)
-		if (valid_elem(&del[i]))
+		if (valid_elem(set, &del[i]))
 			return -EINVAL;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		struct batch b = { .nl = n };
@@ -904,6 +949,8 @@ int vg_nft_apply(enum vg_nft_set set, const struct vg_nft_elem *add,
 	if (!rep)
 		rep = &dummy;
 	memset(rep, 0, sizeof(*rep));
+	if ((unsigned int)set > VG_NFT_DROP_NET)
+		return -EINVAL;
 	if (!nadd && !ndel)
 		return 0;
 	r = nl_open(&nl);
@@ -927,8 +974,10 @@ int vg_nft_reconcile(enum vg_nft_set set, const struct vg_nft_elem *want,
 	if (!rep)
 		rep = &dummy;
 	memset(rep, 0, sizeof(*rep));
+	if ((unsigned int)set > VG_NFT_DROP_NET)
+		return -EINVAL;
 	for (size_t k = 0; k < n; k++)
-		if (valid_elem(&want[k]))
+		if (valid_elem(set, &want[k]))
 			return -EINVAL;
 	r = nl_open(&nl);
 	if (r)
@@ -1042,15 +1091,15 @@ static void rule_tag(const struct vg_nft_config *cfg, char *buf, size_t len)
 		v[3] = cfg->conn_bantime;
 	}
 	h = fnv(h, v, sizeof(v));
-	if (connlimit_on(cfg)) {
+	if (connlimit_on(cfg))
 		h = fnv(h, cfg->ports, cfg->n_ports * sizeof(cfg->ports[0]));
-		for (unsigned i = 0; i < cfg->ignore.n && i < VG_CIDR_LIST_MAX; i++) {
-			const struct vg_addr *a = &cfg->ignore.net[i];
+	/* ignore4/ignore6 serve the prefix drops as well: always hashed. */
+	for (unsigned i = 0; i < cfg->ignore.n && i < VG_CIDR_LIST_MAX; i++) {
+		const struct vg_addr *a = &cfg->ignore.net[i];
 
-			h = fnv(h, a->bytes, 16);
-			h = fnv(h, &a->family, 1);
-			h = fnv(h, &a->prefix, 1);
-		}
+		h = fnv(h, a->bytes, 16);
+		h = fnv(h, &a->family, 1);
+		h = fnv(h, &a->prefix, 1);
 	}
 	snprintf(buf, len, "vpsguard %08x", h);
 }
@@ -1063,6 +1112,8 @@ struct setdef {
 static const struct setdef sets[] = {
 	{ "drop4", KEY_IPV4, 4, NFT_SET_TIMEOUT | NFT_SET_EVAL, VG_NFT_DROP_SIZE },
 	{ "drop6", KEY_IPV6, 16, NFT_SET_TIMEOUT | NFT_SET_EVAL, VG_NFT_DROP_SIZE },
+	{ "drop4net", KEY_IPV4, 4, NFT_SET_TIMEOUT, 0 },
+	{ "drop6net", KEY_IPV6, 16, NFT_SET_TIMEOUT, 0 },
 	{ "trust4", KEY_IPV4, 4, NFT_SET_TIMEOUT, 0 },
 	{ "trust6", KEY_IPV6, 16, NFT_SET_TIMEOUT, 0 },
 	{ "ignore4", KEY_IPV4, 4, NFT_SET_INTERVAL, 0 },
@@ -1159,22 +1210,77 @@ static int x_drop(struct nftnl_rule *r)
 	return add_expr(r, e);
 }
 
-static int x_ct_new(struct nftnl_rule *r)
+/* ct KEY & bits != 0, for the 32-bit keys state and status. */
+static int x_ct_bits(struct nftnl_rule *r, uint32_t key, uint32_t bits)
 {
-	uint32_t mask = NF_CT_STATE_BIT(IP_CT_NEW), zero = 0;
+	uint32_t zero = 0;
 	struct nftnl_expr *e = nftnl_expr_alloc("ct");
 	int err;
 
 	if (!e)
 		return -ENOMEM;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
 	err = add_expr(r, e);
 	if (!err)
-		err = x_bitwise(r, &mask, 4);
+		err = x_bitwise(r, &bits, 4);
 	if (!err)
 		err = x_cmp(r, NFT_CMP_NEQ, &zero, 4);
 	return err;
+}
+
+/* The 16 bytes of the conntrack label bitmap with bit `bit` set, laid
+ * out as the kernel's unsigned long bitmap is (what nft prints as
+ * "ct label 126"). */
+static void label_bits(unsigned int bit, uint8_t out[16])
+{
+	unsigned long w[16 / sizeof(unsigned long)] = { 0 };
+
+	w[bit / (8 * sizeof(long))] = 1UL << (bit % (8 * sizeof(long)));
+	memcpy(out, w, 16);
+}
+
+/* ct label & (BORN|COUNTED) == BORN */
+static int x_ct_label_is(struct nftnl_rule *r, const uint8_t mask[16],
+			 const uint8_t want[16])
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+	int err;
+
+	if (!e)
+		return -ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_LABELS);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	err = add_expr(r, e);
+	if (!err)
+		err = x_bitwise(r, mask, 16);
+	if (!err)
+		err = x_cmp(r, NFT_CMP_EQ, want, 16);
+	return err;
+}
+
+/* ct label set BIT.  The kernel ORs the register into the labels (it
+ * never clears one), and does nothing for a conntrack created before
+ * any label was in use in this netns (no label extension). */
+static int x_ct_label_set(struct nftnl_rule *r, const uint8_t bits[16])
+{
+	struct nftnl_expr *i = nftnl_expr_alloc("immediate");
+	struct nftnl_expr *e;
+	int err;
+
+	if (!i)
+		return -ENOMEM;
+	nftnl_expr_set_u32(i, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+	nftnl_expr_set(i, NFTNL_EXPR_IMM_DATA, bits, 16);
+	err = add_expr(r, i);
+	if (err)
+		return err;
+	e = nftnl_expr_alloc("ct");
+	if (!e)
+		return -ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_LABELS);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+	return add_expr(r, e);
 }
 
 /* dynset OP @set { key [timeout] [limit rate over count/per] } */
@@ -1208,16 +1314,16 @@ static int x_dynset(struct nftnl_rule *r, uint32_t op, const char *set,
 	return add_expr(r, e);
 }
 
-/* Load the source address (masked for v6 when masked) into reg 1. */
+/* Load the source address into reg 1, & mask when mask (4 bytes for
+ * IPv4, 16 for IPv6). */
 static int x_saddr(struct nftnl_rule *r, int fam, const uint8_t *mask)
 {
-	int err;
+	bool v4 = fam == VG_FAMILY_V4;
+	int err = x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 12 : 8,
+			    v4 ? 4 : 16);
 
-	if (fam == VG_FAMILY_V4)
-		return x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4);
-	err = x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 16);
 	if (!err && mask)
-		err = x_bitwise(r, mask, 16);
+		err = x_bitwise(r, mask, v4 ? 4 : 16);
 	return err;
 }
 
@@ -1238,66 +1344,163 @@ static void v6mask(unsigned int prefix, uint8_t m[16])
 		m[i / 8] |= (uint8_t)(0x80 >> (i % 8));
 }
 
-/* The rules, in order.  idx: 0 drop4, 1 drop6, 2/3 connlimit v4/v6. */
+/* Which conntrack label bits the connlimit rules use (nft.h). */
+#define LABEL_BORN	126
+#define LABEL_COUNTED	127
+
+/* The rules, in order: 0 drop4, 1 drop6, 2 drop4net, 3 drop6net, then
+ * with connlimit 4 "born" (both families), 5/6 the v4/v6 meters. */
+enum { R_DROP4, R_DROP6, R_DROP4NET, R_DROP6NET, R_BORN, R_METER4,
+       R_METER6, R_N };
+
+static int fam_of(int idx)
+{
+	return idx == R_DROP4 || idx == R_DROP4NET || idx == R_METER4 ?
+	       VG_FAMILY_V4 : VG_FAMILY_V6;
+}
+
+static unsigned int rule_count(const struct vg_nft_config *cfg)
+{
+	return connlimit_on(cfg) ? R_N : R_BORN;
+}
+
+/* tcp dport @sshports */
+static int x_sshport(struct nftnl_rule *r)
+{
+	uint8_t tcp = IPPROTO_TCP;
+	int err = x_meta(r, NFT_META_L4PROTO);
+
+	if (!err)
+		err = x_cmp(r, NFT_CMP_EQ, &tcp, 1);
+	if (!err)
+		err = x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+	if (!err)
+		err = x_lookup(r, "sshports", false);
+	return err;
+}
+
+/* The connlimit meter of one family (see nft.h for why it looks at an
+ * assured conntrack, once, and not at the SYN):
+ *   meta nfproto ipv4 tcp dport @sshports ct status assured
+ *   ct label & (126|127) == 126 ct label set 127
+ *   ip saddr != @trust4 ip saddr != @ignore4
+ *   update @rate4 { ip saddr timeout PER limit rate over N/PER burst N }
+ *   add @drop4 { ip saddr timeout BANTIME } drop
+ * The label is set before the meter, so a connection is counted once
+ * even when the meter refuses it (full). */
+static int x_meter(struct nftnl_rule *r, const struct vg_nft_config *cfg,
+		   int fam, const uint8_t *mask)
+{
+	bool v4 = fam == VG_FAMILY_V4;
+	uint8_t born[16], counted[16], both[16];
+	int err;
+
+	if (v4)		/* the IPv6 mask is no IPv4 mask */
+		mask = NULL;
+	label_bits(LABEL_BORN, born);
+	label_bits(LABEL_COUNTED, counted);
+	for (int i = 0; i < 16; i++)
+		both[i] = born[i] | counted[i];
+	err = x_nfproto(r, fam);
+	if (!err)
+		err = x_sshport(r);
+	if (!err)
+		err = x_ct_bits(r, NFT_CT_STATUS, IPS_ASSURED);
+	if (!err)
+		err = x_ct_label_is(r, both, born);
+	if (!err)
+		err = x_ct_label_set(r, counted);
+	if (!err)
+		err = x_saddr(r, fam, mask);
+	if (!err)
+		err = x_lookup(r, v4 ? "trust4" : "trust6", true);
+	if (!err)
+		err = x_saddr(r, fam, NULL);
+	if (!err)
+		err = x_lookup(r, v4 ? "ignore4" : "ignore6", true);
+	if (!err)
+		err = x_saddr(r, fam, mask);
+	if (!err)
+		err = x_dynset(r, NFT_DYNSET_OP_UPDATE, v4 ? "rate4" : "rate6",
+			       cfg->conn_per * 1000, cfg->conn_count,
+			       cfg->conn_per);
+	if (!err)
+		err = x_saddr(r, fam, mask);
+	if (!err)
+		err = x_dynset(r, NFT_DYNSET_OP_ADD, v4 ? "drop4" : "drop6",
+			       cfg->conn_bantime * 1000, 0, 0);
+	return err;
+}
+
 static struct nftnl_rule *make_rule(const struct vg_nft_config *cfg, int idx,
 				    const char *tag)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
-	int fam = (idx & 1) ? VG_FAMILY_V6 : VG_FAMILY_V4;
-	bool v4 = fam == VG_FAMILY_V4;
-	uint8_t mask[16];
+	static const uint8_t net4[4] = { 0xff, 0xff, 0xff, 0 };
+	uint8_t mask[16], net6[16], born[16];
 	int err = 0;
 
 	if (!r)
 		return NULL;
 	v6mask(cfg->v6prefix, mask);
+	v6mask(VG_NFT_NET_V6, net6);
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, VG_NFT_TABLE);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, CHAIN);
-	if (idx < 2) {
-		err = x_nfproto(r, fam);
+	switch (idx) {
+	case R_DROP4:
+	case R_DROP6:
+		err = x_nfproto(r, fam_of(idx));
 		if (!err)
-			err = x_saddr(r, fam, mask);
+			err = x_saddr(r, fam_of(idx), idx == R_DROP6 ? mask : NULL);
 		if (!err)
-			err = x_lookup(r, v4 ? "drop4" : "drop6", false);
-	} else {
-		uint8_t tcp = IPPROTO_TCP;
+			err = x_lookup(r, idx == R_DROP4 ? "drop4" : "drop6",
+				       false);
+		if (!err)
+			err = x_drop(r);
+		break;
+	case R_DROP4NET:
+	case R_DROP6NET: {
+		/* A /48 (/24) may hold a trusted source or an ignoreip one,
+		 * which no drop may hit (SPEC): exempt them here, the
+		 * rest of the prefix stays dropped. */
+		bool v4 = idx == R_DROP4NET;
 
-		err = x_meta(r, NFT_META_L4PROTO);
+		err = x_nfproto(r, fam_of(idx));
 		if (!err)
-			err = x_cmp(r, NFT_CMP_EQ, &tcp, 1);
+			err = x_saddr(r, fam_of(idx), v4 ? net4 : net6);
 		if (!err)
-			err = x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+			err = x_lookup(r, v4 ? "drop4net" : "drop6net", false);
 		if (!err)
-			err = x_lookup(r, "sshports", false);
-		if (!err)
-			err = x_ct_new(r);
-		if (!err)
-			err = x_nfproto(r, fam);
-		if (!err)
-			err = x_saddr(r, fam, mask);
+			err = x_saddr(r, fam_of(idx), v4 ? NULL : mask);
 		if (!err)
 			err = x_lookup(r, v4 ? "trust4" : "trust6", true);
 		if (!err)
-			err = x_saddr(r, fam, NULL);
+			err = x_saddr(r, fam_of(idx), NULL);
 		if (!err)
 			err = x_lookup(r, v4 ? "ignore4" : "ignore6", true);
 		if (!err)
-			err = x_saddr(r, fam, mask);
-		if (!err)
-			err = x_dynset(r, NFT_DYNSET_OP_UPDATE,
-				       v4 ? "rate4" : "rate6",
-				       cfg->conn_per * 1000, cfg->conn_count,
-				       cfg->conn_per);
-		if (!err)
-			err = x_saddr(r, fam, mask);
-		if (!err)
-			err = x_dynset(r, NFT_DYNSET_OP_ADD,
-				       v4 ? "drop4" : "drop6",
-				       cfg->conn_bantime * 1000, 0, 0);
+			err = x_drop(r);
+		break;
 	}
-	if (!err)
-		err = x_drop(r);
+	case R_BORN:
+		/* tcp dport @sshports ct state new ct label set 126 */
+		label_bits(LABEL_BORN, born);
+		err = x_sshport(r);
+		if (!err)
+			err = x_ct_bits(r, NFT_CT_STATE,
+					NF_CT_STATE_BIT(IP_CT_NEW));
+		if (!err)
+			err = x_ct_label_set(r, born);
+		break;
+	default:
+		err = x_meter(r, cfg, idx == R_METER4 ? VG_FAMILY_V4 :
+			      VG_FAMILY_V6, mask);
+		if (!err)
+			err = x_drop(r);
+		break;
+	}
+
 	if (!err) {
 		struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(64);
 
@@ -1417,7 +1620,7 @@ static int check(struct nl *n, const struct vg_nft_config *cfg,
 		return 0;
 	if (r)
 		return c.err ? c.err : r;
-	unsigned want = connlimit_on(cfg) ? 4 : 2;
+	unsigned want = rule_count(cfg);
 
 	return c.sets_ok == (1u << NSETS) - 1 && c.rules == want &&
 	       c.good == want;
@@ -1636,14 +1839,13 @@ static int build_ensure(struct batch *b, const struct vg_nft_config *cfg,
 	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, CHAIN);
 	msg_end(b, nlh);
 
-	if ((err = put_ignore(b, connlimit_on(cfg) ? &cfg->ignore :
-			      &(struct vg_cidr_list){ 0 }, VG_FAMILY_V4)) ||
-	    (err = put_ignore(b, connlimit_on(cfg) ? &cfg->ignore :
-			      &(struct vg_cidr_list){ 0 }, VG_FAMILY_V6)) ||
+	/* ignoreip always: the prefix drops exempt it too. */
+	if ((err = put_ignore(b, &cfg->ignore, VG_FAMILY_V4)) ||
+	    (err = put_ignore(b, &cfg->ignore, VG_FAMILY_V6)) ||
 	    (err = put_ports(b, cfg)))
 		goto out;
 
-	for (int i = 0; i < (connlimit_on(cfg) ? 4 : 2); i++) {
+	for (int i = 0; i < (int)rule_count(cfg); i++) {
 		struct nftnl_rule *r = make_rule(cfg, i, tag);
 
 		if (!r) {

@@ -119,11 +119,11 @@ struct vg_table_hdr {
 	 * futex without FUTEX_PRIVATE_FLAG on a MAP_SHARED file is keyed
 	 * by inode and offset, so it works across sshd's processes and
 	 * their mount namespaces, with no socket to cross privsep. */
-	_Atomic uint32_t ban_seq __attribute__((aligned(4)));
+	_Atomic uint32_t ban_seq;
 	uint32_t reserved1;
 	/* The last level for sources (rule 10) and for user counters
 	 * that find no room: always there, never evicted. */
-	struct vg_entry overflow __attribute__((aligned(64)));
+	struct vg_entry overflow;
 	struct vg_entry user_overflow;
 };
 
@@ -581,6 +581,16 @@ static void slot_pop(struct vg_entry *e)
 	e->inflight--;
 }
 
+/* An attempt ends: its slot goes back if it is still live (see
+ * VG_SLOT_ANY in table.h).  Called after vg_entry_refresh(). */
+static void give_back(struct vg_entry *e, vg_time_t slot, vg_time_t now)
+{
+	if (slot == VG_SLOT_NONE)
+		return;
+	if (slot == VG_SLOT_ANY || now < slot)
+		slot_pop(e);
+}
+
 static void slots_clear(struct vg_entry *e)
 {
 	e->inflight = 0;
@@ -907,7 +917,8 @@ static struct vg_entry *route(struct vg_table *t, const struct vg_config *c,
 			return e;
 		}
 	}
-	note_overflow(t);
+	if (create)
+		note_overflow(t);
 	if (o)
 		return o;
 	if (create && has_ok) {
@@ -1015,6 +1026,8 @@ int vg_table_preauth(struct vg_table *t, const struct vg_config *c,
 	if (v != VG_ALLOW)
 		atomic_fetch_add(&t->hdr->denied_total, 1);
 	result(r, e, c, now, v);
+	if (r && v == VG_ALLOW)
+		r->slot = add_time(now, c->inflight_timeout);
 	unlock(t);
 	return 0;
 }
@@ -1109,6 +1122,13 @@ int vg_table_fail(struct vg_table *t, const struct vg_config *c,
 		  const struct vg_addr *key, unsigned int weight,
 		  vg_time_t now, struct vg_result *r)
 {
+	return vg_table_fail_slot(t, c, key, weight, VG_SLOT_ANY, now, r);
+}
+
+int vg_table_fail_slot(struct vg_table *t, const struct vg_config *c,
+		       const struct vg_addr *key, unsigned int weight,
+		       vg_time_t slot, vg_time_t now, struct vg_result *r)
+{
 	enum vg_verdict v = VG_ALLOW;
 	struct vg_entry *e, saved;
 	uint32_t f = 0;
@@ -1121,7 +1141,7 @@ int vg_table_fail(struct vg_table *t, const struct vg_config *c,
 	e = route(t, c, key, now, true);
 	vg_entry_refresh(e, c, now);
 	e->last_seen = now;
-	slot_pop(e);
+	give_back(e, slot, now);
 	if (e->fail_total < UINT32_MAX)
 		e->fail_total++;
 	atomic_fetch_add(&t->hdr->failures_total, 1);
@@ -1159,6 +1179,14 @@ int vg_table_success(struct vg_table *t, const struct vg_config *c,
 		     const struct vg_addr *key, bool release_slot,
 		     vg_time_t now)
 {
+	return vg_table_success_slot(t, c, key, release_slot ? VG_SLOT_ANY :
+				     VG_SLOT_NONE, now);
+}
+
+int vg_table_success_slot(struct vg_table *t, const struct vg_config *c,
+			  const struct vg_addr *key, vg_time_t slot,
+			  vg_time_t now)
+{
 	struct vg_key sk = source_key(key);
 	struct vg_entry *e;
 	int ret = lock(t);
@@ -1173,14 +1201,13 @@ int vg_table_success(struct vg_table *t, const struct vg_config *c,
 		if (e->kind != VG_KIND_SOURCE) {
 			/* No room: the slot goes back where it was
 			 * taken; trust cannot be kept. */
-			if (release_slot)
-				slot_pop(e);
+			vg_entry_refresh(e, c, now);
+			give_back(e, slot, now);
 			goto out;
 		}
 	}
 	vg_entry_refresh(e, c, now);
-	if (release_slot)
-		slot_pop(e);
+	give_back(e, slot, now);
 	e->last_success = now;
 	e->last_seen = now;
 out:
@@ -1191,6 +1218,13 @@ out:
 int vg_table_release(struct vg_table *t, const struct vg_config *c,
 		     const struct vg_addr *key, vg_time_t now)
 {
+	return vg_table_release_slot(t, c, key, VG_SLOT_ANY, now);
+}
+
+int vg_table_release_slot(struct vg_table *t, const struct vg_config *c,
+			  const struct vg_addr *key, vg_time_t slot,
+			  vg_time_t now)
+{
 	struct vg_entry *e;
 	int ret = lock(t);
 
@@ -1198,7 +1232,7 @@ int vg_table_release(struct vg_table *t, const struct vg_config *c,
 		return ret;
 	e = route(t, c, key, now, false);
 	vg_entry_refresh(e, c, now);
-	slot_pop(e);
+	give_back(e, slot, now);
 	unlock(t);
 	return 0;
 }

@@ -126,8 +126,18 @@ struct vg_result {
 	uint32_t ban_count;
 	vg_time_t banned_until;
 	uint64_t ban_length;	/* when verdict == VG_BANNED_NOW */
+	vg_time_t slot;		/* preauth VG_ALLOW: the slot reserved,
+				 * named by its expiry (see below) */
 	bool trusted;
 };
+
+/* The slot an attempt's preauth reserved, as its later calls name it:
+ * its expiry (r->slot of preauth).  Given back only while it is live:
+ * a slot whose clock ran out was dropped already, and giving back
+ * another one would free a live slot of someone still at the prompt.
+ * VG_SLOT_ANY: not known, give back the oldest; VG_SLOT_NONE: none. */
+#define VG_SLOT_NONE	0u
+#define VG_SLOT_ANY	UINT32_MAX
 
 /* preauth: deny a banned source (or one in a banned prefix); else
  * reserve an evaluation slot, unless failures + in-flight slots already
@@ -137,21 +147,31 @@ struct vg_result {
 int vg_table_preauth(struct vg_table *t, const struct vg_config *c,
 		     const struct vg_addr *key, vg_time_t now,
 		     struct vg_result *r);
-/* authfail: turn a slot into `weight` failures; ban at maxretry. */
+/* authfail: turn a slot into `weight` failures; ban at maxretry.
+ * vg_table_fail() is vg_table_fail_slot() with VG_SLOT_ANY. */
 int vg_table_fail(struct vg_table *t, const struct vg_config *c,
 		  const struct vg_addr *key, unsigned int weight,
 		  vg_time_t now, struct vg_result *r);
+int vg_table_fail_slot(struct vg_table *t, const struct vg_config *c,
+		       const struct vg_addr *key, unsigned int weight,
+		       vg_time_t slot, vg_time_t now, struct vg_result *r);
 /* authsucc / account passed: release a slot (release_slot), stamp
  * trust.  Failures are NOT cleared: they expire with findtime, so a
  * login as one user never buys more guesses at another. */
 int vg_table_success(struct vg_table *t, const struct vg_config *c,
 		     const struct vg_addr *key, bool release_slot,
 		     vg_time_t now);
+int vg_table_success_slot(struct vg_table *t, const struct vg_config *c,
+			  const struct vg_addr *key, vg_time_t slot,
+			  vg_time_t now);
 /* An attempt ended without a verdict on a secret (totp: no secret, the
  * client left at the prompt): give its preauth slot back, nothing else.
  * Never creates an entry. */
 int vg_table_release(struct vg_table *t, const struct vg_config *c,
 		     const struct vg_addr *key, vg_time_t now);
+int vg_table_release_slot(struct vg_table *t, const struct vg_config *c,
+			  const struct vg_addr *key, vg_time_t slot,
+			  vg_time_t now);
 /* account: is the source (or its prefix) banned?  r->trusted says
  * whether it logged in within `trust`.  Never creates an entry. */
 int vg_table_check(struct vg_table *t, const struct vg_config *c,

@@ -64,6 +64,10 @@ struct ctx {
 	size_t args_len;
 	struct vg_config cfg;
 	struct vg_table *t;
+	vg_time_t slot;		/* the slot this attempt's preauth took
+				 * (VG_SLOT_ANY: not known); the next line
+				 * of the same pam_authenticate gives back
+				 * exactly that one (vg_table_fail_slot) */
 };
 
 struct request {
@@ -239,6 +243,7 @@ static struct ctx *get_ctx(struct request *rq, int argc, const char **argv,
 		return NULL;
 	c->args_len = 0;
 	c->t = NULL;
+	c->slot = VG_SLOT_ANY;
 	rq->ctx = c;
 	rq->cfg = &c->cfg;
 	load_config(rq, argc, argv, first);
@@ -451,6 +456,17 @@ static void log_denied(struct request *rq, struct vg_table *t,
 	}
 }
 
+/* The slot to give back, once: a second line of the same attempt (or
+ * an attempt without a preauth line) must not give back another. */
+static vg_time_t take_slot(struct request *rq)
+{
+	vg_time_t s = rq->ctx->slot;
+
+	if (rq->ctx_shared)
+		rq->ctx->slot = VG_SLOT_NONE;
+	return s;
+}
+
 static int do_preauth(struct request *rq, struct vg_table *t, vg_time_t now)
 {
 	struct vg_result r;
@@ -458,8 +474,10 @@ static int do_preauth(struct request *rq, struct vg_table *t, vg_time_t now)
 
 	if (ret)
 		return ret;
-	if (r.verdict == VG_ALLOW)
+	if (r.verdict == VG_ALLOW) {
+		rq->ctx->slot = rq->ctx_shared ? r.slot : VG_SLOT_ANY;
 		return PAM_SUCCESS;
+	}
 	log_denied(rq, t, &r, now);
 	tell_denied(rq);
 	return PAM_AUTH_ERR;
@@ -470,7 +488,8 @@ static int do_authfail(struct request *rq, struct vg_table *t, vg_time_t now,
 {
 	char len[32], win[32];
 	struct vg_result r;
-	int ret = vg_table_fail(t, rq->cfg, &rq->key, w, now, &r);
+	int ret = vg_table_fail_slot(t, rq->cfg, &rq->key, w, take_slot(rq),
+				     now, &r);
 
 	if (ret)
 		return ret;
@@ -677,7 +696,8 @@ static int totp_verdict(struct request *rq, struct vg_table *t, int res,
 		       rq->user, from);
 		/* fall through */
 	case VG_TOTP_OK:
-		ret = t ? vg_table_success(t, rq->cfg, &rq->key, true, now) :
+		ret = t ? vg_table_success_slot(t, rq->cfg, &rq->key,
+						take_slot(rq), now) :
 			  0;
 		if (ret)
 			vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
@@ -708,7 +728,8 @@ static int totp_verdict(struct request *rq, struct vg_table *t, int res,
  * nothing is counted, since nothing was guessed.  Returns ret. */
 static int totp_release(struct request *rq, struct vg_table *t, int ret)
 {
-	int err = t ? vg_table_release(t, rq->cfg, &rq->key, vg_now()) : 0;
+	int err = t ? vg_table_release_slot(t, rq->cfg, &rq->key,
+					    take_slot(rq), vg_now()) : 0;
 
 	if (err)
 		vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
@@ -794,10 +815,11 @@ static int run(struct request *rq)
 	}
 	if (src == 1)
 		return pass_code(rq);
-	ret = get_table(rq, rq->mode != MODE_ACCOUNT, &t);
+	/* The account phase creates the table too: passing it stamps
+	 * trust, and the admin's first key login after a reboot must not
+	 * be lost to a table nobody had made yet. */
+	ret = get_table(rq, true, &t);
 	log_host_note(rq, ret ? NULL : t, now);
-	if (ret == -ENOENT && rq->mode == MODE_ACCOUNT)
-		return PAM_SUCCESS;	/* no table yet: nobody is banned */
 	if (ret) {
 		/* Every line of every attempt would see it: the first one
 		 * of each phase says it (the table cannot rate-limit). */
@@ -814,7 +836,8 @@ static int run(struct request *rq)
 		ret = do_authfail(rq, t, now, failure_weight(rq));
 		break;
 	case MODE_AUTHSUCC:
-		ret = vg_table_success(t, rq->cfg, &rq->key, true, now);
+		ret = vg_table_success_slot(t, rq->cfg, &rq->key,
+					    take_slot(rq), now);
 		ret = ret ? ret : PAM_SUCCESS;
 		break;
 	default:

@@ -462,6 +462,21 @@ elif start_daemon >"$T/msg" 2>&1; then
 	case_ "... and never reaches drop4" not_in_set drop4 192.0.2.91
 	case_ "unban wakes the daemon too: the element is gone" \
 		eval 'rc 0 unban 192.0.2.90 && not_in_set drop4 192.0.2.90'
+	# aggregate.v6: the second banned /64 of 2001:db8:5::/48 bans the
+	# /48 (threshold 2 here), and that is one drop6net element at once.
+	echo "aggregate.v6 = 2" >>"$CONF"
+	kill -HUP "$DPID"
+	wait_for 3 grep -q "configuration re-read" "$D/daemon.err"
+	sed -i "s|conf=[^ ]*|conf=$CONF|" "$T/pam.d/vg-helper"
+	fail_from 2001:db8:5:1::1 3
+	fail_from 2001:db8:5:2::1 3
+	if got=$(until_in_set drop6net 2001:db8:5:: 100); then
+		pass "a prefix ban (aggregate.v6) is one drop6net element within 100 ms ($got ms)"
+	else
+		fail "a prefix ban (aggregate.v6) is one drop6net element within 100 ms" "$got"
+	fi
+	case_ "... and unban of the /48 lifts it" \
+		eval 'rc 0 unban 2001:db8:5::/48 && ! nft list set inet vpsguard drop6net | grep -qw 2001:db8:5::'
 	term_ok "the woken daemon stops on SIGTERM: exit 0"
 else
 	fail "a ban reaches the kernel at once" "$(cat "$T/msg")"

@@ -3,10 +3,13 @@
  *
  *   nftctl [-p V6PREFIX] ensure [--rate N/SECS] [--bantime S] [--port P]...
  *                               [--ignore "CIDR,..."]
- *   nftctl [-p V6PREFIX] add drop|trust TIMEOUT_S ADDR...   (refresh add)
+ *   nftctl [-p V6PREFIX] add drop|trust|dropnet TIMEOUT_S ADDR...
+ *         (refresh add; dropnet: ADDR is masked to its /24 or /48, or
+ *         ADDR/LEN is sent as given)
  *   nftctl [-p V6PREFIX] del drop|trust ADDR...
  *   nftctl [-p V6PREFIX] list drop|trust
  *   nftctl [-p V6PREFIX] reconcile drop|trust FILE   ("ADDR TIMEOUT_S" lines)
+ *   nftctl [-p V6PREFIX] del|list|reconcile take dropnet too
  *   nftctl bulk apply|refresh|reconcile N TIMEOUT_S [FIRST]
  *         N IPv4 from 127.16.0.0: apply = known-absent plain adds,
  *         refresh = add+delete+add, reconcile = against the kernel set
@@ -50,14 +53,19 @@ static double now_ms(void)
 	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
+static enum vg_nft_set cur_set;
+
 static int parse_set(const char *s, enum vg_nft_set *out)
 {
-	if (!strcmp(s, "drop"))
+	if (!strcmp(s, "dropnet"))
+		*out = VG_NFT_DROP_NET;
+	else if (!strcmp(s, "drop"))
 		*out = VG_NFT_DROP;
 	else if (!strcmp(s, "trust"))
 		*out = VG_NFT_TRUST;
 	else
 		return -1;
+	cur_set = *out;
 	return 0;
 }
 
@@ -66,9 +74,22 @@ static int parse_elem(const char *s, struct vg_nft_elem *e)
 	struct vg_addr a;
 
 	memset(e, 0, sizeof(*e));
+	if (cur_set == VG_NFT_DROP_NET && strchr(s, '/')) {
+		if (vg_cidr_parse(s, &e->addr) < 0) {
+			fprintf(stderr, "bad prefix: %s\n", s);
+			return -1;
+		}
+		return 0;
+	}
 	if (vg_addr_parse(s, &a) < 0) {
 		fprintf(stderr, "bad address: %s\n", s);
 		return -1;
+	}
+	if (cur_set == VG_NFT_DROP_NET) {
+		e->addr = a;
+		vg_addr_mask(&e->addr, a.family == VG_FAMILY_V4 ?
+			     VG_NFT_NET_V4 : VG_NFT_NET_V6);
+		return 0;
 	}
 	vg_addr_key(&a, v6prefix, &e->addr);
 	return 0;

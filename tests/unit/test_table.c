@@ -501,6 +501,41 @@ static void t_full_of_bans(void **state)
 	vg_table_close(t);
 }
 
+/* A failure that arrives after its own slot ran out frees no live slot
+ * of another attempt still at its prompt. */
+static void t_late_failure_frees_no_live_slot(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("198.51.100.45");
+	struct vg_result r;
+	vg_time_t mine;
+
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1000, &r), 0);
+	mine = r.slot;
+	assert_int_equal(mine, 1120);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1125, &r),
+				 0);
+		assert_int_equal(r.verdict, VG_ALLOW);
+	}
+	/* 1126: mine ran out; my failure gives back nothing */
+	assert_int_equal(vg_table_fail_slot(f->t, &f->c, &a, 1, mine, 1126,
+					    &r), 0);
+	assert_int_equal(r.failures, 1);
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1126, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_INFLIGHT);
+	/* a live slot named by its attempt goes back */
+	assert_int_equal(vg_table_release_slot(f->t, &f->c, &a, 1245, 1130),
+			 0);
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1130, &r), 0);
+	assert_int_equal(r.verdict, VG_ALLOW);
+	/* VG_SLOT_NONE gives back nothing */
+	assert_int_equal(vg_table_success_slot(f->t, &f->c, &a, VG_SLOT_NONE,
+					       1131), 0);
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1131, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_INFLIGHT);
+}
+
 /* A source counted in the overflow bucket keeps its count when it gets
  * an entry of its own. */
 static void t_overflow_inherited(void **state)
@@ -923,6 +958,7 @@ int main(void)
 		T(t_trust),
 		T(t_success_never_clears),
 		T(t_slot_clocks),
+		T(t_late_failure_frees_no_live_slot),
 		T(t_overflow_inherited),
 		T(t_inherited_ban_gates_passwords_only),
 		T(t_prefix_ban),

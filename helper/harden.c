@@ -463,7 +463,8 @@ int harden_main(int argc, const char **argv)
 	if (secs) {
 		/* Armed before anything is written: a harden killed at any
 		 * point from here on (with the admin's session, or alone)
-		 * is undone after secs (confirm.h). */
+		 * is undone after secs (confirm.h).  Every failure below
+		 * puts the old files back first, then cancels it. */
 		ret = pending_start(opt_root, &snap, secs);
 		if (ret) {
 			cli_error("harden: cannot arm the rollback: %s%s; "
@@ -485,22 +486,6 @@ int harden_main(int argc, const char **argv)
 			goto out;
 		}
 		made_dir = true;
-	}
-	/* --confirm: the way back is armed before anything is written, so
-	 * no kill of this process (or of the admin's session) between the
-	 * write and the reload can leave the change without it.  Every
-	 * failure below cancels it again. */
-	if (secs) {
-		ret = pending_start(opt_root, &snap, secs);
-		if (ret) {
-			cli_error("harden: cannot schedule the rollback: %s%s;"
-				  " nothing changed", strerror(-ret),
-				  ret == -EEXIST ? " (one is pending already: "
-				  "confirm it, or wait for it)" : "");
-			ret = VG_EXIT_FAIL;
-			goto rollback;
-		}
-		armed = true;
 	}
 	ret = fs_write_atomic(t.dropin, text, strlen(text), 0644);
 	if (ret) {
@@ -542,8 +527,6 @@ int harden_main(int argc, const char **argv)
 		}
 		cli_error("harden: the drop-in is in place but does not win "
 			  "everywhere (above); sshd not reloaded");
-		if (armed)
-			pending_cancel(opt_root);
 		ret = VG_EXIT_FAIL;
 		goto out;
 	}
@@ -582,8 +565,6 @@ int harden_main(int argc, const char **argv)
 	ret = VG_EXIT_OK;
 	goto out;
 rollback:
-	if (armed)
-		pending_cancel(opt_root);
 	if (fs_snap_restore(&snap) != 0 || !fs_snap_same(&snap))
 		cli_error("harden: could not put %s back: check it by hand",
 			  t.dropin);

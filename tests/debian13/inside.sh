@@ -42,7 +42,8 @@ want=$(pkg-config --variable=libdir pam)/security/pam_vpsguard.so
 [ "$(tree_sum /etc/pam.d)" = "$PAMD_BEFORE" ] && [ "$(tree_sum /etc/ssh)" = "$SSH_BEFORE" ] &&
 	p "install left /etc/pam.d and /etc/ssh untouched" || f "install left /etc/pam.d and /etc/ssh untouched"
 printf '%s\n' "auth required pam_permit.so" "account requisite pam_vpsguard.so" >/etc/pam.d/vpsg-d13
-case_ "trixie: libpam 1.7 loads pam_vpsguard.so by name" pamtester -I rhost=198.51.100.9 vpsg-d13 root acct_mgmt
+# (another source than the banned one: a passed account phase stamps trust)
+case_ "trixie: libpam 1.7 loads pam_vpsguard.so by name" pamtester -I rhost=198.51.100.8 vpsg-d13 root acct_mgmt
 mkdir -p -m 700 /run/vpsguard
 pam_vpsguard-admin ban 198.51.100.9 >/dev/null 2>&1
 expect_rc "trixie: banned source refused by the installed module" 1 \

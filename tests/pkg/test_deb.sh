@@ -109,8 +109,10 @@ has '^ /etc/security/vpsguard.conf ' && pass "vpsguard.conf is a conffile" ||
 # libpam finds the module by its bare name, and it bans.
 printf '%s\n' "auth required pam_permit.so" "account requisite pam_vpsguard.so" \
 	>"$M/etc/pam.d/vpsg-pkg"
+# (another source than the one banned below: a passed account phase
+# stamps trust, and a trusted source's key logins pass while banned)
 case_ "libpam loads pam_vpsguard.so by name (acct_mgmt passes)" \
-	in_root pamtester -I rhost=198.51.100.7 vpsg-pkg root acct_mgmt
+	in_root pamtester -I rhost=198.51.100.8 vpsg-pkg root acct_mgmt
 in_root mkdir -p -m 700 /run/vpsguard
 case_ "pam_vpsguard-admin ban" in_root pam_vpsguard-admin ban 198.51.100.7
 expect_rc "banned source refused by the installed module" 1 \

@@ -54,6 +54,23 @@
  *     guesses.  A full table is a normal state, never an error.
  * 11. The file is allocated (posix_fallocate) before it is published: a
  *     full /run fails creation, never a SIGBUS inside sshd later.
+ * 12. A handle maps the header page, and either every entry (full
+ *     handles: the helper, the CLI, long-lived users) or none: window
+ *     handles (vg_table_open_window(), the PAM module) read the buckets
+ *     an operation touches with pread() under the lock into a private
+ *     window and write back with pwrite() what changed before the lock
+ *     is released.  Both views are the same page cache pages, so they
+ *     mix freely.  Why: a process that lives for one connection pays
+ *     for every page it maps (mmap, one fault per page, munmap: tens of
+ *     microseconds each on a virtualised host), and a 4 MiB mapping
+ *     plus the pages of 2-4 buckets was most of the module's cost.
+ *     pread/pwrite never SIGBUS: a file that shrank under a window
+ *     handle gives a short read, and the operation fails (-EIO) without
+ *     writing anything.  Entries moved by an insert are written through
+ *     at once, step by step along the path, so a holder that dies
+ *     mid-insert leaves an entry twice at worst (as with the mapping),
+ *     never loses one.  Whole-table scans (a prefix ban's clean-up,
+ *     snapshot, stats, unban all) map the entries first.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -130,16 +147,42 @@ struct vg_table_hdr {
 _Static_assert(sizeof(struct vg_entry) == 64, "entry must be 64 bytes");
 _Static_assert(sizeof(struct vg_table_hdr) <= VG_HDR_SIZE, "header size");
 
+/* Rule 12: the buckets a window handle has read in one locked section.
+ * Chunks are never moved, so entry pointers stay valid until unlock;
+ * the first chunk is part of the handle, the others are allocated on
+ * demand, up to VG_WIN_CHUNKS: more than one operation can touch (two
+ * breadth-first searches of VG_SEARCH entries, a few lookups). */
+#define VG_WIN_CHUNK	8u	/* buckets per chunk */
+#define VG_WIN_CHUNKS	24u
+
+struct win_chunk {
+	uint32_t idx[VG_WIN_CHUNK];
+	struct vg_entry cur[VG_WIN_CHUNK][VG_BUCKET];
+	struct vg_entry orig[VG_WIN_CHUNK][VG_BUCKET];	/* as read */
+};
+
+struct win {
+	uint32_t n;		/* buckets read since lock() */
+	int err;		/* a read failed: write nothing back */
+	struct win_chunk *more[VG_WIN_CHUNKS - 1];
+	struct vg_entry scratch[VG_BUCKET];	/* stands in for a failed read */
+	struct win_chunk first;
+};
+
 struct vg_table {
 	struct vg_table_hdr *hdr;
-	struct vg_entry *ent;
-	size_t map_len;
+	struct vg_entry *ent;	/* NULL: window handle (rule 12) */
+	size_t map_len;		/* of the mapping at hdr */
+	size_t ent_len;		/* entries mapped apart from hdr, or 0 */
+	uint64_t file_len;
+	int fd;			/* window handles: pread/pwrite; else -1 */
 	uint32_t n;
 	uint32_t nb;		/* buckets: n / VG_BUCKET (a rest is unused) */
 	bool ro;
 	dev_t dev;		/* the file mapped, to notice a replacement */
 	ino_t ino;
 	char path[VG_PATH_MAX];
+	struct win win;		/* last: only window handles touch it */
 };
 
 vg_time_t vg_now(void)
@@ -220,17 +263,23 @@ static int check_hdr(const struct vg_table_hdr *h, uint32_t size,
 	return 0;
 }
 
-static int map_fd(struct vg_table *t, int fd, size_t len, bool ro)
+/* The whole file (full handle), or its header page only (window).
+ * h is the header as read and checked: the mapping may change under
+ * us, the entry count we index with must not. */
+static int map_fd(struct vg_table *t, int fd, const struct vg_table_hdr *h,
+		  bool ro, bool full)
 {
+	size_t len = full ? h->file_size : VG_HDR_SIZE;
 	void *p = mmap(NULL, len, ro ? PROT_READ : PROT_READ | PROT_WRITE,
 		       MAP_SHARED, fd, 0);
 
 	if (p == MAP_FAILED)
 		return -errno;
 	t->hdr = p;
-	t->ent = (struct vg_entry *)((char *)p + VG_HDR_SIZE);
+	t->ent = full ? (struct vg_entry *)((char *)p + VG_HDR_SIZE) : NULL;
 	t->map_len = len;
-	t->n = t->hdr->nentries;
+	t->file_len = h->file_size;
+	t->n = h->nentries;
 	t->nb = t->n / VG_BUCKET;
 	t->ro = ro;
 	return 0;
@@ -313,8 +362,9 @@ out:
 	return ret;
 }
 
-/* Open an existing file and validate it; *why gets a reason to rebuild. */
-static int try_open(struct vg_table *t, uint32_t size, bool ro)
+/* Open an existing file and validate it.  A window handle keeps the fd
+ * for its reads and writes. */
+static int try_open(struct vg_table *t, uint32_t size, bool ro, bool full)
 {
 	struct vg_table_hdr h;
 	struct stat st;
@@ -334,16 +384,35 @@ static int try_open(struct vg_table *t, uint32_t size, bool ro)
 	ret = check_hdr(&h, size, &st);
 	if (ret)
 		goto out;
-	ret = map_fd(t, fd, h.file_size, ro);
+	ret = map_fd(t, fd, &h, ro, full);
 	t->dev = st.st_dev;
 	t->ino = st.st_ino;
+	if (ret == 0 && !full) {
+		t->fd = fd;
+		return 0;
+	}
 out:
 	close(fd);
 	return ret;
 }
 
-int vg_table_open(struct vg_table **tp, const char *path, uint32_t size,
-		  bool create)
+/* Not calloc: the window's chunk is only written as it is used, and
+ * zeroing 8 KB per open would touch pages for nothing. */
+static struct vg_table *new_handle(const char *path)
+{
+	struct vg_table *t = malloc(sizeof(*t));
+
+	if (!t)
+		return NULL;
+	memset(t, 0, offsetof(struct vg_table, win));
+	memset(&t->win, 0, offsetof(struct win, first));
+	t->fd = -1;
+	strcpy(t->path, path);	/* length checked by the caller */
+	return t;
+}
+
+static int open_rw(struct vg_table **tp, const char *path, uint32_t size,
+		   bool create, bool full)
 {
 	struct vg_table *t;
 	int ret, tries;
@@ -352,12 +421,11 @@ int vg_table_open(struct vg_table **tp, const char *path, uint32_t size,
 	ret = check_dir(path, create);
 	if (ret)
 		return ret;
-	t = calloc(1, sizeof(*t));
+	t = new_handle(path);
 	if (!t)
 		return -ENOMEM;
-	strcpy(t->path, path);	/* length checked by check_dir() */
 	for (tries = 0; tries < 3; tries++) {
-		ret = try_open(t, size, false);
+		ret = try_open(t, size, false, full);
 		if (ret == 0 || !create || size == 0)
 			break;
 		if (ret == -ENOENT) {
@@ -384,6 +452,18 @@ int vg_table_open(struct vg_table **tp, const char *path, uint32_t size,
 	return 0;
 }
 
+int vg_table_open(struct vg_table **tp, const char *path, uint32_t size,
+		  bool create)
+{
+	return open_rw(tp, path, size, create, true);
+}
+
+int vg_table_open_window(struct vg_table **tp, const char *path,
+			 uint32_t size, bool create)
+{
+	return open_rw(tp, path, size, create, false);
+}
+
 int vg_table_open_ro(struct vg_table **tp, const char *path)
 {
 	struct vg_table *t;
@@ -392,11 +472,10 @@ int vg_table_open_ro(struct vg_table **tp, const char *path)
 	*tp = NULL;
 	if (strlen(path) >= VG_PATH_MAX)
 		return -ENAMETOOLONG;
-	t = calloc(1, sizeof(*t));
+	t = new_handle(path);
 	if (!t)
 		return -ENOMEM;
-	strcpy(t->path, path);
-	ret = try_open(t, 0, true);
+	ret = try_open(t, 0, true, true);
 	if (ret) {
 		free(t);
 		return ret;
@@ -413,7 +492,7 @@ bool vg_table_stale(const struct vg_table *t)
 	struct stat st;
 
 	if (stat(t->path, &st) != 0 || st.st_dev != t->dev ||
-	    st.st_ino != t->ino || (uint64_t)st.st_size != t->map_len)
+	    st.st_ino != t->ino || (uint64_t)st.st_size != t->file_len)
 		return true;
 	return check_hdr(t->hdr, t->n, &st) != 0;
 }
@@ -450,8 +529,162 @@ void vg_table_close(struct vg_table *t)
 {
 	if (!t)
 		return;
+	if (t->ent_len)
+		munmap(t->ent, t->ent_len);
 	munmap(t->hdr, t->map_len);
+	if (t->fd >= 0)
+		close(t->fd);
+	for (uint32_t i = 0; i + 1 < VG_WIN_CHUNKS; i++)
+		free(t->win.more[i]);
 	free(t);
+}
+
+/* Rule 12: map every entry of a window handle, for a whole-table scan.
+ * The size was checked at open and by vg_table_stale(); a window with
+ * reads pending must be written back first (win_flush). */
+static int map_entries(struct vg_table *t)
+{
+	void *p;
+
+	if (t->ent)
+		return 0;
+	p = mmap(NULL, t->file_len - VG_HDR_SIZE, t->ro ? PROT_READ :
+		 PROT_READ | PROT_WRITE, MAP_SHARED, t->fd, VG_HDR_SIZE);
+	if (p == MAP_FAILED)
+		return -errno;
+	t->ent = p;
+	t->ent_len = t->file_len - VG_HDR_SIZE;
+	return 0;
+}
+
+/* --- the window (rule 12) ---------------------------------------------- */
+
+static off_t bucket_off(uint32_t b)
+{
+	return (off_t)VG_HDR_SIZE + (off_t)b * VG_BUCKET *
+	       (off_t)sizeof(struct vg_entry);
+}
+
+static struct win_chunk *win_chunk(struct win *w, uint32_t k)
+{
+	return k == 0 ? &w->first : w->more[k - 1];
+}
+
+/* Bucket b as read in this locked section (read now if it was not).
+ * On a failed read, a zeroed stand-in whose writes are discarded, and
+ * the operation fails at unlock(). */
+static struct vg_entry *win_bucket(struct vg_table *t, uint32_t b)
+{
+	struct win *w = &t->win;
+	struct win_chunk *c;
+	uint32_t k, i;
+	ssize_t got;
+
+	for (k = 0; k < w->n; k++) {
+		c = win_chunk(w, k / VG_WIN_CHUNK);
+		if (c->idx[k % VG_WIN_CHUNK] == b)
+			return c->cur[k % VG_WIN_CHUNK];
+	}
+	if (w->err || w->n >= VG_WIN_CHUNK * VG_WIN_CHUNKS)
+		goto fail;
+	k = w->n / VG_WIN_CHUNK;
+	i = w->n % VG_WIN_CHUNK;
+	if (k > 0 && !w->more[k - 1]) {
+		w->more[k - 1] = malloc(sizeof(struct win_chunk));
+		if (!w->more[k - 1]) {
+			w->err = -ENOMEM;
+			goto fail;
+		}
+	}
+	c = win_chunk(w, k);
+	got = pread(t->fd, c->cur[i], sizeof(c->cur[i]), bucket_off(b));
+	if (got != (ssize_t)sizeof(c->cur[i])) {
+		w->err = got < 0 ? -errno : -EIO;
+		goto fail;
+	}
+	memcpy(c->orig[i], c->cur[i], sizeof(c->orig[i]));
+	c->idx[i] = b;
+	w->n++;
+	return c->cur[i];
+fail:
+	if (!w->err)
+		w->err = -ENOSPC;
+	memset(w->scratch, 0, sizeof(w->scratch));
+	return w->scratch;
+}
+
+/* Write back the entries of bucket k that changed since they were read
+ * (one pwrite from the first changed to the last). */
+static int win_write(struct vg_table *t, uint32_t k)
+{
+	struct win_chunk *c = win_chunk(&t->win, k / VG_WIN_CHUNK);
+	uint32_t i = k % VG_WIN_CHUNK, lo = VG_BUCKET, hi = 0;
+	size_t len;
+
+	for (uint32_t j = 0; j < VG_BUCKET; j++)
+		if (memcmp(&c->cur[i][j], &c->orig[i][j],
+			   sizeof(struct vg_entry))) {
+			if (lo == VG_BUCKET)
+				lo = j;
+			hi = j;
+		}
+	if (lo == VG_BUCKET)
+		return 0;
+	len = (hi - lo + 1) * sizeof(struct vg_entry);
+	if (pwrite(t->fd, &c->cur[i][lo], len, bucket_off(c->idx[i]) +
+		   (off_t)(lo * sizeof(struct vg_entry))) != (ssize_t)len)
+		return -EIO;
+	memcpy(&c->orig[i][lo], &c->cur[i][lo], len);
+	return 0;
+}
+
+/* Everything read since lock(), written back and forgotten. */
+static int win_flush(struct vg_table *t)
+{
+	struct win *w = &t->win;
+	int ret = w->err;
+
+	for (uint32_t k = 0; k < w->n && ret == 0; k++)
+		ret = win_write(t, k);
+	w->n = 0;
+	w->err = 0;
+	return ret;
+}
+
+/* An entry moved by make_room(): written through at once (rule 12). */
+static void win_sync(struct vg_table *t, uint32_t slot)
+{
+	struct win *w = &t->win;
+	uint32_t b = slot / VG_BUCKET, j = slot % VG_BUCKET;
+
+	if (t->ent || w->err)
+		return;
+	for (uint32_t k = 0; k < w->n; k++) {
+		struct win_chunk *c = win_chunk(w, k / VG_WIN_CHUNK);
+		uint32_t i = k % VG_WIN_CHUNK;
+
+		if (c->idx[i] != b)
+			continue;
+		if (pwrite(t->fd, &c->cur[i][j], sizeof(struct vg_entry),
+			   bucket_off(b) + (off_t)(j * sizeof(struct vg_entry)))
+		    != (ssize_t)sizeof(struct vg_entry))
+			w->err = -EIO;
+		else
+			c->orig[i][j] = c->cur[i][j];
+		return;
+	}
+}
+
+/* The VG_BUCKET entries of bucket b, and entry `slot`, in whichever
+ * view the handle has. */
+static struct vg_entry *bucket(struct vg_table *t, uint32_t b)
+{
+	return t->ent ? &t->ent[b * VG_BUCKET] : win_bucket(t, b);
+}
+
+static struct vg_entry *slot_at(struct vg_table *t, uint32_t i)
+{
+	return &bucket(t, i / VG_BUCKET)[i % VG_BUCKET];
 }
 
 uint32_t vg_table_size(const struct vg_table *t)
@@ -474,6 +707,8 @@ static int lock(struct vg_table *t)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
+	t->win.n = 0;
+	t->win.err = 0;
 	rc = pthread_mutex_clocklock(&t->hdr->lock, CLOCK_MONOTONIC, &ts);
 	if (rc == EOWNERDEAD) {
 		/* The holder died mid-update: its one entry may be half
@@ -487,9 +722,14 @@ static int lock(struct vg_table *t)
 	return -rc;
 }
 
-static void unlock(struct vg_table *t)
+/* A window handle writes back first: 0, or why the changes of this
+ * section were not (all) written. */
+static int unlock(struct vg_table *t)
 {
+	int ret = t->ent ? 0 : win_flush(t);
+
 	pthread_mutex_unlock(&t->hdr->lock);
+	return ret;
 }
 
 /* --- entries ---------------------------------------------------------- */
@@ -712,7 +952,7 @@ static struct vg_entry *lookup(struct vg_table *t, const struct vg_key *k)
 
 	key_buckets(t, k, b);
 	for (int j = 0; j < 2; j++) {
-		struct vg_entry *e = &t->ent[b[j] * VG_BUCKET];
+		struct vg_entry *e = bucket(t, b[j]);
 
 		for (uint32_t i = 0; i < VG_BUCKET; i++)
 			if (key_match(&e[i], k))
@@ -751,7 +991,7 @@ static struct vg_entry *make_room(struct vg_table *t,
 		for (uint32_t i = 0; i < VG_BUCKET; i++)
 			n[nn++] = (struct node){ b[j] * VG_BUCKET + i, -1 };
 	for (int16_t i = 0; i < nn; i++) {
-		struct vg_entry *e = &t->ent[n[i].slot];
+		struct vg_entry *e = slot_at(t, n[i].slot);
 		enum keep k = keep_of(e, c, now);
 		uint32_t alt;
 
@@ -774,20 +1014,26 @@ static struct vg_entry *make_room(struct vg_table *t,
 	}
 	if (best < 0)
 		return NULL;
-	if (valid_entry(&t->ent[n[best].slot])) {
-		if (t->ent[n[best].slot].kind == VG_KIND_PREFIX &&
+	if (valid_entry(slot_at(t, n[best].slot))) {
+		if (slot_at(t, n[best].slot)->kind == VG_KIND_PREFIX &&
 		    t->hdr->prefix_entries)
 			t->hdr->prefix_entries--;
 		atomic_fetch_add(&t->hdr->evictions_total, 1);
 	} else {
 		t->hdr->used++;
 	}
-	/* Move each entry on the path one step towards the room found. */
-	for (int16_t i = best; n[i].parent >= 0; i = n[i].parent)
-		t->ent[n[i].slot] = t->ent[n[n[i].parent].slot];
+	/* Move each entry on the path one step towards the room found,
+	 * the room first: a holder that dies here leaves an entry twice,
+	 * never loses one (window handles write each step through). */
+	for (int16_t i = best; n[i].parent >= 0; i = n[i].parent) {
+		struct vg_entry *dst = slot_at(t, n[i].slot);
+
+		*dst = *slot_at(t, n[n[i].parent].slot);
+		win_sync(t, n[i].slot);
+	}
 	for (; n[best].parent >= 0; best = n[best].parent)
 		;
-	return &t->ent[n[best].slot];
+	return slot_at(t, n[best].slot);
 }
 
 static struct vg_entry *insert(struct vg_table *t, const struct vg_config *c,
@@ -1015,8 +1261,7 @@ int vg_table_preauth(struct vg_table *t, const struct vg_config *c,
 	if (v != VG_ALLOW)
 		atomic_fetch_add(&t->hdr->denied_total, 1);
 	result(r, e, c, now, v);
-	unlock(t);
-	return 0;
+	return unlock(t);
 }
 
 static uint64_t start_ban(struct vg_table *t, struct vg_entry *e,
@@ -1056,10 +1301,12 @@ static bool in_prefix(const struct vg_entry *e, const struct vg_addr *net)
  * the threshold the prefix is banned as one entry, and the sources the
  * prefix ban now covers give their entries back.  That scan is the one
  * O(table.size) step, once per prefix ban, which takes threshold x
- * maxretry failed passwords to cause. */
-static void count_prefix(struct vg_table *t, const struct vg_config *c,
-			 const struct vg_entry *src, vg_time_t now,
-			 struct vg_result *r)
+ * maxretry failed passwords to cause.  A window handle writes back
+ * what it has and maps the entries for it (rule 12).  0, or the error
+ * of that write-back. */
+static int count_prefix(struct vg_table *t, const struct vg_config *c,
+			const struct vg_entry *src, vg_time_t now,
+			struct vg_result *r)
 {
 	unsigned int need = src->family == VG_FAMILY_V4 ? c->aggregate_v4 :
 			    c->aggregate_v6;
@@ -1067,28 +1314,42 @@ static void count_prefix(struct vg_table *t, const struct vg_config *c,
 	struct vg_key pk;
 	struct vg_entry *p;
 	uint32_t members;
+	vg_time_t until;
+	int ret = 0;
 
 	vg_entry_addr(src, &a);
 	if (need == 0 || src->kind != VG_KIND_SOURCE ||
 	    !prefix_key(&a, agg_bits(&a), VG_KIND_PREFIX, &pk) ||
 	    pk.a.prefix >= a.prefix)
-		return;
+		return 0;
 	p = lookup(t, &pk);
 	if (!p)
 		p = insert(t, c, &pk, now);
 	if (!p)
-		return;		/* a hint only: no room, no aggregation */
+		return 0;	/* a hint only: no room, no aggregation */
 	vg_entry_refresh(p, c, now);
 	p->last_seen = now;
 	if (vg_entry_banned(p, now))
-		return;
+		return 0;
 	if (p->failures < VG_COUNT_MAX)
 		p->failures++;
 	p->last_fail = now;
 	if (p->failures < need)
-		return;
+		return 0;
 	members = p->failures;
 	start_ban(t, p, c, now);
+	until = p->banned_until;
+	if (r) {
+		r->prefix_banned = pk.a;
+		r->prefix_members = members;
+	}
+	if (!t->ent) {
+		/* p and every window pointer die here. */
+		ret = win_flush(t);
+		if (ret || map_entries(t) != 0)
+			return ret;	/* the ban stands, the clean-up
+					 * (room only) waits for the next */
+	}
 	for (uint32_t i = 0; i < t->nb * VG_BUCKET; i++) {
 		struct vg_entry *e = &t->ent[i];
 
@@ -1096,13 +1357,10 @@ static void count_prefix(struct vg_table *t, const struct vg_config *c,
 			continue;
 		vg_entry_refresh(e, c, now);
 		if (!e->inflight && !vg_entry_trusted(e, c, now) &&
-		    e->banned_until <= p->banned_until)
+		    e->banned_until <= until)
 			drop_entry(t, e);
 	}
-	if (r) {
-		r->prefix_banned = pk.a;
-		r->prefix_members = members;
-	}
+	return 0;
 }
 
 int vg_table_fail(struct vg_table *t, const struct vg_config *c,
@@ -1147,12 +1405,14 @@ out:
 	if (prefix) {
 		/* Last: it may drop e itself. */
 		saved = *e;
-		count_prefix(t, c, &saved, now, r);
+		ret = count_prefix(t, c, &saved, now, r);
 	}
-	unlock(t);
-	if (v == VG_BANNED_NOW)
+	f = (uint32_t)unlock(t);	/* reused: the write-back's error */
+	if (f != 0 && ret == 0)
+		ret = (int)f;
+	if (v == VG_BANNED_NOW && ret == 0)
 		notify(t);
-	return 0;
+	return ret;
 }
 
 int vg_table_success(struct vg_table *t, const struct vg_config *c,
@@ -1184,8 +1444,7 @@ int vg_table_success(struct vg_table *t, const struct vg_config *c,
 	e->last_success = now;
 	e->last_seen = now;
 out:
-	unlock(t);
-	return 0;
+	return unlock(t);
 }
 
 int vg_table_release(struct vg_table *t, const struct vg_config *c,
@@ -1199,8 +1458,7 @@ int vg_table_release(struct vg_table *t, const struct vg_config *c,
 	e = route(t, c, key, now, false);
 	vg_entry_refresh(e, c, now);
 	slot_pop(e);
-	unlock(t);
-	return 0;
+	return unlock(t);
 }
 
 int vg_table_check(struct vg_table *t, const struct vg_config *c,
@@ -1231,8 +1489,7 @@ int vg_table_check(struct vg_table *t, const struct vg_config *c,
 	result(r, p ? p : e, c, now, v);
 	if (r)
 		r->trusted = trusted;
-	unlock(t);
-	return 0;
+	return unlock(t);
 }
 
 /* User counters: the key is a keyed hash of the name, so the table
@@ -1286,8 +1543,8 @@ int vg_table_user_over(struct vg_table *t, const struct vg_config *c,
 	vg_entry_refresh(&t->hdr->user_overflow, c, now);
 	if (!e && t->hdr->user_overflow.failures >= c->totp_maxfail)
 		over = 1;
-	unlock(t);
-	return over;
+	ret = unlock(t);
+	return ret ? ret : over;
 }
 
 int vg_table_user_fail(struct vg_table *t, const struct vg_config *c,
@@ -1308,8 +1565,7 @@ int vg_table_user_fail(struct vg_table *t, const struct vg_config *c,
 	e->last_seen = now;
 	if (count)
 		*count = e->failures;
-	unlock(t);
-	return 0;
+	return unlock(t);
 }
 
 int vg_table_ban(struct vg_table *t, const struct vg_config *c,
@@ -1340,7 +1596,8 @@ int vg_table_ban(struct vg_table *t, const struct vg_config *c,
 	e->last_seen = now;
 	atomic_fetch_add(&t->hdr->bans_total, 1);
 out:
-	unlock(t);
+	if (unlock(t) != 0 && ret == 0)
+		ret = -EIO;
 	if (ret == 0)
 		notify(t);
 	return ret;
@@ -1382,7 +1639,8 @@ int vg_table_unban(struct vg_table *t, const struct vg_addr *key)
 		lift(e);
 	else
 		ret = -ENOENT;
-	unlock(t);
+	if (unlock(t) != 0 && ret == 0)
+		ret = -EIO;
 	if (ret == 0)
 		notify(t);
 	return ret;
@@ -1390,8 +1648,10 @@ int vg_table_unban(struct vg_table *t, const struct vg_addr *key)
 
 int vg_table_unban_all(struct vg_table *t)
 {
-	int ret = lock(t);
+	int ret = map_entries(t);
 
+	if (ret == 0)
+		ret = lock(t);
 	if (ret)
 		return ret;
 	for (uint32_t i = 0; i < t->nb * VG_BUCKET; i++)
@@ -1442,7 +1702,8 @@ int vg_table_restore(struct vg_table *t, const struct vg_entry *saved)
 	if (saved->last_seen > e->last_seen)
 		e->last_seen = saved->last_seen;
 out:
-	unlock(t);
+	if (unlock(t) != 0 && ret == 0)
+		ret = -EIO;
 	return ret;
 }
 
@@ -1469,6 +1730,10 @@ int vg_table_lookup(struct vg_table *t, const struct vg_addr *key,
 		    struct vg_entry *out)
 {
 	struct vg_key k = source_key(key);
+	int ret = map_entries(t);
+
+	if (ret)
+		return ret;
 
 	if (lookup_copy(t, &k, out) == 0)
 		return 0;
@@ -1479,6 +1744,10 @@ int vg_table_lookup(struct vg_table *t, const struct vg_addr *key,
 long vg_table_snapshot(struct vg_table *t, struct vg_entry *out, size_t max)
 {
 	size_t k = 0;
+	int ret = map_entries(t);
+
+	if (ret)
+		return ret;
 
 	for (uint32_t i = 0; i < t->nb * VG_BUCKET && k < max; i++) {
 		out[k] = t->ent[i];
@@ -1504,6 +1773,8 @@ void vg_table_stats(struct vg_table *t, const struct vg_config *c,
 	s->fill_at_overflow = t->hdr->fill_at_overflow;
 	s->overflow_banned = vg_entry_banned(&o, now);
 	s->size = t->n;
+	if (map_entries(t) != 0)
+		return;		/* the header's figures only */
 	for (uint32_t i = 0; i < t->nb * VG_BUCKET; i++) {
 		struct vg_entry e = t->ent[i];
 

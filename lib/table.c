@@ -363,8 +363,44 @@ out:
 	return ret;
 }
 
-/* Open an existing file and validate it.  A window handle keeps the fd
- * for its reads and writes. */
+/* A window handle maps the header page straight away (fstat said it is
+ * there: rule 3) and checks a copy of it, one system call less than
+ * pread() + mmap() (each is microseconds in a VM, per connection).  It
+ * keeps the fd for its reads and writes. */
+static int open_window(struct vg_table *t, int fd, uint32_t size, bool ro,
+		       const struct stat *st)
+{
+	struct vg_table_hdr h;
+	void *p = mmap(NULL, VG_HDR_SIZE, ro ? PROT_READ :
+		       PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	int ret;
+
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	memcpy(&h, p, sizeof(h));
+	ret = check_hdr(&h, size, st);
+	if (ret) {
+		munmap(p, VG_HDR_SIZE);
+		close(fd);
+		return ret;
+	}
+	t->hdr = p;
+	t->ent = NULL;
+	t->map_len = VG_HDR_SIZE;
+	t->file_len = h.file_size;
+	t->n = h.nentries;
+	t->nb = t->n / VG_BUCKET;
+	t->ro = ro;
+	t->dev = st->st_dev;
+	t->ino = st->st_ino;
+	t->fd = fd;
+	return 0;
+}
+
+/* Open an existing file and validate it. */
 static int try_open(struct vg_table *t, uint32_t size, bool ro, bool full)
 {
 	struct vg_table_hdr h;
@@ -377,6 +413,8 @@ static int try_open(struct vg_table *t, uint32_t size, bool ro, bool full)
 	ret = check_fd(fd, &st, t->euid);
 	if (ret)
 		goto out;
+	if (!full && (uint64_t)st.st_size >= VG_HDR_SIZE)
+		return open_window(t, fd, size, ro, &st);
 	if ((uint64_t)st.st_size < sizeof(h) ||
 	    pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
 		ret = -EBADMSG;

@@ -100,7 +100,8 @@
 
 #define MAX_RUNS	101
 
-enum { PERMIT, DENY, NULLMOD, NULL_LOOKUP, VPSGUARD, FAILLOCK, MAX_STACKS };
+enum { PERMIT, DENY, NULLMOD, NULL_LOOKUP, VPSGUARD, FAILLOCK, BEFORE,
+       MAX_STACKS };
 enum scenario { ROTATING, BANNED, SUCCESS };
 
 static const char *const scenario_names[] = {
@@ -108,7 +109,8 @@ static const char *const scenario_names[] = {
 };
 
 static const char *const stack_names[MAX_STACKS] = {
-	"permit", "deny", "null", "null-lookup", "vpsguard", "faillock"
+	"permit", "deny", "null", "null-lookup", "vpsguard", "faillock",
+	"vpsguard-before"
 };
 
 struct opts {
@@ -119,6 +121,7 @@ struct opts {
 	int sources;
 	int faillock_reset;
 	const char *module;
+	const char *before;		/* --module-before: another build */
 	const char *null_module;
 	const char *faillock;
 	const char *pamdir;
@@ -317,6 +320,21 @@ static void setup(const struct opts *o)
 		 "auth requisite pam_deny.so\n%4$s", o->module, conf, pw,
 		 ok ? acct : "");
 	write_file(g_confdir, "vpsguard", text);
+	if (o->before) {
+		/* Another build of the module (run.sh: MODULE_BEFORE, e.g.
+		 * the last release) with the same config and table, for a
+		 * before/after in one run. */
+		fmt(acct, sizeof(acct), "account required %s conf=%s\n",
+		    o->before, conf);
+		fmt(text, sizeof(text),
+		    "auth requisite %1$s preauth conf=%2$s\n"
+		    "auth [success=1 default=ignore] %3$s\n"
+		    "auth [default=die] %1$s authfail conf=%2$s\n"
+		    "auth sufficient %1$s authsucc conf=%2$s\n"
+		    "auth requisite pam_deny.so\n%4$s", o->before, conf, pw,
+		    ok ? acct : "");
+		write_file(g_confdir, stack_names[BEFORE], text);
+	}
 	/* preauth is requisite like pam_vpsguard's line: the same stack.
 	 * Only the banned scenario sees a difference (a locked user is
 	 * refused at once, no password asked). */
@@ -380,7 +398,8 @@ static __attribute__((noinline)) long run_iters(int stack, long n, long *pos,
 	const bool banned = o->scenario == BANNED;
 	/* Banned: the limiter's preauth must have told the user, every
 	 * time; the baselines and pam_null say nothing. */
-	const bool tells = banned && (stack == VPSGUARD || stack == FAILLOCK);
+	const bool tells = banned && (stack == VPSGUARD || stack == FAILLOCK ||
+				      stack == BEFORE);
 	long bad = 0;
 
 	for (long i = 0; i < n; i++) {
@@ -442,6 +461,7 @@ static void usage(void)
 		"  --stacks LIST        permit,deny,null,null-lookup,vpsguard,\n"
 		"                       faillock (default all; null* need --null)\n"
 		"  --null PATH          bench/pam_null.so (absolute)\n"
+		"  --module-before PATH another build, as stack vpsguard-before\n"
 		"  --iters N            iterations per run (2000)\n"
 		"  --runs N             runs per stack, interleaved (7)\n"
 		"  --warmup N           untimed iterations per stack first (50)\n"
@@ -460,6 +480,7 @@ int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "module", required_argument, NULL, 'm' },
+		{ "module-before", required_argument, NULL, 'B' },
 		{ "scenario", required_argument, NULL, 'x' },
 		{ "null", required_argument, NULL, 'N' },
 		{ "stacks", required_argument, NULL, 's' },
@@ -489,6 +510,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'm': o.module = optarg; break;
+		case 'B': o.before = optarg; break;
 		case 'x':
 			for (c = 0; c < 3; c++)
 				if (strcmp(optarg, scenario_names[c]) == 0)
@@ -536,10 +558,14 @@ int main(int argc, char **argv)
 		usage();
 	if (!any)
 		for (int k = 0; k < MAX_STACKS; k++)
-			o.use[k] = o.null_module || (k != NULLMOD &&
+			o.use[k] = k == BEFORE ? o.before != NULL :
+				   o.null_module || (k != NULLMOD &&
 						     k != NULL_LOOKUP);
 	if ((o.use[NULLMOD] || o.use[NULL_LOOKUP]) &&
 	    (!o.null_module || o.null_module[0] != '/'))
+		usage();
+	if (o.use[BEFORE] && (!o.before || o.before[0] != '/' ||
+			      access(o.before, R_OK) != 0))
 		usage();
 	if (o.null_module && access(o.null_module, R_OK) != 0)
 		die(o.null_module);

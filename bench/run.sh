@@ -15,8 +15,10 @@
 #     success <= 1, wall time over deny and over permit).
 #  5. The module's hotspots (callgrind, rotating).
 #
-# Knobs (environment): ITERS (1000) RUNS (9) CG_ITERS (200) SOURCES (4096)
-# SCENARIOS ("banned rotating success")
+# Knobs (environment): ITERS (400) RUNS (15) CG_ITERS (200) SOURCES (4096)
+# SCENARIOS ("banned rotating success") MODULE_BEFORE (another build of
+# pam_vpsguard.so, absolute path, run as stack vpsguard-before: a
+# before/after in one run)
 # FAILLOCK_RESET (4) TABLE_ARGS (extra bench_table options) TMPBASE
 # (/dev/shm) KEEP=1 keeps the callgrind files.  Runs as root (the table
 # must be root-owned like in sshd; faillock writes tally files per user).
@@ -27,14 +29,15 @@ BENCH="$ROOT/bench"
 MODULE="$ROOT/pam_module/pam_vpsguard.so"
 NULLMOD="$BENCH/pam_null.so"
 CONF_TEMPLATE="$ROOT/pam_module/vpsguard.conf"
-ITERS=${ITERS:-1000}
-RUNS=${RUNS:-9}
+ITERS=${ITERS:-400}
+RUNS=${RUNS:-15}
 SCENARIOS=${SCENARIOS:-banned rotating success}
 CG_ITERS=${CG_ITERS:-200}
 SOURCES=${SOURCES:-4096}
 FAILLOCK_RESET=${FAILLOCK_RESET:-4}
 TMPBASE=${TMPBASE:-/dev/shm}
 TABLE_ARGS=${TABLE_ARGS:-}
+MODULE_BEFORE=${MODULE_BEFORE:-}
 STACKS="permit deny null null-lookup vpsguard faillock"
 
 for f in "$BENCH/bench_pam" "$BENCH/bench_table" "$MODULE" "$NULLMOD"; do
@@ -48,7 +51,14 @@ cleanup() { if [ "${KEEP:-0}" = 1 ]; then echo "results kept in $OUT"; else rm -
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-PAM_ARGS="--module $MODULE --null $NULLMOD --conf-template $CONF_TEMPLATE --sources $SOURCES --faillock-reset $FAILLOCK_RESET --tmp $TMPBASE"
+if [ -n "$MODULE_BEFORE" ]; then
+	[ -f "$MODULE_BEFORE" ] || { echo "run.sh: MODULE_BEFORE=$MODULE_BEFORE missing" >&2; exit 1; }
+	STACKS="$STACKS vpsguard-before"
+	BEFORE_ARG="--module-before $MODULE_BEFORE"
+else
+	BEFORE_ARG=
+fi
+PAM_ARGS="$BEFORE_ARG --module $MODULE --null $NULLMOD --conf-template $CONF_TEMPLATE --sources $SOURCES --faillock-reset $FAILLOCK_RESET --tmp $TMPBASE"
 
 echo "== pam_vpsguard benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "   host: $(uname -srm), $(nproc) CPU(s): $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
@@ -107,42 +117,55 @@ for sc in $SCENARIOS; do
 	function ratio(a, b) { return b > 0 ? a / b : -1 }
 	END {
 		target = sc == "banned" ? 0.5 : sc == "rotating" ? 0.8 : 1.0
+		nl = split("vpsguard vpsguard-before", lims, " ")
 		printf "   -- %s (target %.1f)\n", sc, target
-		printf "   %-22s %10s %10s %10s %10s %8s %8s  %s\n", "added over", "vpsguard", "faillock", \
-		    "vpsguard", "faillock", "ratio", "ratio", "target (wall)"
-		printf "   %-22s %10s %10s %10s %10s %8s %8s\n", "", "Ir", "Ir", "us", "us", "Ir", "wall"
+		printf "   %-16s %-16s %9s %9s %9s %9s %6s %6s  %s\n", "added over", "limiter", "Ir", "faillock", \
+		    "us", "faillock", "Ir x", "wall x", "target (wall)"
 		nb = split("deny permit null null-lookup", bases, " ")
 		for (i = 1; i <= nb; i++) {
 			b = bases[i]
 			if (!(b in ir) || !(b in ns))
 				continue
-			vi = ir["vpsguard"] - ir[b]; fi = ir["faillock"] - ir[b]
-			vn = (ns["vpsguard"] - ns[b]) / 1000; fn = (ns["faillock"] - ns[b]) / 1000
-			rw = ratio(vn, fn)
-			verdict = b == "deny" || b == "permit" ? \
-			    (rw >= 0 && rw <= target ? "MET" : "NOT MET") : "(floor)"
-			printf "   %-22s %+10d %+10d %+10.1f %+10.1f %8.2f %8.2f  %s\n", b, vi, fi, vn, fn, \
-			    ratio(vi, fi), rw, verdict
+			for (j = 1; j <= nl; j++) {
+				l = lims[j]
+				if (!(l in ir) || !(l in ns))
+					continue
+				vi = ir[l] - ir[b]; fi = ir["faillock"] - ir[b]
+				vn = (ns[l] - ns[b]) / 1000; fn = (ns["faillock"] - ns[b]) / 1000
+				rw = ratio(vn, fn)
+				verdict = b == "deny" || b == "permit" ? \
+				    (rw >= 0 && rw <= target ? "MET" : "NOT MET") : "(above the floor)"
+				printf "   %-16s %-16s %+9d %+9d %+9.1f %+9.1f %6.2f %6.2f  %s\n", b, l, vi, fi, vn, fn, \
+				    ratio(vi, fi), rw, verdict
+			}
 		}
 		# The floors themselves, as a share of what faillock adds.
 		for (i = 3; i <= nb; i++) {
 			b = bases[i]
 			if (!(b in ir) || !(b in ns))
 				continue
-			printf "   floor %-16s %+10d Ir %+9.1f us over deny = %.2f (Ir) / %.2f (wall) of faillock'"'"'s\n", \
+			printf "   floor %-12s %+9d Ir %+8.1f us over deny = %.2f (Ir) / %.2f (wall) of faillock'"'"'s\n", \
 			    b, ir[b] - ir["deny"], (ns[b] - ns["deny"]) / 1000, \
 			    ratio(ir[b] - ir["deny"], ir["faillock"] - ir["deny"]), \
 			    ratio(ns[b] - ns["deny"], ns["faillock"] - ns["deny"])
 		}
-		printf "RESULT scenario=%s target=%.2f wall_deny=%.3f wall_permit=%.3f ir_deny=%.3f\n", sc, target, \
-		    ratio(ns["vpsguard"] - ns["deny"], ns["faillock"] - ns["deny"]), \
-		    ratio(ns["vpsguard"] - ns["permit"], ns["faillock"] - ns["permit"]), \
-		    ratio(ir["vpsguard"] - ir["deny"], ir["faillock"] - ir["deny"]) > "/dev/stderr"
+		for (j = 1; j <= nl; j++) {
+			l = lims[j]
+			if (!(l in ir) || !(l in ns))
+				continue
+			printf "RESULT scenario=%s limiter=%s target=%.2f wall_deny=%.3f wall_permit=%.3f ir_deny=%.3f ir_permit=%.3f\n", \
+			    sc, l, target, \
+			    ratio(ns[l] - ns["deny"], ns["faillock"] - ns["deny"]), \
+			    ratio(ns[l] - ns["permit"], ns["faillock"] - ns["permit"]), \
+			    ratio(ir[l] - ir["deny"], ir["faillock"] - ir["deny"]), \
+			    ratio(ir[l] - ir["permit"], ir["faillock"] - ir["permit"]) > "/dev/stderr"
+		}
 	}' "$OUT/ir.$sc.txt" "$OUT/wall.$sc.txt" 2>>"$OUT/results.txt"
 done
+echo "   targets, vpsguard / faillock added wall time (over deny and over permit must both be at or under the target):"
 awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-	printf "   %-9s vpsguard/faillock wall %.2f over deny, %.2f over permit (Ir %.2f): %s\n", v["scenario"], \
-	    v["wall_deny"], v["wall_permit"], v["ir_deny"], \
+	printf "   %-9s %-16s wall %.2f over deny, %.2f over permit (Ir %.2f, %.2f): %s\n", v["scenario"], v["limiter"], \
+	    v["wall_deny"], v["wall_permit"], v["ir_deny"], v["ir_permit"], \
 	    (v["wall_deny"] >= 0 && v["wall_deny"] <= v["target"] && v["wall_permit"] >= 0 && \
 	     v["wall_permit"] <= v["target"]) ? "MET" : "NOT MET" }' "$OUT/results.txt"
 awk '/^RESULT/ {
@@ -164,6 +187,7 @@ END {
 echo
 
 echo "== 5. where pam_vpsguard's instructions go (callgrind, rotating scenario, inclusive Ir per failed authentication: preauth + authfail)"
+[ -f "$OUT/cg.rotating.vpsguard" ] &&
 callgrind_annotate --inclusive=yes --threshold=100 "$OUT/cg.rotating.vpsguard" 2>/dev/null |
 	awk -v n="$CG_ITERS" '
 	/^ *[0-9,]+ .*(pam_vpsguard\.so\]|\?\?\?:[a-z_0-9.]+$)/ || /_dl_relocate_object \[|dlopen@@|getpwnam_r@@|pam_vsyslog \[|__snprintf_chk \[|getc \[|memset_avx2_unaligned_erms \[/ {

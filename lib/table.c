@@ -371,8 +371,11 @@ static int open_window(struct vg_table *t, int fd, uint32_t size, bool ro,
 		       const struct stat *st)
 {
 	struct vg_table_hdr h;
+	/* Populated: the page is read at once anyway, and a fault is one
+	 * more exit to the hypervisor on a VM. */
 	void *p = mmap(NULL, VG_HDR_SIZE, ro ? PROT_READ :
-		       PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		       fd, 0);
 	int ret;
 
 	if (p == MAP_FAILED) {

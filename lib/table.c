@@ -244,12 +244,46 @@ static int check_fd(int fd, struct stat *st, uid_t euid)
 	return 0;
 }
 
+/* Rule 3's identity of a table: the header's first fields, copied.  A
+ * copy of the whole header would do, but the header is 64-byte aligned
+ * (its entries), which a copy on the stack need not be (sanitisers and
+ * some ABIs do not honour it). */
+struct hdr_id {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t hdr_size;
+	uint32_t entry_size;
+	uint32_t nentries;
+	uint32_t mutex_size;
+	uint64_t file_size;
+};
+
+_Static_assert(offsetof(struct vg_table_hdr, version) ==
+	       offsetof(struct hdr_id, version) &&
+	       offsetof(struct vg_table_hdr, nentries) ==
+	       offsetof(struct hdr_id, nentries) &&
+	       offsetof(struct vg_table_hdr, mutex_size) ==
+	       offsetof(struct hdr_id, mutex_size) &&
+	       offsetof(struct vg_table_hdr, file_size) ==
+	       offsetof(struct hdr_id, file_size), "hdr_id mirrors the header");
+
+/* From a mapping: the magic first, with acquire (it is published last). */
+static void hdr_id_of(const struct vg_table_hdr *h, struct hdr_id *id)
+{
+	id->magic = atomic_load_explicit(&h->magic, memory_order_acquire);
+	id->version = h->version;
+	id->hdr_size = h->hdr_size;
+	id->entry_size = h->entry_size;
+	id->nentries = h->nentries;
+	id->mutex_size = h->mutex_size;
+	id->file_size = h->file_size;
+}
+
 /* Rule 3.  size 0 accepts any entry count. */
-static int check_hdr(const struct vg_table_hdr *h, uint32_t size,
+static int check_hdr(const struct hdr_id *h, uint32_t size,
 		     const struct stat *st)
 {
-	if (atomic_load_explicit(&h->magic, memory_order_acquire) !=
-	    VG_TABLE_MAGIC || h->version != VG_TABLE_VERSION ||
+	if (h->magic != VG_TABLE_MAGIC || h->version != VG_TABLE_VERSION ||
 	    h->hdr_size != VG_HDR_SIZE ||
 	    h->entry_size != sizeof(struct vg_entry) ||
 	    h->mutex_size != sizeof(pthread_mutex_t))
@@ -267,7 +301,7 @@ static int check_hdr(const struct vg_table_hdr *h, uint32_t size,
 /* The whole file (full handle), or its header page only (window).
  * h is the header as read and checked: the mapping may change under
  * us, the entry count we index with must not. */
-static int map_fd(struct vg_table *t, int fd, const struct vg_table_hdr *h,
+static int map_fd(struct vg_table *t, int fd, const struct hdr_id *h,
 		  bool ro, bool full)
 {
 	size_t len = full ? h->file_size : VG_HDR_SIZE;
@@ -370,7 +404,7 @@ out:
 static int open_window(struct vg_table *t, int fd, uint32_t size, bool ro,
 		       const struct stat *st)
 {
-	struct vg_table_hdr h;
+	struct hdr_id h;
 	/* Populated: the page is read at once anyway, and a fault is one
 	 * more exit to the hypervisor on a VM. */
 	void *p = mmap(NULL, VG_HDR_SIZE, ro ? PROT_READ :
@@ -383,7 +417,7 @@ static int open_window(struct vg_table *t, int fd, uint32_t size, bool ro,
 		close(fd);
 		return ret;
 	}
-	memcpy(&h, p, sizeof(h));
+	hdr_id_of(p, &h);
 	ret = check_hdr(&h, size, st);
 	if (ret) {
 		munmap(p, VG_HDR_SIZE);
@@ -406,7 +440,7 @@ static int open_window(struct vg_table *t, int fd, uint32_t size, bool ro,
 /* Open an existing file and validate it. */
 static int try_open(struct vg_table *t, uint32_t size, bool ro, bool full)
 {
-	struct vg_table_hdr h;
+	struct hdr_id h;	/* the file's first bytes, as they are */
 	struct stat st;
 	int fd, ret;
 
@@ -533,12 +567,14 @@ int vg_table_open_ro(struct vg_table **tp, const char *path)
  * directory: the window between the two is not an attacker's.) */
 bool vg_table_stale(const struct vg_table *t)
 {
+	struct hdr_id id;
 	struct stat st;
 
 	if (stat(t->path, &st) != 0 || st.st_dev != t->dev ||
 	    st.st_ino != t->ino || (uint64_t)st.st_size != t->file_len)
 		return true;
-	return check_hdr(t->hdr, t->n, &st) != 0;
+	hdr_id_of(t->hdr, &id);
+	return check_hdr(&id, t->n, &st) != 0;
 }
 
 bool vg_table_log_permit(struct vg_table *t, enum vg_log_kind kind,

@@ -3,21 +3,28 @@
 #
 #  1. bench_table: the shared table in process (ns/op at 1k and 1M
 #     entries, bytes per entry, 2-process throughput).
-#  2. bench_pam under callgrind: instructions per failed authentication
-#     for each stack (permit, deny, vpsguard, faillock).
+#  2. bench_pam under callgrind: instructions per authentication for
+#     each stack (permit, deny, null, null-lookup, vpsguard, faillock),
+#     in each scenario (banned, rotating, success: see bench_pam.c).
 #  3. bench_pam on the clock: median ns per authentication, RUNS runs of
-#     ITERS iterations, stacks interleaved.
-#  4. Summary: cost each limiter adds over the baseline stacks, and the
-#     ratio vpsguard / faillock (target <= 1/3); the floor under any
-#     limiter that is a PAM module (pam_null rows); the module's hotspots.
-#  5-6. Hotspots; nftables batches (bench_nft.sh).
+#     ITERS iterations, stacks interleaved, per scenario.
+#  4. Summary: cost each limiter adds over the baseline stacks (deny,
+#     permit) and over the floors (null, null-lookup), the ratio
+#     vpsguard / faillock in instructions and wall time, and MET / NOT
+#     MET against issue 15's targets (banned <= 0.5, rotating <= 0.8,
+#     success <= 1, wall time over deny and over permit).
+#  5. The module's hotspots (callgrind, rotating).
+#  6. nftables batches (bench_nft.sh).
 #  7. bench_flood.sh: 10 x table.size sources through real PAM: time per
 #     authentication, fill at the first overflow, most passwords for one
 #     source (issue 14).
 #  8. bench_wake.sh: ban -> drop4 element latency, p50/p99 (issue 15).
 #  9. bench_banned.sh: sshd CPU per reconnection of a banned source.
 #
-# Knobs (environment): ITERS (2000) RUNS (7) CG_ITERS (200) SOURCES (4096)
+# Knobs (environment): ITERS (400) RUNS (15) CG_ITERS (200) SOURCES (4096)
+# SCENARIOS ("banned rotating success") MODULE_BEFORE (another build of
+# pam_vpsguard.so, absolute path, run as stack vpsguard-before: a
+# before/after in one run)
 # FAILLOCK_RESET (4) TABLE_ARGS (extra bench_table options) TMPBASE
 # (/dev/shm) KEEP=1 keeps the callgrind files.  Runs as root (the table
 # must be root-owned like in sshd; faillock writes tally files per user).
@@ -28,13 +35,15 @@ BENCH="$ROOT/bench"
 MODULE="$ROOT/pam_module/pam_vpsguard.so"
 NULLMOD="$BENCH/pam_null.so"
 CONF_TEMPLATE="$ROOT/pam_module/vpsguard.conf"
-ITERS=${ITERS:-2000}
-RUNS=${RUNS:-7}
+ITERS=${ITERS:-400}
+RUNS=${RUNS:-15}
+SCENARIOS=${SCENARIOS:-banned rotating success}
 CG_ITERS=${CG_ITERS:-200}
 SOURCES=${SOURCES:-4096}
 FAILLOCK_RESET=${FAILLOCK_RESET:-4}
 TMPBASE=${TMPBASE:-/dev/shm}
 TABLE_ARGS=${TABLE_ARGS:-}
+MODULE_BEFORE=${MODULE_BEFORE:-}
 STACKS="permit deny null null-lookup vpsguard faillock"
 
 for f in "$BENCH/bench_pam" "$BENCH/bench_table" "$MODULE" "$NULLMOD"; do
@@ -48,7 +57,14 @@ cleanup() { if [ "${KEEP:-0}" = 1 ]; then echo "results kept in $OUT"; else rm -
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-PAM_ARGS="--module $MODULE --null $NULLMOD --conf-template $CONF_TEMPLATE --sources $SOURCES --faillock-reset $FAILLOCK_RESET --tmp $TMPBASE"
+if [ -n "$MODULE_BEFORE" ]; then
+	[ -f "$MODULE_BEFORE" ] || { echo "run.sh: MODULE_BEFORE=$MODULE_BEFORE missing" >&2; exit 1; }
+	STACKS="$STACKS vpsguard-before"
+	BEFORE_ARG="--module-before $MODULE_BEFORE"
+else
+	BEFORE_ARG=
+fi
+PAM_ARGS="$BEFORE_ARG --module $MODULE --null $NULLMOD --conf-template $CONF_TEMPLATE --sources $SOURCES --faillock-reset $FAILLOCK_RESET --tmp $TMPBASE"
 
 echo "== pam_vpsguard benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "   host: $(uname -srm), $(nproc) CPU(s): $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
@@ -60,78 +76,107 @@ echo "== 1. shared table, in process (bench_table $TABLE_ARGS)"
 "$BENCH/bench_table" --tmp "$TMPBASE" $TABLE_ARGS | tee "$OUT/table.txt" | grep -v '^RESULT'
 echo
 
-echo "== 2. instructions per failed authentication (callgrind, $CG_ITERS iterations after 20 warm-up)"
-for s in $STACKS; do
+# One scenario at a time (each has its own configs and faillock tally):
+# callgrind per stack, then the clock with the stacks interleaved.
+for sc in $SCENARIOS; do
+	echo "== 2.$sc instructions per authentication, scenario $sc (callgrind, $CG_ITERS iterations after 20 warm-up)"
+	for s in $STACKS; do
+		# shellcheck disable=SC2086
+		valgrind --tool=callgrind --collect-atstart=no --toggle-collect=bench_loop \
+			--callgrind-out-file="$OUT/cg.$sc.$s" \
+			"$BENCH/bench_pam" $PAM_ARGS --scenario "$sc" --stacks "$s" \
+			--iters "$CG_ITERS" --runs 1 --warmup 20 --quiet >/dev/null 2>"$OUT/cg.$sc.$s.log" || {
+			echo "run.sh: callgrind run of stack $s ($sc) failed:" >&2
+			cat "$OUT/cg.$sc.$s.log" >&2
+			exit 1
+		}
+		ir=$(awk -v n="$CG_ITERS" '/^summary:/ { printf "%.0f", $2 / n }' "$OUT/cg.$sc.$s")
+		echo "$s $ir" >>"$OUT/ir.$sc.txt"
+		printf '   %-11s %9s Ir/iteration\n' "$s" "$ir"
+	done
+	if [ "$sc" = rotating ]; then
+		# The same stack with a 4-line config instead of the shipped
+		# commented one: separates the cost of parsing comments.
+		# shellcheck disable=SC2086
+		valgrind --tool=callgrind --collect-atstart=no --toggle-collect=bench_loop \
+			--callgrind-out-file="$OUT/cg.vpsguard-min" \
+			"$BENCH/bench_pam" --module "$MODULE" --sources "$SOURCES" --tmp "$TMPBASE" \
+			--stacks vpsguard --iters "$CG_ITERS" --runs 1 --warmup 20 --quiet \
+			>/dev/null 2>"$OUT/cg.vpsguard-min.log"
+		irmin=$(awk -v n="$CG_ITERS" '/^summary:/ { printf "%.0f", $2 / n }' "$OUT/cg.vpsguard-min")
+		printf '   %-11s %9s Ir/iteration  (vpsguard with a 4-line conf= file, no comments)\n' "vpsguard-min" "$irmin"
+	fi
+	echo "== 3.$sc wall time per authentication, scenario $sc ($RUNS runs x $ITERS iterations, interleaved)"
 	# shellcheck disable=SC2086
-	valgrind --tool=callgrind --collect-atstart=no --toggle-collect=bench_loop \
-		--callgrind-out-file="$OUT/cg.$s" \
-		"$BENCH/bench_pam" $PAM_ARGS --stacks "$s" --iters "$CG_ITERS" \
-		--runs 1 --warmup 20 --quiet >/dev/null 2>"$OUT/cg.$s.log" || {
-		echo "run.sh: callgrind run of stack $s failed:" >&2
-		cat "$OUT/cg.$s.log" >&2
-		exit 1
-	}
-	ir=$(awk -v n="$CG_ITERS" '/^summary:/ { printf "%.0f", $2 / n }' "$OUT/cg.$s")
-	echo "$s $ir" >>"$OUT/ir.txt"
-	printf '   %-11s %9s Ir/iteration\n' "$s" "$ir"
+	"$BENCH/bench_pam" $PAM_ARGS --scenario "$sc" --iters "$ITERS" --runs "$RUNS" --quiet |
+		tee "$OUT/wall.$sc.txt" | sed 's/^/   /'
+	echo
 done
-# The same stack with a 4-line config instead of the shipped commented
-# one: separates the cost of parsing comments from the rest.
-# shellcheck disable=SC2086
-valgrind --tool=callgrind --collect-atstart=no --toggle-collect=bench_loop \
-	--callgrind-out-file="$OUT/cg.vpsguard-min" \
-	"$BENCH/bench_pam" --module "$MODULE" --sources "$SOURCES" --tmp "$TMPBASE" \
-	--stacks vpsguard --iters "$CG_ITERS" --runs 1 --warmup 20 --quiet \
-	>/dev/null 2>"$OUT/cg.vpsguard-min.log"
-irmin=$(awk -v n="$CG_ITERS" '/^summary:/ { printf "%.0f", $2 / n }' "$OUT/cg.vpsguard-min")
-irdeny=$(awk '$1 == "deny" { print $2 }' "$OUT/ir.txt")
-irfl=$(awk '$1 == "faillock" { print $2 }' "$OUT/ir.txt")
-printf '   %-9s %9s Ir/iteration  (vpsguard with a 4-line conf= file, no comments: adds %d Ir over deny, %.2f x faillock'"'"'s)\n' \
-	"vpsguard-min" "$irmin" $((irmin - irdeny)) "$(awk -v a=$((irmin - irdeny)) -v b=$((irfl - irdeny)) 'BEGIN { print a / b }')"
-echo
 
-echo "== 3. wall time per failed authentication ($RUNS runs x $ITERS iterations, interleaved)"
-# shellcheck disable=SC2086
-"$BENCH/bench_pam" $PAM_ARGS --iters "$ITERS" --runs "$RUNS" --quiet | tee "$OUT/wall.txt" | sed 's/^/   /'
-echo
-
-echo "== 4. summary: what each limiter adds to one failed authentication"
-awk '
-FNR == 1 { file++ }
-file == 1 { ir[$1] = $2; next }
-file == 2 && $1 == "median" { ns[$2] = $3; next }
-END {
-	for (b = 0; b < 2; b++) {
-		base = b == 0 ? "deny" : "permit"
-		printf "   over %-6s %s\n", base, b == 0 ? \
-		    "(same stack without the limiter lines: the exact added cost)" : \
-		    "(pam_permit alone, the issue'\''s reference baseline)"
-		for (k = 0; k < 2; k++) {
-			s = k == 0 ? "vpsguard" : "faillock"
-			dir[s, b] = ir[s] - ir[base]; dns[s, b] = ns[s] - ns[base]
-			printf "     %-9s +%8d Ir  +%7.1f us\n", s, dir[s, b], dns[s, b] / 1000
+echo "== 4. summary: what each limiter adds to one authentication (ratio = vpsguard / faillock)"
+echo "   targets (issue 15, wall time): banned <= 0.5, rotating <= 0.8, success <= 1.0"
+for sc in $SCENARIOS; do
+	awk -v sc="$sc" '
+	FNR == 1 { file++ }
+	file == 1 { ir[$1] = $2; next }
+	file == 2 && $1 == "median" { ns[$2] = $3; mn[$2] = $6; next }
+	function ratio(a, b) { return b > 0 ? a / b : -1 }
+	END {
+		target = sc == "banned" ? 0.5 : sc == "rotating" ? 0.8 : 1.0
+		nl = split("vpsguard vpsguard-before", lims, " ")
+		printf "   -- %s (target %.1f)\n", sc, target
+		# "min x": the same ratio from the fastest run of each stack, the
+		# least disturbed by the host (shown, not judged).
+		printf "   %-16s %-16s %9s %9s %9s %9s %6s %6s %6s  %s\n", "added over", "limiter", "Ir", "faillock", \
+		    "us", "faillock", "Ir x", "wall x", "min x", "target (wall)"
+		nb = split("deny permit null null-lookup", bases, " ")
+		for (i = 1; i <= nb; i++) {
+			b = bases[i]
+			if (!(b in ir) || !(b in ns))
+				continue
+			for (j = 1; j <= nl; j++) {
+				l = lims[j]
+				if (!(l in ir) || !(l in ns))
+					continue
+				vi = ir[l] - ir[b]; fi = ir["faillock"] - ir[b]
+				vn = (ns[l] - ns[b]) / 1000; fn = (ns["faillock"] - ns[b]) / 1000
+				rw = ratio(vn, fn)
+				rm = ratio(mn[l] - mn[b], mn["faillock"] - mn[b])
+				verdict = b == "deny" || b == "permit" ? \
+				    (rw >= 0 && rw <= target ? "MET" : "NOT MET") : "(above the floor)"
+				printf "   %-16s %-16s %+9d %+9d %+9.1f %+9.1f %6.2f %6.2f %6.2f  %s\n", b, l, vi, fi, vn, fn, \
+				    ratio(vi, fi), rw, rm, verdict
+			}
 		}
-		ri = dir["faillock", b] > 0 ? dir["vpsguard", b] / dir["faillock", b] : -1
-		rn = dns["faillock", b] > 0 ? dns["vpsguard", b] / dns["faillock", b] : -1
-		printf "     ratio vpsguard/faillock: %.2f (instructions), %.2f (wall)  target <= 0.33: %s\n", \
-		    ri, rn, (ri >= 0 && ri <= 1/3 && rn >= 0 && rn <= 1/3) ? "MET" : "NOT MET"
-	}
-	# The floor: a module that does nothing but be loaded and read
-	# PAM_RHOST (null), and that plus the user lookup (null-lookup).
-	if ("null-lookup" in ir && "null-lookup" in ns) {
-		print "   floor (pam_null stacked the same way, linked like pam_vpsguard), over deny"
-		for (k = 0; k < 2; k++) {
-			s = k == 0 ? "null" : "null-lookup"
-			fi = ir[s] - ir["deny"]; fn = ns[s] - ns["deny"]
-			printf "     %-11s +%8d Ir  +%7.1f us  = %.2f / %.2f of what faillock adds\n", \
-			    s, fi, fn / 1000, fi / dir["faillock", 0], fn / dns["faillock", 0]
+		# The floors themselves, as a share of what faillock adds.
+		for (i = 3; i <= nb; i++) {
+			b = bases[i]
+			if (!(b in ir) || !(b in ns))
+				continue
+			printf "   floor %-12s %+9d Ir %+8.1f us over deny = %.2f (Ir) / %.2f (wall) of faillock'"'"'s\n", \
+			    b, ir[b] - ir["deny"], (ns[b] - ns["deny"]) / 1000, \
+			    ratio(ir[b] - ir["deny"], ir["faillock"] - ir["deny"]), \
+			    ratio(ns[b] - ns["deny"], ns["faillock"] - ns["deny"])
 		}
-		vi = ir["vpsguard"] - ir["null-lookup"]; fli = ir["faillock"] - ir["null-lookup"]
-		vn = ns["vpsguard"] - ns["null-lookup"]; fln = ns["faillock"] - ns["null-lookup"]
-		printf "   above the null-lookup floor: vpsguard +%d Ir +%.1f us, faillock +%d Ir +%.1f us: ratio %.2f (instructions), %.2f (wall)\n", \
-		    vi, vn / 1000, fli, fln / 1000, (fli > 0 ? vi / fli : -1), (fln > 0 ? vn / fln : -1)
-	}
-}' "$OUT/ir.txt" "$OUT/wall.txt"
+		for (j = 1; j <= nl; j++) {
+			l = lims[j]
+			if (!(l in ir) || !(l in ns))
+				continue
+			printf "RESULT scenario=%s limiter=%s target=%.2f wall_deny=%.3f wall_permit=%.3f ir_deny=%.3f ir_permit=%.3f\n", \
+			    sc, l, target, \
+			    ratio(ns[l] - ns["deny"], ns["faillock"] - ns["deny"]), \
+			    ratio(ns[l] - ns["permit"], ns["faillock"] - ns["permit"]), \
+			    ratio(ir[l] - ir["deny"], ir["faillock"] - ir["deny"]), \
+			    ratio(ir[l] - ir["permit"], ir["faillock"] - ir["permit"]) > "/dev/stderr"
+		}
+	}' "$OUT/ir.$sc.txt" "$OUT/wall.$sc.txt" 2>>"$OUT/results.txt"
+done
+echo "   targets, vpsguard / faillock added wall time (over deny and over permit must both be at or under the target):"
+awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+	printf "   %-9s %-16s wall %.2f over deny, %.2f over permit (Ir %.2f, %.2f): %s\n", v["scenario"], v["limiter"], \
+	    v["wall_deny"], v["wall_permit"], v["ir_deny"], v["ir_permit"], \
+	    (v["wall_deny"] >= 0 && v["wall_deny"] <= v["target"] && v["wall_permit"] >= 0 && \
+	     v["wall_permit"] <= v["target"]) ? "MET" : "NOT MET" }' "$OUT/results.txt"
 awk '/^RESULT/ {
 	for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 	printf "   table %8s entries: fail %.0f ns (hot) / %.0f ns (random), %.1f bytes/entry, %s procs %.2f M updates/s\n", \
@@ -150,8 +195,9 @@ END {
 }' "$OUT/table.txt"
 echo
 
-echo "== 5. where pam_vpsguard's instructions go (callgrind, inclusive Ir per failed authentication: preauth + authfail)"
-callgrind_annotate --inclusive=yes --threshold=100 "$OUT/cg.vpsguard" 2>/dev/null |
+echo "== 5. where pam_vpsguard's instructions go (callgrind, rotating scenario, inclusive Ir per failed authentication: preauth + authfail)"
+[ -f "$OUT/cg.rotating.vpsguard" ] &&
+callgrind_annotate --inclusive=yes --threshold=100 "$OUT/cg.rotating.vpsguard" 2>/dev/null |
 	awk -v n="$CG_ITERS" '
 	/^ *[0-9,]+ .*(pam_vpsguard\.so\]|\?\?\?:[a-z_0-9.]+$)/ || /_dl_relocate_object \[|dlopen@@|getpwnam_r@@|pam_vsyslog \[|__snprintf_chk \[|getc \[|memset_avx2_unaligned_erms \[/ {
 		x = $1; gsub(",", "", x); fn = $NF == "" ? $(NF-1) : $0

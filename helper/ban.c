@@ -393,7 +393,7 @@ int unban_main(int argc, const char **argv)
 {
 	struct vg_config cfg;
 	struct vg_table *t = NULL;
-	struct vg_addr a, key;
+	struct vg_addr a = { 0 }, key = { 0 };
 	const char *args[1];
 	unsigned int nargs;
 	int ret;

@@ -54,6 +54,23 @@
  *     guesses.  A full table is a normal state, never an error.
  * 11. The file is allocated (posix_fallocate) before it is published: a
  *     full /run fails creation, never a SIGBUS inside sshd later.
+ * 12. A handle maps the header page, and either every entry (full
+ *     handles: the helper, the CLI, long-lived users) or none: window
+ *     handles (vg_table_open_window(), the PAM module) read the buckets
+ *     an operation touches with pread() under the lock into a private
+ *     window and write back with pwrite() what changed before the lock
+ *     is released.  Both views are the same page cache pages, so they
+ *     mix freely.  Why: a process that lives for one connection pays
+ *     for every page it maps (mmap, one fault per page, munmap: tens of
+ *     microseconds each on a virtualised host), and a 4 MiB mapping
+ *     plus the pages of 2-4 buckets was most of the module's cost.
+ *     pread/pwrite never SIGBUS: a file that shrank under a window
+ *     handle gives a short read, and the operation fails (-EIO) without
+ *     writing anything.  Entries moved by an insert are written through
+ *     at once, step by step along the path, so a holder that dies
+ *     mid-insert leaves an entry twice at worst (as with the mapping),
+ *     never loses one.  Whole-table scans (a prefix ban's clean-up,
+ *     snapshot, stats, unban all) map the entries first.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -130,16 +147,43 @@ struct vg_table_hdr {
 _Static_assert(sizeof(struct vg_entry) == 64, "entry must be 64 bytes");
 _Static_assert(sizeof(struct vg_table_hdr) <= VG_HDR_SIZE, "header size");
 
+/* Rule 12: the buckets a window handle has read in one locked section.
+ * Chunks are never moved, so entry pointers stay valid until unlock;
+ * the first chunk is part of the handle, the others are allocated on
+ * demand, up to VG_WIN_CHUNKS: more than one operation can touch (two
+ * breadth-first searches of VG_SEARCH entries, a few lookups). */
+#define VG_WIN_CHUNK	8u	/* buckets per chunk */
+#define VG_WIN_CHUNKS	24u
+
+struct win_chunk {
+	uint32_t idx[VG_WIN_CHUNK];
+	struct vg_entry cur[VG_WIN_CHUNK][VG_BUCKET];
+	struct vg_entry orig[VG_WIN_CHUNK][VG_BUCKET];	/* as read */
+};
+
+struct win {
+	uint32_t n;		/* buckets read since lock() */
+	int err;		/* a read failed: write nothing back */
+	struct win_chunk *more[VG_WIN_CHUNKS - 1];
+	struct vg_entry scratch[VG_BUCKET];	/* stands in for a failed read */
+	struct win_chunk first;
+};
+
 struct vg_table {
 	struct vg_table_hdr *hdr;
-	struct vg_entry *ent;
-	size_t map_len;
+	struct vg_entry *ent;	/* NULL: window handle (rule 12) */
+	size_t map_len;		/* of the mapping at hdr */
+	size_t ent_len;		/* entries mapped apart from hdr, or 0 */
+	uint64_t file_len;
+	int fd;			/* window handles: pread/pwrite; else -1 */
 	uint32_t n;
 	uint32_t nb;		/* buckets: n / VG_BUCKET (a rest is unused) */
 	bool ro;
+	uid_t euid;		/* who must own the directory and the file */
 	dev_t dev;		/* the file mapped, to notice a replacement */
 	ino_t ino;
 	char path[VG_PATH_MAX];
+	struct win win;		/* last: only window handles touch it */
 };
 
 vg_time_t vg_now(void)
@@ -163,7 +207,7 @@ static uint64_t file_size_for(uint32_t n)
 }
 
 /* Rule 1: the directory must be ours and closed to others. */
-static int check_dir(const char *path, bool create)
+static int check_dir(const char *path, bool create, uid_t euid)
 {
 	char dir[PATH_MAX];
 	char *slash;
@@ -184,28 +228,62 @@ static int check_dir(const char *path, bool create)
 		if (lstat(dir, &st) != 0)
 			return -errno;
 	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	if (!S_ISDIR(st.st_mode) || st.st_uid != euid ||
 	    (st.st_mode & 022))
 		return -EACCES;
 	return 0;
 }
 
-static int check_fd(int fd, struct stat *st)
+static int check_fd(int fd, struct stat *st, uid_t euid)
 {
 	if (fstat(fd, st) != 0)
 		return -errno;
-	if (!S_ISREG(st->st_mode) || st->st_uid != geteuid() ||
+	if (!S_ISREG(st->st_mode) || st->st_uid != euid ||
 	    (st->st_mode & 077))
 		return -EACCES;
 	return 0;
 }
 
+/* Rule 3's identity of a table: the header's first fields, copied.  A
+ * copy of the whole header would do, but the header is 64-byte aligned
+ * (its entries), which a copy on the stack need not be (sanitisers and
+ * some ABIs do not honour it). */
+struct hdr_id {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t hdr_size;
+	uint32_t entry_size;
+	uint32_t nentries;
+	uint32_t mutex_size;
+	uint64_t file_size;
+};
+
+_Static_assert(offsetof(struct vg_table_hdr, version) ==
+	       offsetof(struct hdr_id, version) &&
+	       offsetof(struct vg_table_hdr, nentries) ==
+	       offsetof(struct hdr_id, nentries) &&
+	       offsetof(struct vg_table_hdr, mutex_size) ==
+	       offsetof(struct hdr_id, mutex_size) &&
+	       offsetof(struct vg_table_hdr, file_size) ==
+	       offsetof(struct hdr_id, file_size), "hdr_id mirrors the header");
+
+/* From a mapping: the magic first, with acquire (it is published last). */
+static void hdr_id_of(const struct vg_table_hdr *h, struct hdr_id *id)
+{
+	id->magic = atomic_load_explicit(&h->magic, memory_order_acquire);
+	id->version = h->version;
+	id->hdr_size = h->hdr_size;
+	id->entry_size = h->entry_size;
+	id->nentries = h->nentries;
+	id->mutex_size = h->mutex_size;
+	id->file_size = h->file_size;
+}
+
 /* Rule 3.  size 0 accepts any entry count. */
-static int check_hdr(const struct vg_table_hdr *h, uint32_t size,
+static int check_hdr(const struct hdr_id *h, uint32_t size,
 		     const struct stat *st)
 {
-	if (atomic_load_explicit(&h->magic, memory_order_acquire) !=
-	    VG_TABLE_MAGIC || h->version != VG_TABLE_VERSION ||
+	if (h->magic != VG_TABLE_MAGIC || h->version != VG_TABLE_VERSION ||
 	    h->hdr_size != VG_HDR_SIZE ||
 	    h->entry_size != sizeof(struct vg_entry) ||
 	    h->mutex_size != sizeof(pthread_mutex_t))
@@ -220,17 +298,23 @@ static int check_hdr(const struct vg_table_hdr *h, uint32_t size,
 	return 0;
 }
 
-static int map_fd(struct vg_table *t, int fd, size_t len, bool ro)
+/* The whole file (full handle), or its header page only (window).
+ * h is the header as read and checked: the mapping may change under
+ * us, the entry count we index with must not. */
+static int map_fd(struct vg_table *t, int fd, const struct hdr_id *h,
+		  bool ro, bool full)
 {
+	size_t len = full ? h->file_size : VG_HDR_SIZE;
 	void *p = mmap(NULL, len, ro ? PROT_READ : PROT_READ | PROT_WRITE,
 		       MAP_SHARED, fd, 0);
 
 	if (p == MAP_FAILED)
 		return -errno;
 	t->hdr = p;
-	t->ent = (struct vg_entry *)((char *)p + VG_HDR_SIZE);
+	t->ent = full ? (struct vg_entry *)((char *)p + VG_HDR_SIZE) : NULL;
 	t->map_len = len;
-	t->n = t->hdr->nentries;
+	t->file_len = h->file_size;
+	t->n = h->nentries;
 	t->nb = t->n / VG_BUCKET;
 	t->ro = ro;
 	return 0;
@@ -313,19 +397,61 @@ out:
 	return ret;
 }
 
-/* Open an existing file and validate it; *why gets a reason to rebuild. */
-static int try_open(struct vg_table *t, uint32_t size, bool ro)
+/* A window handle maps the header page straight away (fstat said it is
+ * there: rule 3) and checks a copy of it, one system call less than
+ * pread() + mmap() (each is microseconds in a VM, per connection).  It
+ * keeps the fd for its reads and writes. */
+static int open_window(struct vg_table *t, int fd, uint32_t size, bool ro,
+		       const struct stat *st)
 {
-	struct vg_table_hdr h;
+	struct hdr_id h;
+	/* Populated: the page is read at once anyway, and a fault is one
+	 * more exit to the hypervisor on a VM. */
+	void *p = mmap(NULL, VG_HDR_SIZE, ro ? PROT_READ :
+		       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		       fd, 0);
+	int ret;
+
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	hdr_id_of(p, &h);
+	ret = check_hdr(&h, size, st);
+	if (ret) {
+		munmap(p, VG_HDR_SIZE);
+		close(fd);
+		return ret;
+	}
+	t->hdr = p;
+	t->ent = NULL;
+	t->map_len = VG_HDR_SIZE;
+	t->file_len = h.file_size;
+	t->n = h.nentries;
+	t->nb = t->n / VG_BUCKET;
+	t->ro = ro;
+	t->dev = st->st_dev;
+	t->ino = st->st_ino;
+	t->fd = fd;
+	return 0;
+}
+
+/* Open an existing file and validate it. */
+static int try_open(struct vg_table *t, uint32_t size, bool ro, bool full)
+{
+	struct hdr_id h;	/* the file's first bytes, as they are */
 	struct stat st;
 	int fd, ret;
 
 	fd = open(t->path, (ro ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	ret = check_fd(fd, &st);
+	ret = check_fd(fd, &st, t->euid);
 	if (ret)
 		goto out;
+	if (!full && (uint64_t)st.st_size >= VG_HDR_SIZE)
+		return open_window(t, fd, size, ro, &st);
 	if ((uint64_t)st.st_size < sizeof(h) ||
 	    pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
 		ret = -EBADMSG;
@@ -334,30 +460,50 @@ static int try_open(struct vg_table *t, uint32_t size, bool ro)
 	ret = check_hdr(&h, size, &st);
 	if (ret)
 		goto out;
-	ret = map_fd(t, fd, h.file_size, ro);
+	ret = map_fd(t, fd, &h, ro, full);
 	t->dev = st.st_dev;
 	t->ino = st.st_ino;
+	if (ret == 0 && !full) {
+		t->fd = fd;
+		return 0;
+	}
 out:
 	close(fd);
 	return ret;
 }
 
-int vg_table_open(struct vg_table **tp, const char *path, uint32_t size,
-		  bool create)
+/* Not calloc: the window's chunk is only written as it is used, and
+ * zeroing 8 KB per open would touch pages for nothing. */
+static struct vg_table *new_handle(const char *path, uid_t euid)
 {
+	struct vg_table *t = malloc(sizeof(*t));
+
+	if (!t)
+		return NULL;
+	memset(t, 0, offsetof(struct vg_table, win));
+	memset(&t->win, 0, offsetof(struct win, first));
+	t->fd = -1;
+	t->euid = euid;
+	strcpy(t->path, path);	/* length checked by the caller */
+	return t;
+}
+
+static int open_rw(struct vg_table **tp, const char *path, uint32_t size,
+		   bool create, bool full)
+{
+	uid_t euid = geteuid();	/* once: a system call is microseconds */
 	struct vg_table *t;
 	int ret, tries;
 
 	*tp = NULL;
-	ret = check_dir(path, create);
+	ret = check_dir(path, create, euid);
 	if (ret)
 		return ret;
-	t = calloc(1, sizeof(*t));
+	t = new_handle(path, euid);
 	if (!t)
 		return -ENOMEM;
-	strcpy(t->path, path);	/* length checked by check_dir() */
 	for (tries = 0; tries < 3; tries++) {
-		ret = try_open(t, size, false);
+		ret = try_open(t, size, false, full);
 		if (ret == 0 || !create || size == 0)
 			break;
 		if (ret == -ENOENT) {
@@ -384,6 +530,18 @@ int vg_table_open(struct vg_table **tp, const char *path, uint32_t size,
 	return 0;
 }
 
+int vg_table_open(struct vg_table **tp, const char *path, uint32_t size,
+		  bool create)
+{
+	return open_rw(tp, path, size, create, true);
+}
+
+int vg_table_open_window(struct vg_table **tp, const char *path,
+			 uint32_t size, bool create)
+{
+	return open_rw(tp, path, size, create, false);
+}
+
 int vg_table_open_ro(struct vg_table **tp, const char *path)
 {
 	struct vg_table *t;
@@ -392,11 +550,10 @@ int vg_table_open_ro(struct vg_table **tp, const char *path)
 	*tp = NULL;
 	if (strlen(path) >= VG_PATH_MAX)
 		return -ENAMETOOLONG;
-	t = calloc(1, sizeof(*t));
+	t = new_handle(path, geteuid());
 	if (!t)
 		return -ENOMEM;
-	strcpy(t->path, path);
-	ret = try_open(t, 0, true);
+	ret = try_open(t, 0, true, true);
 	if (ret) {
 		free(t);
 		return ret;
@@ -410,12 +567,14 @@ int vg_table_open_ro(struct vg_table **tp, const char *path)
  * directory: the window between the two is not an attacker's.) */
 bool vg_table_stale(const struct vg_table *t)
 {
+	struct hdr_id id;
 	struct stat st;
 
 	if (stat(t->path, &st) != 0 || st.st_dev != t->dev ||
-	    st.st_ino != t->ino || (uint64_t)st.st_size != t->map_len)
+	    st.st_ino != t->ino || (uint64_t)st.st_size != t->file_len)
 		return true;
-	return check_hdr(t->hdr, t->n, &st) != 0;
+	hdr_id_of(t->hdr, &id);
+	return check_hdr(&id, t->n, &st) != 0;
 }
 
 bool vg_table_log_permit(struct vg_table *t, enum vg_log_kind kind,
@@ -450,8 +609,162 @@ void vg_table_close(struct vg_table *t)
 {
 	if (!t)
 		return;
+	if (t->ent_len)
+		munmap(t->ent, t->ent_len);
 	munmap(t->hdr, t->map_len);
+	if (t->fd >= 0)
+		close(t->fd);
+	for (uint32_t i = 0; i + 1 < VG_WIN_CHUNKS; i++)
+		free(t->win.more[i]);
 	free(t);
+}
+
+/* Rule 12: map every entry of a window handle, for a whole-table scan.
+ * The size was checked at open and by vg_table_stale(); a window with
+ * reads pending must be written back first (win_flush). */
+static int map_entries(struct vg_table *t)
+{
+	void *p;
+
+	if (t->ent)
+		return 0;
+	p = mmap(NULL, t->file_len - VG_HDR_SIZE, t->ro ? PROT_READ :
+		 PROT_READ | PROT_WRITE, MAP_SHARED, t->fd, VG_HDR_SIZE);
+	if (p == MAP_FAILED)
+		return -errno;
+	t->ent = p;
+	t->ent_len = t->file_len - VG_HDR_SIZE;
+	return 0;
+}
+
+/* --- the window (rule 12) ---------------------------------------------- */
+
+static off_t bucket_off(uint32_t b)
+{
+	return (off_t)VG_HDR_SIZE + (off_t)b * VG_BUCKET *
+	       (off_t)sizeof(struct vg_entry);
+}
+
+static struct win_chunk *win_chunk(struct win *w, uint32_t k)
+{
+	return k == 0 ? &w->first : w->more[k - 1];
+}
+
+/* Bucket b as read in this locked section (read now if it was not).
+ * On a failed read, a zeroed stand-in whose writes are discarded, and
+ * the operation fails at unlock(). */
+static struct vg_entry *win_bucket(struct vg_table *t, uint32_t b)
+{
+	struct win *w = &t->win;
+	struct win_chunk *c;
+	uint32_t k, i;
+	ssize_t got;
+
+	for (k = 0; k < w->n; k++) {
+		c = win_chunk(w, k / VG_WIN_CHUNK);
+		if (c->idx[k % VG_WIN_CHUNK] == b)
+			return c->cur[k % VG_WIN_CHUNK];
+	}
+	if (w->err || w->n >= VG_WIN_CHUNK * VG_WIN_CHUNKS)
+		goto fail;
+	k = w->n / VG_WIN_CHUNK;
+	i = w->n % VG_WIN_CHUNK;
+	if (k > 0 && !w->more[k - 1]) {
+		w->more[k - 1] = malloc(sizeof(struct win_chunk));
+		if (!w->more[k - 1]) {
+			w->err = -ENOMEM;
+			goto fail;
+		}
+	}
+	c = win_chunk(w, k);
+	got = pread(t->fd, c->cur[i], sizeof(c->cur[i]), bucket_off(b));
+	if (got != (ssize_t)sizeof(c->cur[i])) {
+		w->err = got < 0 ? -errno : -EIO;
+		goto fail;
+	}
+	memcpy(c->orig[i], c->cur[i], sizeof(c->orig[i]));
+	c->idx[i] = b;
+	w->n++;
+	return c->cur[i];
+fail:
+	if (!w->err)
+		w->err = -ENOSPC;
+	memset(w->scratch, 0, sizeof(w->scratch));
+	return w->scratch;
+}
+
+/* Write back the entries of bucket k that changed since they were read
+ * (one pwrite from the first changed to the last). */
+static int win_write(struct vg_table *t, uint32_t k)
+{
+	struct win_chunk *c = win_chunk(&t->win, k / VG_WIN_CHUNK);
+	uint32_t i = k % VG_WIN_CHUNK, lo = VG_BUCKET, hi = 0;
+	size_t len;
+
+	for (uint32_t j = 0; j < VG_BUCKET; j++)
+		if (memcmp(&c->cur[i][j], &c->orig[i][j],
+			   sizeof(struct vg_entry))) {
+			if (lo == VG_BUCKET)
+				lo = j;
+			hi = j;
+		}
+	if (lo == VG_BUCKET)
+		return 0;
+	len = (hi - lo + 1) * sizeof(struct vg_entry);
+	if (pwrite(t->fd, &c->cur[i][lo], len, bucket_off(c->idx[i]) +
+		   (off_t)(lo * sizeof(struct vg_entry))) != (ssize_t)len)
+		return -EIO;
+	memcpy(&c->orig[i][lo], &c->cur[i][lo], len);
+	return 0;
+}
+
+/* Everything read since lock(), written back and forgotten. */
+static int win_flush(struct vg_table *t)
+{
+	struct win *w = &t->win;
+	int ret = w->err;
+
+	for (uint32_t k = 0; k < w->n && ret == 0; k++)
+		ret = win_write(t, k);
+	w->n = 0;
+	w->err = 0;
+	return ret;
+}
+
+/* An entry moved by make_room(): written through at once (rule 12). */
+static void win_sync(struct vg_table *t, uint32_t slot)
+{
+	struct win *w = &t->win;
+	uint32_t b = slot / VG_BUCKET, j = slot % VG_BUCKET;
+
+	if (t->ent || w->err)
+		return;
+	for (uint32_t k = 0; k < w->n; k++) {
+		struct win_chunk *c = win_chunk(w, k / VG_WIN_CHUNK);
+		uint32_t i = k % VG_WIN_CHUNK;
+
+		if (c->idx[i] != b)
+			continue;
+		if (pwrite(t->fd, &c->cur[i][j], sizeof(struct vg_entry),
+			   bucket_off(b) + (off_t)(j * sizeof(struct vg_entry)))
+		    != (ssize_t)sizeof(struct vg_entry))
+			w->err = -EIO;
+		else
+			c->orig[i][j] = c->cur[i][j];
+		return;
+	}
+}
+
+/* The VG_BUCKET entries of bucket b, and entry `slot`, in whichever
+ * view the handle has. */
+static struct vg_entry *bucket(struct vg_table *t, uint32_t b)
+{
+	return t->ent ? &t->ent[b * VG_BUCKET] : win_bucket(t, b);
+}
+
+static struct vg_entry *slot_at(struct vg_table *t, uint32_t i)
+{
+	return &bucket(t, i / VG_BUCKET)[i % VG_BUCKET];
 }
 
 uint32_t vg_table_size(const struct vg_table *t)
@@ -474,6 +787,8 @@ static int lock(struct vg_table *t)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
+	t->win.n = 0;
+	t->win.err = 0;
 	rc = pthread_mutex_clocklock(&t->hdr->lock, CLOCK_MONOTONIC, &ts);
 	if (rc == EOWNERDEAD) {
 		/* The holder died mid-update: its one entry may be half
@@ -487,9 +802,14 @@ static int lock(struct vg_table *t)
 	return -rc;
 }
 
-static void unlock(struct vg_table *t)
+/* A window handle writes back first: 0, or why the changes of this
+ * section were not (all) written. */
+static int unlock(struct vg_table *t)
 {
+	int ret = t->ent ? 0 : win_flush(t);
+
 	pthread_mutex_unlock(&t->hdr->lock);
+	return ret;
 }
 
 /* --- entries ---------------------------------------------------------- */
@@ -722,7 +1042,7 @@ static struct vg_entry *lookup(struct vg_table *t, const struct vg_key *k)
 
 	key_buckets(t, k, b);
 	for (int j = 0; j < 2; j++) {
-		struct vg_entry *e = &t->ent[b[j] * VG_BUCKET];
+		struct vg_entry *e = bucket(t, b[j]);
 
 		for (uint32_t i = 0; i < VG_BUCKET; i++)
 			if (key_match(&e[i], k))
@@ -761,7 +1081,7 @@ static struct vg_entry *make_room(struct vg_table *t,
 		for (uint32_t i = 0; i < VG_BUCKET; i++)
 			n[nn++] = (struct node){ b[j] * VG_BUCKET + i, -1 };
 	for (int16_t i = 0; i < nn; i++) {
-		struct vg_entry *e = &t->ent[n[i].slot];
+		struct vg_entry *e = slot_at(t, n[i].slot);
 		enum keep k = keep_of(e, c, now);
 		uint32_t alt;
 
@@ -784,20 +1104,26 @@ static struct vg_entry *make_room(struct vg_table *t,
 	}
 	if (best < 0)
 		return NULL;
-	if (valid_entry(&t->ent[n[best].slot])) {
-		if (t->ent[n[best].slot].kind == VG_KIND_PREFIX &&
+	if (valid_entry(slot_at(t, n[best].slot))) {
+		if (slot_at(t, n[best].slot)->kind == VG_KIND_PREFIX &&
 		    t->hdr->prefix_entries)
 			t->hdr->prefix_entries--;
 		atomic_fetch_add(&t->hdr->evictions_total, 1);
 	} else {
 		t->hdr->used++;
 	}
-	/* Move each entry on the path one step towards the room found. */
-	for (int16_t i = best; n[i].parent >= 0; i = n[i].parent)
-		t->ent[n[i].slot] = t->ent[n[n[i].parent].slot];
+	/* Move each entry on the path one step towards the room found,
+	 * the room first: a holder that dies here leaves an entry twice,
+	 * never loses one (window handles write each step through). */
+	for (int16_t i = best; n[i].parent >= 0; i = n[i].parent) {
+		struct vg_entry *dst = slot_at(t, n[i].slot);
+
+		*dst = *slot_at(t, n[n[i].parent].slot);
+		win_sync(t, n[i].slot);
+	}
 	for (; n[best].parent >= 0; best = n[best].parent)
 		;
-	return &t->ent[n[best].slot];
+	return slot_at(t, n[best].slot);
 }
 
 static struct vg_entry *insert(struct vg_table *t, const struct vg_config *c,
@@ -904,7 +1230,10 @@ static struct vg_entry *route(struct vg_table *t, const struct vg_config *c,
 
 	if (e)
 		return e;
-	if (has_ok)
+	/* Overflow entries are only made after note_overflow() below, so
+	 * while the table never overflowed there is none to look for (two
+	 * bucket reads saved per new source in a window handle). */
+	if (has_ok && t->hdr->fill_at_overflow != 0)
 		o = lookup(t, &ok);
 	if (create) {
 		e = insert(t, c, &sk, now);
@@ -1028,8 +1357,7 @@ int vg_table_preauth(struct vg_table *t, const struct vg_config *c,
 	result(r, e, c, now, v);
 	if (r && v == VG_ALLOW)
 		r->slot = add_time(now, c->inflight_timeout);
-	unlock(t);
-	return 0;
+	return unlock(t);
 }
 
 static uint64_t start_ban(struct vg_table *t, struct vg_entry *e,
@@ -1069,10 +1397,12 @@ static bool in_prefix(const struct vg_entry *e, const struct vg_addr *net)
  * the threshold the prefix is banned as one entry, and the sources the
  * prefix ban now covers give their entries back.  That scan is the one
  * O(table.size) step, once per prefix ban, which takes threshold x
- * maxretry failed passwords to cause. */
-static void count_prefix(struct vg_table *t, const struct vg_config *c,
-			 const struct vg_entry *src, vg_time_t now,
-			 struct vg_result *r)
+ * maxretry failed passwords to cause.  A window handle writes back
+ * what it has and maps the entries for it (rule 12).  0, or the error
+ * of that write-back. */
+static int count_prefix(struct vg_table *t, const struct vg_config *c,
+			const struct vg_entry *src, vg_time_t now,
+			struct vg_result *r)
 {
 	unsigned int need = src->family == VG_FAMILY_V4 ? c->aggregate_v4 :
 			    c->aggregate_v6;
@@ -1080,28 +1410,42 @@ static void count_prefix(struct vg_table *t, const struct vg_config *c,
 	struct vg_key pk;
 	struct vg_entry *p;
 	uint32_t members;
+	vg_time_t until;
+	int ret = 0;
 
 	vg_entry_addr(src, &a);
 	if (need == 0 || src->kind != VG_KIND_SOURCE ||
 	    !prefix_key(&a, agg_bits(&a), VG_KIND_PREFIX, &pk) ||
 	    pk.a.prefix >= a.prefix)
-		return;
+		return 0;
 	p = lookup(t, &pk);
 	if (!p)
 		p = insert(t, c, &pk, now);
 	if (!p)
-		return;		/* a hint only: no room, no aggregation */
+		return 0;	/* a hint only: no room, no aggregation */
 	vg_entry_refresh(p, c, now);
 	p->last_seen = now;
 	if (vg_entry_banned(p, now))
-		return;
+		return 0;
 	if (p->failures < VG_COUNT_MAX)
 		p->failures++;
 	p->last_fail = now;
 	if (p->failures < need)
-		return;
+		return 0;
 	members = p->failures;
 	start_ban(t, p, c, now);
+	until = p->banned_until;
+	if (r) {
+		r->prefix_banned = pk.a;
+		r->prefix_members = members;
+	}
+	if (!t->ent) {
+		/* p and every window pointer die here. */
+		ret = win_flush(t);
+		if (ret || map_entries(t) != 0)
+			return ret;	/* the ban stands, the clean-up
+					 * (room only) waits for the next */
+	}
 	for (uint32_t i = 0; i < t->nb * VG_BUCKET; i++) {
 		struct vg_entry *e = &t->ent[i];
 
@@ -1109,13 +1453,10 @@ static void count_prefix(struct vg_table *t, const struct vg_config *c,
 			continue;
 		vg_entry_refresh(e, c, now);
 		if (!e->inflight && !vg_entry_trusted(e, c, now) &&
-		    e->banned_until <= p->banned_until)
+		    e->banned_until <= until)
 			drop_entry(t, e);
 	}
-	if (r) {
-		r->prefix_banned = pk.a;
-		r->prefix_members = members;
-	}
+	return 0;
 }
 
 int vg_table_fail(struct vg_table *t, const struct vg_config *c,
@@ -1167,12 +1508,14 @@ out:
 	if (prefix) {
 		/* Last: it may drop e itself. */
 		saved = *e;
-		count_prefix(t, c, &saved, now, r);
+		ret = count_prefix(t, c, &saved, now, r);
 	}
-	unlock(t);
-	if (v == VG_BANNED_NOW)
+	f = (uint32_t)unlock(t);	/* reused: the write-back's error */
+	if (f != 0 && ret == 0)
+		ret = (int)f;
+	if (v == VG_BANNED_NOW && ret == 0)
 		notify(t);
-	return 0;
+	return ret;
 }
 
 int vg_table_success(struct vg_table *t, const struct vg_config *c,
@@ -1211,8 +1554,7 @@ int vg_table_success_slot(struct vg_table *t, const struct vg_config *c,
 	e->last_success = now;
 	e->last_seen = now;
 out:
-	unlock(t);
-	return 0;
+	return unlock(t);
 }
 
 int vg_table_release(struct vg_table *t, const struct vg_config *c,
@@ -1233,8 +1575,7 @@ int vg_table_release_slot(struct vg_table *t, const struct vg_config *c,
 	e = route(t, c, key, now, false);
 	vg_entry_refresh(e, c, now);
 	give_back(e, slot, now);
-	unlock(t);
-	return 0;
+	return unlock(t);
 }
 
 int vg_table_check(struct vg_table *t, const struct vg_config *c,
@@ -1265,8 +1606,7 @@ int vg_table_check(struct vg_table *t, const struct vg_config *c,
 	result(r, p ? p : e, c, now, v);
 	if (r)
 		r->trusted = trusted;
-	unlock(t);
-	return 0;
+	return unlock(t);
 }
 
 /* User counters: the key is a keyed hash of the name, so the table
@@ -1320,8 +1660,8 @@ int vg_table_user_over(struct vg_table *t, const struct vg_config *c,
 	vg_entry_refresh(&t->hdr->user_overflow, c, now);
 	if (!e && t->hdr->user_overflow.failures >= c->totp_maxfail)
 		over = 1;
-	unlock(t);
-	return over;
+	ret = unlock(t);
+	return ret ? ret : over;
 }
 
 int vg_table_user_fail(struct vg_table *t, const struct vg_config *c,
@@ -1342,8 +1682,7 @@ int vg_table_user_fail(struct vg_table *t, const struct vg_config *c,
 	e->last_seen = now;
 	if (count)
 		*count = e->failures;
-	unlock(t);
-	return 0;
+	return unlock(t);
 }
 
 int vg_table_ban(struct vg_table *t, const struct vg_config *c,
@@ -1374,7 +1713,8 @@ int vg_table_ban(struct vg_table *t, const struct vg_config *c,
 	e->last_seen = now;
 	atomic_fetch_add(&t->hdr->bans_total, 1);
 out:
-	unlock(t);
+	if (unlock(t) != 0 && ret == 0)
+		ret = -EIO;
 	if (ret == 0)
 		notify(t);
 	return ret;
@@ -1416,7 +1756,8 @@ int vg_table_unban(struct vg_table *t, const struct vg_addr *key)
 		lift(e);
 	else
 		ret = -ENOENT;
-	unlock(t);
+	if (unlock(t) != 0 && ret == 0)
+		ret = -EIO;
 	if (ret == 0)
 		notify(t);
 	return ret;
@@ -1424,8 +1765,10 @@ int vg_table_unban(struct vg_table *t, const struct vg_addr *key)
 
 int vg_table_unban_all(struct vg_table *t)
 {
-	int ret = lock(t);
+	int ret = map_entries(t);
 
+	if (ret == 0)
+		ret = lock(t);
 	if (ret)
 		return ret;
 	for (uint32_t i = 0; i < t->nb * VG_BUCKET; i++)
@@ -1476,7 +1819,8 @@ int vg_table_restore(struct vg_table *t, const struct vg_entry *saved)
 	if (saved->last_seen > e->last_seen)
 		e->last_seen = saved->last_seen;
 out:
-	unlock(t);
+	if (unlock(t) != 0 && ret == 0)
+		ret = -EIO;
 	return ret;
 }
 
@@ -1503,6 +1847,10 @@ int vg_table_lookup(struct vg_table *t, const struct vg_addr *key,
 		    struct vg_entry *out)
 {
 	struct vg_key k = source_key(key);
+	int ret = map_entries(t);
+
+	if (ret)
+		return ret;
 
 	if (lookup_copy(t, &k, out) == 0)
 		return 0;
@@ -1513,6 +1861,10 @@ int vg_table_lookup(struct vg_table *t, const struct vg_addr *key,
 long vg_table_snapshot(struct vg_table *t, struct vg_entry *out, size_t max)
 {
 	size_t k = 0;
+	int ret = map_entries(t);
+
+	if (ret)
+		return ret;
 
 	for (uint32_t i = 0; i < t->nb * VG_BUCKET && k < max; i++) {
 		out[k] = t->ent[i];
@@ -1538,6 +1890,8 @@ void vg_table_stats(struct vg_table *t, const struct vg_config *c,
 	s->fill_at_overflow = t->hdr->fill_at_overflow;
 	s->overflow_banned = vg_entry_banned(&o, now);
 	s->size = t->n;
+	if (map_entries(t) != 0)
+		return;		/* the header's figures only */
 	for (uint32_t i = 0; i < t->nb * VG_BUCKET; i++) {
 		struct vg_entry e = t->ent[i];
 

@@ -84,6 +84,13 @@ struct vg_table_stats {
  * may not use it, -ENOENT if missing and !create, -EBADMSG corrupt. */
 int vg_table_open(struct vg_table **t, const char *path, uint32_t size,
 		  bool create);
+/* The same, for a process that makes a few operations and exits (the
+ * PAM module in sshd): only the header page is mapped; operations read
+ * and write the buckets they touch with pread/pwrite (table.c, rule 12),
+ * and whole-table scans map the entries on first use.  Same results,
+ * same file, mixes with full handles. */
+int vg_table_open_window(struct vg_table **t, const char *path,
+			 uint32_t size, bool create);
 /* Read-only view for status/list: no lock taken, never writes. */
 int vg_table_open_ro(struct vg_table **t, const char *path);
 void vg_table_close(struct vg_table *t);

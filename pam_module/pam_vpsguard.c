@@ -273,8 +273,10 @@ static int get_table(struct request *rq, bool create, struct vg_table **t)
 		vg_table_close(c->t);
 		c->t = NULL;
 	}
-	ret = vg_table_open(&c->t, c->cfg.table_path, c->cfg.table_size,
-			    create);
+	/* A window handle: this process makes a few operations and exits,
+	 * and mapping the whole table costs more than all of them. */
+	ret = vg_table_open_window(&c->t, c->cfg.table_path,
+				   c->cfg.table_size, create);
 	if (ret)
 		return ret;
 	*t = c->t;

@@ -17,6 +17,19 @@
 
 #include "policy.h"
 
+/* Every test runs twice: with full handles (the helper, the CLI) and
+ * with window handles (the PAM module: pread/pwrite of the buckets
+ * touched, table.c rule 12).  Both must give the same results. */
+static bool g_window;
+
+static int open_either(struct vg_table **t, const char *path, uint32_t n,
+		       bool create)
+{
+	return g_window ? vg_table_open_window(t, path, n, create) :
+			  vg_table_open(t, path, n, create);
+}
+#define vg_table_open open_either
+
 struct fx {
 	char dir[64];
 	char path[128];
@@ -944,6 +957,58 @@ static void t_killed_holding_lock(void **state)
 	close(p[1]);
 }
 
+/* Window and full handles on one file see each other's writes at once
+ * (the same page cache pages), both ways. */
+static void t_window_and_full_mix(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("198.51.100.20");
+	struct vg_table *w, *m;
+	struct vg_result r;
+
+	assert_int_equal(vg_table_open_window(&w, f->path, 1024, false), 0);
+	assert_int_equal(vg_table_open(&m, f->path, 1024, false), 0);
+	for (int i = 0; i < 4; i++) {
+		struct vg_table *t = i % 2 ? m : w;
+
+		assert_int_equal(vg_table_preauth(t, &f->c, &a, 1000, &r), 0);
+		assert_int_equal(r.verdict, VG_ALLOW);
+		assert_int_equal(vg_table_fail(t, &f->c, &a, 1, 1000, &r), 0);
+		assert_int_equal(r.failures, i + 1);
+	}
+	assert_int_equal(vg_table_preauth(w, &f->c, &a, 1000, &r), 0);
+	assert_int_equal(vg_table_fail(w, &f->c, &a, 1, 1000, &r), 0);
+	assert_int_equal(r.verdict, VG_BANNED_NOW);
+	assert_int_equal(vg_table_check(m, &f->c, &a, 1001, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_BANNED);
+	assert_int_equal(vg_table_unban(m, &a), 0);
+	assert_int_equal(vg_table_check(w, &f->c, &a, 1001, &r), 0);
+	assert_int_equal(r.verdict, VG_ALLOW);
+	vg_table_close(w);
+	vg_table_close(m);
+}
+
+/* A window handle on a file cut short under it (rule 12): the read of
+ * a bucket past the end fails, the operation says so, nothing is
+ * written (the file does not grow back) and nothing faults. */
+static void t_window_file_shrunk(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("198.51.100.21");
+	struct vg_table *w;
+	struct vg_result r;
+	struct stat st;
+
+	assert_int_equal(vg_table_open_window(&w, f->path, 1024, false), 0);
+	assert_int_equal(truncate(f->path, VG_HDR_SIZE), 0);
+	assert_true(vg_table_stale(w));
+	assert_int_equal(vg_table_preauth(w, &f->c, &a, 1000, &r), -EIO);
+	assert_int_equal(vg_table_fail(w, &f->c, &a, 1, 1000, &r), -EIO);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_size, VG_HDR_SIZE);
+	vg_table_close(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -973,8 +1038,17 @@ int main(void)
 		T(t_concurrent_preauth_limit),
 		T(t_killed_between_preauth_and_authfail),
 		T(t_killed_holding_lock),
+		T(t_window_and_full_mix),
+		T(t_window_file_shrunk),
 	};
 
+	int failed;
+
 	vg_log_set(NULL, NULL);
-	return cmocka_run_group_tests_name("table", tests, NULL, NULL);
+	failed = cmocka_run_group_tests_name("table (full handles)", tests,
+					     NULL, NULL);
+	g_window = true;
+	failed += cmocka_run_group_tests_name("table (window handles)",
+					      tests, NULL, NULL);
+	return failed;
 }

@@ -1868,9 +1868,12 @@ long vg_table_snapshot(struct vg_table *t, struct vg_entry *out, size_t max)
 
 	for (uint32_t i = 0; i < t->nb * VG_BUCKET && k < max; i++) {
 		out[k] = t->ent[i];
+		/* A prefix entry that never banned is only a counter of
+		 * banned sources, not an address anyone acts on. */
 		if (valid_entry(&out[k]) &&
 		    (out[k].kind == VG_KIND_SOURCE ||
-		     out[k].kind == VG_KIND_PREFIX))
+		     (out[k].kind == VG_KIND_PREFIX &&
+		      (out[k].ban_count || out[k].banned_until))))
 			k++;
 	}
 	return (long)k;

@@ -216,8 +216,9 @@ int vg_table_unban_all(struct vg_table *t);
  * win, so restoring twice, or over live data, changes nothing. */
 int vg_table_restore(struct vg_table *t, const struct vg_entry *saved);
 
-/* Copy out the entries that stand for addresses (sources and prefixes;
- * not overflow counters nor user counters).  Lock-free: each copy is of
+/* Copy out the entries that stand for addresses (sources, and prefixes
+ * that are or were banned; not the counters behind them, overflow
+ * levels nor user counters).  Lock-free: each copy is of
  * one moment, and an entry being moved between its two buckets may be
  * seen twice or missed.  Returns the number written (at most max), or
  * -errno. */

@@ -284,7 +284,7 @@ static struct {
 	size_t n;
 } drops;
 
-static int elem_cmp(const void *a, const void *b)
+int cli_elem_cmp(const void *a, const void *b)
 {
 	const struct vg_nft_elem *x = a, *y = b;
 
@@ -337,7 +337,7 @@ static void load_drops(const struct vg_config *cfg)
 	}
 	free(net);
 	if (drops.n)	/* drops.e may be NULL: qsort(NULL, 0) is UB */
-		qsort(drops.e, drops.n, sizeof(*drops.e), elem_cmp);
+		qsort(drops.e, drops.n, sizeof(*drops.e), cli_elem_cmp);
 }
 
 int cli_kernel_drops(const struct vg_config *cfg, size_t *n)
@@ -359,10 +359,10 @@ static void mark_dropped(struct vg_entry *e)
 	net = k;
 	vg_addr_mask(&net.addr, k.addr.family == VG_FAMILY_V4 ?
 		     VG_NFT_NET_V4 : VG_NFT_NET_V6);
-	if (bsearch(&k, drops.e, drops.n, sizeof(k), elem_cmp) ||
+	if (bsearch(&k, drops.e, drops.n, sizeof(k), cli_elem_cmp) ||
 	    (e->kind == VG_KIND_SOURCE &&
 	     (k.addr.family == VG_FAMILY_V4 || k.addr.family == VG_FAMILY_V6) &&
-	     bsearch(&net, drops.e, drops.n, sizeof(net), elem_cmp)))
+	     bsearch(&net, drops.e, drops.n, sizeof(net), cli_elem_cmp)))
 		e->flags |= VG_ENTRY_DROPPED;
 }
 

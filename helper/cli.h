@@ -113,6 +113,9 @@ int cli_kernel_drops(const struct vg_config *cfg, size_t *n);
 void cli_mark_dropped(const struct vg_config *cfg, struct vg_entry *e,
 		      long n);
 bool cli_entry_failing(const struct vg_entry *e, vg_time_t now);
+/* qsort/bsearch order of nftables elements: family, prefix, bytes (a
+ * /48 of drop6net and a /64 of drop6 can share their bytes). */
+int cli_elem_cmp(const void *a, const void *b);
 
 /* An ADDR operand: an address or prefix, and the key the module counts
  * it under.  A prefix coarser than a key (203.0.113.0/24, or /48 with

@@ -308,17 +308,6 @@ static bool is_drop(const struct vg_config *c, const struct vg_entry *e,
 	       !vg_cidr_list_match(&c->ignoreip, a);
 }
 
-static int elem_cmp(const void *a, const void *b)
-{
-	const struct vg_nft_elem *x = a, *y = b;
-
-	if (x->addr.family != y->addr.family)
-		return x->addr.family < y->addr.family ? -1 : 1;
-	if (x->addr.prefix != y->addr.prefix)
-		return x->addr.prefix < y->addr.prefix ? -1 : 1;
-	return memcmp(x->addr.bytes, y->addr.bytes, sizeof(x->addr.bytes));
-}
-
 /* The snapshot is read without the table's lock: an entry that a
  * concurrent insert was moving to its other bucket can be in it twice.
  * One element per address (the longer timeout), as reconcile wants. */
@@ -326,9 +315,9 @@ static size_t unique(struct vg_nft_elem *w, size_t k)
 {
 	size_t j = 0;
 
-	qsort(w, k, sizeof(*w), elem_cmp);
+	qsort(w, k, sizeof(*w), cli_elem_cmp);
 	for (size_t i = 0; i < k; i++) {
-		if (j && elem_cmp(&w[j - 1], &w[i]) == 0) {
+		if (j && cli_elem_cmp(&w[j - 1], &w[i]) == 0) {
 			if (w[i].timeout_ms > w[j - 1].timeout_ms)
 				w[j - 1].timeout_ms = w[i].timeout_ms;
 			continue;

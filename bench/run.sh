@@ -26,7 +26,9 @@
 # pam_vpsguard.so, absolute path, run as stack vpsguard-before: a
 # before/after in one run)
 # FAILLOCK_RESET (4) TABLE_ARGS (extra bench_table options) TMPBASE
-# (/dev/shm) KEEP=1 keeps the callgrind files.  Runs as root (the table
+# (/dev/shm) KEEP=1 keeps the callgrind files.  PARTS (all of "table pam
+# nft flood wake banned"): which of the parts above to run, e.g.
+# PARTS=pam for 2-5 alone.  Runs as root (the table
 # must be root-owned like in sshd; faillock writes tally files per user).
 set -eu
 
@@ -45,8 +47,10 @@ TMPBASE=${TMPBASE:-/dev/shm}
 TABLE_ARGS=${TABLE_ARGS:-}
 MODULE_BEFORE=${MODULE_BEFORE:-}
 STACKS="permit deny null null-lookup vpsguard faillock"
+PARTS=${PARTS:-table pam nft flood wake banned}
+want() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 
-for f in "$BENCH/bench_pam" "$BENCH/bench_table" "$MODULE" "$NULLMOD"; do
+for f in "$BENCH/bench_pam" "$BENCH/bench_table" "$BENCH/bench_dlopen" "$MODULE" "$NULLMOD"; do
 	[ -x "$f" ] || [ -f "$f" ] || { echo "run.sh: $f missing: run 'make bench'" >&2; exit 1; }
 done
 command -v valgrind >/dev/null || { echo "run.sh: valgrind missing (make deps)" >&2; exit 1; }
@@ -71,10 +75,14 @@ echo "   host: $(uname -srm), $(nproc) CPU(s): $(sed -n 's/^model name[[:space:]
 echo "   libpam $(dpkg-query -W -f '${Version}' libpam0g 2>/dev/null || echo '?'), $(valgrind --version)"
 echo
 
-echo "== 1. shared table, in process (bench_table $TABLE_ARGS)"
-# shellcheck disable=SC2086
-"$BENCH/bench_table" --tmp "$TMPBASE" $TABLE_ARGS | tee "$OUT/table.txt" | grep -v '^RESULT'
-echo
+if want table; then
+	echo "== 1. shared table, in process (bench_table $TABLE_ARGS)"
+	# shellcheck disable=SC2086
+	"$BENCH/bench_table" --tmp "$TMPBASE" $TABLE_ARGS | tee "$OUT/table.txt" | grep -v '^RESULT'
+	echo
+fi
+: >>"$OUT/table.txt"
+want pam || SCENARIOS=
 
 # One scenario at a time (each has its own configs and faillock tally):
 # callgrind per stack, then the clock with the stacks interleaved.
@@ -112,6 +120,15 @@ for sc in $SCENARIOS; do
 		tee "$OUT/wall.$sc.txt" | sed 's/^/   /'
 	echo
 done
+
+if want pam; then
+	echo "== 3b. loading alone: dlopen + dlclose per module, as libpam does per pam_start/pam_end"
+	FAILLOCK_SO=$(for d in /lib/x86_64-linux-gnu/security /usr/lib/x86_64-linux-gnu/security /lib/security /usr/lib64/security; do
+		[ -f "$d/pam_faillock.so" ] && echo "$d/pam_faillock.so" && break; done)
+	# shellcheck disable=SC2086
+	"$BENCH/bench_dlopen" "$NULLMOD" "$MODULE" $MODULE_BEFORE $FAILLOCK_SO | sed 's/^/   /'
+	echo
+fi
 
 echo "== 4. summary: what each limiter adds to one authentication (ratio = vpsguard / faillock)"
 echo "   targets (issue 15, wall time): banned <= 0.5, rotating <= 0.8, success <= 1.0"
@@ -177,7 +194,7 @@ awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 	    v["wall_deny"], v["wall_permit"], v["ir_deny"], v["ir_permit"], \
 	    (v["wall_deny"] >= 0 && v["wall_deny"] <= v["target"] && v["wall_permit"] >= 0 && \
 	     v["wall_permit"] <= v["target"]) ? "MET" : "NOT MET" }' "$OUT/results.txt"
-awk '/^RESULT/ {
+want table && awk '/^RESULT/ {
 	for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 	printf "   table %8s entries: fail %.0f ns (hot) / %.0f ns (random), %.1f bytes/entry, %s procs %.2f M updates/s\n", \
 	    v["size"], v["fail_hot"], v["fail_random"], v["bytes_per_entry"], v["procs"], v["par_mups"]
@@ -208,17 +225,25 @@ callgrind_annotate --inclusive=yes --threshold=100 "$OUT/cg.rotating.vpsguard" 2
 	}'
 echo
 
-echo "== 6. nftables: applying 1,000 and 10,000 bans (inside a throwaway network namespace)"
-"$BENCH/bench_nft.sh"
+if want nft; then
+	echo "== 6. nftables: applying 1,000 and 10,000 bans (inside a throwaway network namespace)"
+	"$BENCH/bench_nft.sh"
+fi
 echo
 
-echo "== 7. the table under a flood: 10 x table.size sources through real PAM (issue 14)"
-"$BENCH/bench_flood.sh"
+if want flood; then
+	echo "== 7. the table under a flood: 10 x table.size sources through real PAM (issue 14)"
+	"$BENCH/bench_flood.sh"
+fi
 echo
 
-echo "== 8. ban -> nftables drop: the module wakes the helper (issue 15; p99 target <= 10 ms)"
-"$BENCH/bench_wake.sh"
+if want wake; then
+	echo "== 8. ban -> nftables drop: the module wakes the helper (issue 15; p99 target <= 10 ms)"
+	"$BENCH/bench_wake.sh"
+fi
 echo
 
-echo "== 9. sshd CPU per connection attempt of a banned source (issue 15; goal <= 1 ms)"
-"$BENCH/bench_banned.sh"
+if want banned; then
+	echo "== 9. sshd CPU per connection attempt of a banned source (issue 15; goal <= 1 ms)"
+	"$BENCH/bench_banned.sh"
+fi

@@ -36,7 +36,7 @@ tar -C "$SRC" --exclude=./build --exclude=./.git --exclude='*.o' \
 	tar -C "$B" -xf - || exit 1
 make -C "$B" clean >/dev/null
 # Environment, not command line: the Makefile's += flags still apply.
-CFLAGS="-O1 -g -fno-omit-frame-pointer $SAN" LDFLAGS="$SAN" \
+CFLAGS="-O1 -g -fno-omit-frame-pointer $SAN" LDFLAGS="$SAN" MODULE_CFLAGS= \
 	make -C "$B" -j2 all tests-bin >"$B/build.log" 2>&1 || {
 	tail -n 30 "$B/build.log"
 	echo "FAIL: sanitiser build (see $B/build.log)"

@@ -22,13 +22,42 @@ PAMDIR ?= $(shell d=$$($(PKG_CONFIG) --variable=libdir pam 2>/dev/null); \
 	else echo /lib/security; fi)
 
 CC      ?= cc
+AR      ?= ar
+
+# Build products go to $(O) (default build/), never beside the sources.
+O ?= build
+
+# The project's flags live in VG_* variables.  CFLAGS, CPPFLAGS and
+# LDFLAGS from the command line or the environment (dpkg-buildflags) add
+# to them, placed last so that they win where they conflict (-O0); they
+# never replace the warnings, the hardening or -fvisibility=hidden.
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
-	   -Wstrict-prototypes -Wmissing-prototypes \
-	   -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIC \
-	   -fvisibility=hidden -pthread -MMD -MP
-CPPFLAGS += -Ilib
-LDFLAGS += -Wl,-z,relro -Wl,-z,now -pthread
+WERROR  ?= 0
+cc-has = $(shell $(CC) -Werror $(1) -E -x c /dev/null >/dev/null 2>&1 && echo $(1))
+VG_WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
+	   -Wmissing-prototypes
+ifeq ($(WERROR),1)
+VG_WARN += -Werror
+endif
+VG_HARDEN := -fstack-protector-strong -fPIC \
+	     $(call cc-has,-fstack-clash-protection) \
+	     $(call cc-has,-fcf-protection)
+VG_CFLAGS := -std=gnu11 $(VG_WARN) $(VG_HARDEN) -fvisibility=hidden \
+	     -pthread -MMD -MP
+VG_CPPFLAGS := -Ilib -Ihelper -Ihelper/firewall -Ihelper/fleet -Ihelper/sshd \
+	       -Ihelper/sys
+# _FORTIFY_SOURCE once: a distribution's CPPFLAGS may already define it
+# (=3 on Debian 13), and glibc warns about it at -O0.
+ifeq ($(findstring _FORTIFY_SOURCE,$(CPPFLAGS) $(CFLAGS)),)
+ifeq ($(findstring -O0,$(CFLAGS)),)
+VG_CPPFLAGS += -D_FORTIFY_SOURCE=2
+endif
+endif
+VG_LDFLAGS := -Wl,-z,relro -Wl,-z,now -pthread
+
+ALL_CPPFLAGS = $(VG_CPPFLAGS) $(CPPFLAGS)
+ALL_CFLAGS   = $(VG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS  = $(VG_LDFLAGS) $(LDFLAGS)
 
 ifeq ($(V),1)
 Q =
@@ -36,55 +65,66 @@ else
 Q = @
 endif
 
+# lib/: what the module and the helper share (the module links only
+# what it uses of it: --gc-sections).
 LIB_SRC := $(wildcard lib/*.c)
-LIB_OBJ := $(LIB_SRC:.c=.o)
-LIB     := lib/libvpsguard.a
+LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
+LIB     := $(O)/lib/libvpsguard.a
 
-MODULE     := pam_module/pam_vpsguard.so
-MODULE_OBJ := build/module/pam_vpsguard.o
+MODULE     := $(O)/pam_vpsguard.so
+MODULE_SRC := $(wildcard pam_module/*.c)
+MODULE_OBJ := $(MODULE_SRC:pam_module/%.c=$(O)/module/%.o)
 # The module is built apart from the helper, for size: libpam dlopen()s
 # it per connection, and each KiB it maps costs ~0.85 us per load on a
-# virtualised host, untouched or not (bench/README.md: "What a module's
-# size costs").  -Os, no unwind tables (C, no exceptions; the debugger
+# virtualised host, untouched or not (bench/README.md, "The module built
+# for size").  -Os, no unwind tables (C, no exceptions; the debugger
 # uses .debug_frame) and --gc-sections take the mapping from 80 to 56
-# KiB: ~20 us less per authentication, more than any change to the work
-# it does.  make test-asan empties MODULE_CFLAGS.
+# KiB: 20-40 us less per authentication.  These come after CFLAGS:
+# MODULE_CFLAGS= gives the module the same flags as the rest (make
+# test-asan does).
 MODULE_CFLAGS ?= -Os -ffunction-sections -fdata-sections \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables
-MODULE_LIB_OBJ := $(LIB_SRC:lib/%.c=build/module/%.o)
-MODULE_LIB     := build/module/libvpsguard-module.a
+MODULE_LIB_OBJ := $(LIB_SRC:lib/%.c=$(O)/module/lib/%.o)
+MODULE_LIB     := $(O)/module/libvpsguard-module.a
 
-ADMIN     := helper/pam_vpsguard-admin
-ADMIN_SRC := $(wildcard helper/*.c)
-ADMIN_OBJ := $(ADMIN_SRC:.c=.o)
+# helper/: pam_vpsguard-admin's verbs, and one archive per subsystem.
+ADMIN      := $(O)/pam_vpsguard-admin
+ADMIN_SRC  := $(wildcard helper/*.c)
+ADMIN_OBJ  := $(ADMIN_SRC:%.c=$(O)/%.o)
+SUBSYSTEMS := firewall fleet sshd sys
+SUB_OBJ     = $(patsubst %.c,$(O)/%.o,$(wildcard helper/$(1)/*.c))
+SUB_LIBS   := $(foreach s,$(SUBSYSTEMS),$(O)/helper/lib$(s).a)
+HELPER_OBJ := $(foreach s,$(SUBSYSTEMS),$(call SUB_OBJ,$(s)))
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
-UNIT_BIN := $(UNIT_SRC:.c=)
+UNIT_BIN := $(UNIT_SRC:%.c=$(O)/%)
 PAMT_SRC := $(wildcard tests/pam/test_*.c)
-PAMT_BIN := $(PAMT_SRC:.c=)
+PAMT_BIN := $(PAMT_SRC:%.c=$(O)/%)
 # tests/adversary (issue 14): the attacker's PAM driver and the test-only
 # stand-in for pam_unix its floods use.
-ADV_BIN := tests/adversary/vg_adversary tests/adversary/pam_vgpass.so
+ADV_BIN := $(O)/tests/adversary/vg_adversary $(O)/tests/adversary/pam_vgpass.so
 BENCH_SRC := $(filter-out bench/pam_null.c,$(wildcard bench/*.c))
-BENCH_BIN := $(BENCH_SRC:.c=) bench/pam_null.so
+BENCH_BIN := $(BENCH_SRC:%.c=$(O)/%) $(O)/bench/pam_null.so
 
 # Only the helper talks to the kernel firewall; the module never links it.
-ADMIN_LIBS = $(shell $(PKG_CONFIG) --libs libnftnl libmnl liboath libqrencode libcurl json-c 2>/dev/null)
+ADMIN_LIBS = $(shell $(PKG_CONFIG) --libs libnftnl libmnl libqrencode libcurl json-c 2>/dev/null)
 # A unit test that #includes a helper file links what that file needs.
 UNIT_LIBS_test_crowdsec = $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 BENCH_LIBS_bench_wake = $(shell $(PKG_CONFIG) --libs libnftnl libmnl 2>/dev/null)
 
-DEPS := $(LIB_OBJ:.o=.d) $(MODULE_OBJ:.o=.d) $(MODULE_LIB_OBJ:.o=.d) $(ADMIN_OBJ:.o=.d) \
-	$(UNIT_BIN:=.d) $(PAMT_BIN:=.d) $(BENCH_BIN:=.d) \
-	tests/adversary/vg_adversary.d tests/adversary/pam_vgpass.d
+DEPS := $(LIB_OBJ:.o=.d) $(MODULE_OBJ:.o=.d) $(MODULE_LIB_OBJ:.o=.d) \
+	$(ADMIN_OBJ:.o=.d) $(HELPER_OBJ:.o=.d) \
+	$(UNIT_BIN:=.d) $(PAMT_BIN:=.d) $(BENCH_BIN:=.d) $(ADV_BIN:=.d)
 
-.PHONY: all deps need-root check-deps test test-unit test-pam test-e2e demo bench \
+.PHONY: all deps need-root check-deps check test demo bench \
 	install uninstall clean help deb test-debian13
 
 all: check-deps $(MODULE) $(ADMIN)
 
 help:
-	@echo "make            build pam_vpsguard.so and pam_vpsguard-admin"
+	@echo "make            build build/pam_vpsguard.so and build/pam_vpsguard-admin"
+	@echo "                (O=dir: another build directory; WERROR=1: warnings are errors)"
+	@echo "make check      unit and PAM-level tests: any user, no apt (deps installed)"
 	@echo "make deps       install the Debian packages the build and tests need (root)"
 	@echo "make test       deps + build + every test (root)"
 	@echo "make demo       deps + build + a sandboxed sshd under brute force (root)"
@@ -118,19 +158,20 @@ $(LIB): $(LIB_OBJ)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-%.o: %.c
-	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
-
-build/module/%.o: lib/%.c
+$(O)/%.o: %.c
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(MODULE_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
-build/module/%.o: pam_module/%.c
+$(O)/module/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(MODULE_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(MODULE_CFLAGS) -c -o $@ $<
+
+$(O)/module/%.o: pam_module/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(MODULE_CFLAGS) -c -o $@ $<
 
 $(MODULE_LIB): $(MODULE_LIB_OBJ)
 	@echo "  AR      $@"
@@ -138,46 +179,69 @@ $(MODULE_LIB): $(MODULE_LIB_OBJ)
 
 $(MODULE): $(MODULE_OBJ) $(MODULE_LIB) pam_module/pam_vpsguard.map
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) $(MODULE_CFLAGS) -shared -o $@ $(MODULE_OBJ) \
-		$(MODULE_LIB) $(LDFLAGS) -Wl,--gc-sections \
+	$(Q)$(CC) $(ALL_CFLAGS) $(MODULE_CFLAGS) -shared -o $@ $(MODULE_OBJ) \
+		$(MODULE_LIB) $(ALL_LDFLAGS) -Wl,--gc-sections \
 		-Wl,--version-script=pam_module/pam_vpsguard.map -Wl,-z,defs -lpam
 
-$(ADMIN): $(ADMIN_OBJ) $(LIB)
-	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) -pie -o $@ $(ADMIN_OBJ) $(LIB) $(LDFLAGS) $(ADMIN_LIBS)
+.SECONDEXPANSION:
+$(O)/helper/lib%.a: $$(call SUB_OBJ,%)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-tests/unit/test_%: tests/unit/test_%.c $(LIB)
+# The subsystems may call each other (fleet stores in firewall's state
+# file): one group, in any order.
+$(ADMIN): $(ADMIN_OBJ) $(SUB_LIBS) $(LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -pie -o $@ $(ADMIN_OBJ) -Wl,--start-group \
+		$(SUB_LIBS) $(LIB) -Wl,--end-group $(ALL_LDFLAGS) $(ADMIN_LIBS)
+
+$(O)/tests/unit/test_%: tests/unit/test_%.c $(SUB_LIBS) $(LIB)
+	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) -lcmocka \
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< -Wl,--start-group \
+		$(SUB_LIBS) $(LIB) -Wl,--end-group $(ALL_LDFLAGS) -lcmocka \
 		$(UNIT_LIBS_$(notdir $@))
 
-tests/pam/test_%: tests/pam/test_%.c $(LIB) $(MODULE)
+$(O)/tests/pam/test_%: tests/pam/test_%.c $(LIB) $(MODULE)
+	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) -lcmocka -lpam -ldl
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB) $(ALL_LDFLAGS) \
+		-lcmocka -lpam -ldl
 
 # Defines syslog() for libpam to call (-rdynamic), like tests/security/vg_*.
-tests/adversary/vg_adversary: tests/adversary/vg_adversary.c $(MODULE)
+$(O)/tests/adversary/vg_adversary: tests/adversary/vg_adversary.c $(MODULE)
+	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -rdynamic -o $@ $< $(LDFLAGS) -lpam
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -rdynamic -o $@ $< $(ALL_LDFLAGS) -lpam
 
-tests/adversary/pam_vgpass.so: tests/adversary/pam_vgpass.c pam_module/pam_vpsguard.map
+$(O)/tests/adversary/pam_vgpass.so: tests/adversary/pam_vgpass.c pam_module/pam_vpsguard.map
+	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -shared -o $@ $< $(LDFLAGS) \
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -shared -o $@ $< $(ALL_LDFLAGS) \
 		-Wl,--version-script=pam_module/pam_vpsguard.map -Wl,-z,defs -lpam
 
 tests-bin: $(ADV_BIN)
 
-# The floor row of bench_pam: a do-nothing module linked like ours.
-bench/pam_null.so: bench/pam_null.c pam_module/pam_vpsguard.map
+# The floor row of bench_pam: a do-nothing module built like ours.
+$(O)/bench/pam_null.so: bench/pam_null.c pam_module/pam_vpsguard.map
+	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(MODULE_CFLAGS) -shared -o $@ $< \
-		$(LDFLAGS) -Wl,--gc-sections \
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(MODULE_CFLAGS) -shared -o $@ $< \
+		$(ALL_LDFLAGS) -Wl,--gc-sections \
 		-Wl,--version-script=pam_module/pam_vpsguard.map -Wl,-z,defs -lpam
 
-bench/%: bench/%.c $(LIB) $(MODULE)
+$(O)/bench/%: bench/%.c $(SUB_LIBS) $(LIB) $(MODULE)
+	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) -lpam \
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< -Wl,--start-group \
+		$(SUB_LIBS) $(LIB) -Wl,--end-group $(ALL_LDFLAGS) -lpam \
 		$(BENCH_LIBS_$(notdir $@))
+
+# The tests a developer runs without root and without apt: the unit
+# tests and the module through Linux-PAM in a private pam_start_confdir
+# directory.  Any user, the build dependencies installed (make deps).
+check: all $(UNIT_BIN) $(PAMT_BIN)
+	./tests/check.sh
 
 test: need-root deps
 	$(MAKE) all $(UNIT_BIN) $(PAMT_BIN) $(ADV_BIN) tests-bin fuzz-build
@@ -203,8 +267,8 @@ install: all
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 644 man/pam_vpsguard.8 man/pam_vpsguard-admin.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 man/vpsguard.conf.5 $(DESTDIR)$(MANDIR)/man5/
-	install -m 644 helper/pam-vpsguard.service $(DESTDIR)$(UNITDIR)/pam-vpsguard.service
-	install -m 644 helper/pam-vpsguard.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pam-vpsguard.conf
+	install -m 644 dist/pam-vpsguard.service $(DESTDIR)$(UNITDIR)/pam-vpsguard.service
+	install -m 644 dist/pam-vpsguard.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pam-vpsguard.conf
 	test -e $(DESTDIR)$(SYSCONFDIR)/security/vpsguard.conf || \
 		install -m 644 pam_module/vpsguard.conf $(DESTDIR)$(SYSCONFDIR)/security/vpsguard.conf
 
@@ -227,13 +291,11 @@ uninstall:
 	rm -rf $(DESTDIR)$(DATADIR)
 
 clean:
-	rm -f $(LIB) $(LIB_OBJ) $(MODULE) $(MODULE_OBJ) $(ADMIN) $(ADMIN_OBJ) \
-		$(UNIT_BIN) $(PAMT_BIN) $(ADV_BIN) $(BENCH_BIN) $(DEPS)
-	rm -rf build $(SEC_BIN)
+	rm -rf $(O) build
 	rm -f pam-vpsguard_*.deb
 
 # Hardening (issue 8): fuzz targets, sanitizer suite, static analysis.
 include tests/fuzz/fuzz.mk
 include tests/security/security.mk
 
--include $(DEPS)
+-include $(DEPS) $(SEC_BIN:=.d)

@@ -16,7 +16,7 @@ ROOT=$PWD
 [ "$(id -u)" -eq 0 ] || { echo "bench_banned: needs root"; exit 0; }
 K=${BANNED_K:-40}
 SRC=203.0.113.50
-ADMIN=$ROOT/helper/pam_vpsguard-admin
+ADMIN=$ROOT/build/pam_vpsguard-admin
 . tests/e2e/sshd_env.sh
 HZ=$(getconf CLK_TCK)
 

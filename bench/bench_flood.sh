@@ -1,6 +1,6 @@
 #!/bin/bash
 # The table under a flood (issue 14): 10 x table.size distinct sources
-# through real Linux-PAM (tests/adversary/vg_adversary, one PAM handle
+# through real Linux-PAM (build/tests/adversary/vg_adversary, one PAM handle
 # per source as in sshd), the SPEC's Debian stack with the test-only
 # stand-in pam_vgpass.so at pam_unix's place (a real pam_unix would spend
 # its yescrypt time, not ours).  Two floods, each on a fresh table:

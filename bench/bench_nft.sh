@@ -1,7 +1,7 @@
 #!/bin/bash
 # Adding N bans to drop4 (N = 1,000 and 10,000), three ways, inside a
 # throwaway network namespace (never the host ruleset):
-#   ours        lib/nft.c: one netlink batch (tests/nft/nftctl bulk apply);
+#   ours        helper/firewall/nft.c: one netlink batch (tests/nft/nftctl bulk apply);
 #               the API call alone and the whole driver process
 #   nft -f      one `add element` statement carrying all N elements
 #   per-address one `nft add element` process per address (fail2ban's and
@@ -24,9 +24,10 @@ if [ -z "${VG_BENCH_NFT_INNER:-}" ]; then
 	trap cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
-	make -s lib/libvpsguard.a || exit 1
-	cc -std=gnu11 -O2 -Wall -Wextra -Werror -Ilib -o "$T/nftctl" tests/nft/nftctl.c \
-		lib/libvpsguard.a $(pkg-config --libs libnftnl libmnl) || exit 1
+	make -s build/helper/libfirewall.a build/lib/libvpsguard.a || exit 1
+	cc -std=gnu11 -O2 -Wall -Wextra -Werror -Ilib -Ihelper/firewall -o "$T/nftctl" \
+		tests/nft/nftctl.c build/helper/libfirewall.a build/lib/libvpsguard.a \
+		$(pkg-config --libs libnftnl libmnl) || exit 1
 	ip netns add "$NS" || exit 1
 	ip netns exec "$NS" ip link set lo up
 	ip netns exec "$NS" env VG_BENCH_NFT_INNER=1 T="$T" bash "$0"

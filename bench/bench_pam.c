@@ -46,7 +46,7 @@
  * PW is pam_deny.so, or pam_permit.so in the success scenario, where
  * every stack also gets an account line: pam_permit.so (permit, deny),
  * MOD conf=C, pam_faillock.so dir=..., pam_null.so.
- *   null      the same with bench/pam_null.so (--null): a module that
+ *   null      the same with build/bench/pam_null.so (--null): a module that
  *             only reads PAM_RHOST, linked with pam_vpsguard's flags.
  *             The floor under any limiter that is a PAM module: what
  *             libpam's dlopen/dlclose of a module costs by itself.  In
@@ -460,7 +460,7 @@ static void usage(void)
 		"  --scenario S         rotating (default), banned or success\n"
 		"  --stacks LIST        permit,deny,null,null-lookup,vpsguard,\n"
 		"                       faillock (default all; null* need --null)\n"
-		"  --null PATH          bench/pam_null.so (absolute)\n"
+		"  --null PATH          build/bench/pam_null.so (absolute)\n"
 		"  --module-before PATH another build, as stack vpsguard-before\n"
 		"  --iters N            iterations per run (2000)\n"
 		"  --runs N             runs per stack, interleaved (7)\n"

@@ -23,10 +23,10 @@ fi
 mkdir -m 0700 "$T/run" "$T/lib"
 printf '%s\n' "table.path = $T/run/table" "state.path = $T/lib/state" \
 	"table.size = 65536" "ssh.ports = 22" >"$T/vg.conf"
-./helper/pam_vpsguard-admin --conf "$T/vg.conf" daemon >"$T/daemon.log" 2>&1 &
+./build/pam_vpsguard-admin --conf "$T/vg.conf" daemon >"$T/daemon.log" 2>&1 &
 DPID=$!
 for _ in $(seq 50); do [ -e "$T/lib/state" ] && break; sleep 0.1; done
-./bench/bench_wake "$T/vg.conf" "$N"
+./build/bench/bench_wake "$T/vg.conf" "$N"
 rc=$?
 kill "$DPID" 2>/dev/null
 wait "$DPID" 2>/dev/null

@@ -60,8 +60,8 @@ for c in fail2ban-server fail2ban-client nft; do
 	command -v "$c" >/dev/null 2>&1 || die "$c missing (apt-get install fail2ban sshguard nftables)"
 done
 [ -x $SG/sshg-blocker ] || die "sshguard missing (apt-get install sshguard)"
-if [ ! -f pam_module/pam_vpsguard.so ] || [ ! -x bench/bench_pam ]; then
-	make -s pam_module/pam_vpsguard.so bench/bench_pam >/dev/null || die "build failed"
+if [ ! -f build/pam_vpsguard.so ] || [ ! -x build/bench/bench_pam ]; then
+	make -s build/pam_vpsguard.so build/bench/bench_pam >/dev/null || die "build failed"
 fi
 
 . tests/e2e/sshd_env.sh
@@ -378,7 +378,7 @@ done
 
 # pam_vpsguard's own cost per failed authentication (bench_pam, wall ~ CPU)
 echo "   bench_pam: deny vs vpsguard, 5 runs x 2000 ..."
-bp=$(./bench/bench_pam --module "$ROOT/pam_module/pam_vpsguard.so" \
+bp=$(./build/bench/bench_pam --module "$ROOT/build/pam_vpsguard.so" \
 	--conf-template "$ROOT/pam_module/vpsguard.conf" --stacks deny,vpsguard \
 	--runs 5 --iters 2000 --tmp /dev/shm 2>&1)
 bp_deny=$(printf '%s\n' "$bp" | awk '$1 == "median" && $2 == "deny" { print $3 }')

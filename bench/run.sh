@@ -34,7 +34,7 @@ set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH="$ROOT/bench"
-MODULE="$ROOT/pam_module/pam_vpsguard.so"
+MODULE="$ROOT/build/pam_vpsguard.so"
 NULLMOD="$BENCH/pam_null.so"
 CONF_TEMPLATE="$ROOT/pam_module/vpsguard.conf"
 ITERS=${ITERS:-400}

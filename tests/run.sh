@@ -11,7 +11,7 @@ trap 'rm -rf "$LOG"' EXIT
 SUITE_LOG=$LOG
 . tests/suite.sh
 
-for t in tests/unit/test_*; do
+for t in build/tests/unit/test_*; do
 	case $t in *.c|*.d) continue ;; esac
 	[ -x "$t" ] && run_suite "unit/$(basename "$t")" "$t"
 	# The same binary under valgrind: no invalid access, no leak.
@@ -19,7 +19,7 @@ for t in tests/unit/test_*; do
 		valgrind -q --error-exitcode=99 --leak-check=full \
 		--errors-for-leak-kinds=definite --trace-children=no "$t"
 done
-for t in tests/pam/test_*; do
+for t in build/tests/pam/test_*; do
 	case $t in *.c|*.d) continue ;; esac
 	[ -x "$t" ] && run_suite "pam/$(basename "$t")" "$t"
 done

@@ -21,10 +21,10 @@
 # code that does not know the newer keys too.
 
 ROOT=${ROOT:-$PWD}
-ADV=$ROOT/tests/adversary/vg_adversary
-STANDIN=$ROOT/tests/adversary/pam_vgpass.so
-MOD=$ROOT/pam_module/pam_vpsguard.so
-ADMIN=$ROOT/helper/pam_vpsguard-admin
+ADV=$ROOT/build/tests/adversary/vg_adversary
+STANDIN=$ROOT/build/tests/adversary/pam_vgpass.so
+MOD=$ROOT/build/pam_vpsguard.so
+ADMIN=$ROOT/build/pam_vpsguard-admin
 SNIPPET=$ROOT/sshd_snippets/pam.d-sshd.debian
 ADV_USER_A="" ADV_USER_B="" ADV_PASS_A="" ADV_PASS_B=""
 

@@ -11,7 +11,7 @@
 #
 # Attacker: each flood source is its own IPv6 /48 (free to any /48
 # holder), driven to a ban with maxretry wrong passwords.  Through real
-# Linux-PAM (tests/adversary/vg_adversary, pam_start_confdir) with the
+# Linux-PAM (build/tests/adversary/vg_adversary, pam_start_confdir) with the
 # SPEC's Debian stack; the password check is the test-only stand-in
 # pam_vgpass.so at pam_unix's place (thousands of yescrypt hashes would
 # be too slow here; tests/adversary/test_success_reset.sh and

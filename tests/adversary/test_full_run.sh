@@ -13,7 +13,7 @@
 #
 # A tiny tmpfs (64 KiB) in a private mount namespace holds the table
 # directory; table.size = 65536 needs 4 MiB.  Through real Linux-PAM
-# (tests/adversary/vg_adversary) with the SPEC's Debian stack and the
+# (build/tests/adversary/vg_adversary) with the SPEC's Debian stack and the
 # test-only stand-in pam_vgpass.so at pam_unix's place.
 set -u
 VG_SUITE=adversary-full-run

@@ -19,7 +19,7 @@
 # started.  Budget: connection 1 + the maxretry - 1 held ones = maxretry
 # passwords; any extra connection while they hold is one too many.
 #
-# Through real Linux-PAM (tests/adversary/vg_adversary hold: separate
+# Through real Linux-PAM (build/tests/adversary/vg_adversary hold: separate
 # processes blocked in the conversation), the SPEC's Debian stack, the
 # test-only stand-in pam_vgpass.so at pam_unix's place.  inflight.timeout
 # is 3 s: connection 1 holds 4.3 s (its slot is void by then, in whole

@@ -21,8 +21,8 @@ cd "$(dirname "$0")/../.." || exit 1
 
 need_root
 need_cmd ip unshare sshd ssh sshpass ssh-keygen openssl python3 setsid timeout
-if [ ! -f pam_module/pam_vpsguard.so ] || [ ! -x helper/pam_vpsguard-admin ]; then
-	fail "$VG_SUITE" "pam_module/pam_vpsguard.so or helper/pam_vpsguard-admin not built (make all)"
+if [ ! -f build/pam_vpsguard.so ] || [ ! -x build/pam_vpsguard-admin ]; then
+	fail "$VG_SUITE" "build/pam_vpsguard.so or build/pam_vpsguard-admin not built (make all)"
 	summary
 	exit 1
 fi

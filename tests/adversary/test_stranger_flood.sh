@@ -11,7 +11,7 @@
 # /48) than it has entries, then comes back from R expecting a first-ban
 # length again.  Meanwhile the admin (T) logged in before the flood.
 #
-# Through real Linux-PAM (tests/adversary/vg_adversary, pam_start_confdir)
+# Through real Linux-PAM (build/tests/adversary/vg_adversary, pam_start_confdir)
 # with the SPEC's Debian stack; the password check is the test-only
 # stand-in pam_vgpass.so at pam_unix's place (the flood is thousands of
 # attempts; the real pam_unix runs in test_success_reset.sh and

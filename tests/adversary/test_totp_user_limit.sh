@@ -13,7 +13,7 @@
 # guessing simply goes on.  The owner on the provider's console still
 # gets in; another user's codes are not affected.
 #
-# Through real Linux-PAM (tests/adversary/vg_adversary answers the
+# Through real Linux-PAM (build/tests/adversary/vg_adversary answers the
 # "Verification code: " prompt) and real liboath, with the shipped
 # key + TOTP stack sshd_snippets/pam.d-sshd.debian-totp; secrets enrolled
 # with `pam_vpsguard-admin totp enroll` into a private directory.

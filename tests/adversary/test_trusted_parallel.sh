@@ -14,7 +14,7 @@
 #
 # Through real Linux-PAM and the REAL pam_unix (two test users in a
 # private overlay of /etc), the SPEC's Debian stack, driven by
-# tests/adversary/vg_adversary parallel.  "Evaluated" = processes that
+# build/tests/adversary/vg_adversary parallel.  "Evaluated" = processes that
 # reached pam_unix's password prompt (each is then answered and checked).
 set -u
 VG_SUITE=adversary-trusted-parallel

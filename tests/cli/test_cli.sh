@@ -16,8 +16,8 @@ ROOT=$PWD
 
 need_root
 need_cmd pamtester unshare mount python3
-ADMIN=$ROOT/helper/pam_vpsguard-admin
-MOD=$ROOT/pam_module/pam_vpsguard.so
+ADMIN=$ROOT/build/pam_vpsguard-admin
+MOD=$ROOT/build/pam_vpsguard.so
 for f in "$ADMIN" "$MOD"; do
 	if [ ! -x "$f" ] && [ ! -f "$f" ]; then
 		fail "$VG_SUITE" "$f not built (make)"

@@ -17,8 +17,8 @@ cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
 . tests/lib.sh
 
-ADMIN=$ROOT/helper/pam_vpsguard-admin
-MOD=$ROOT/pam_module/pam_vpsguard.so
+ADMIN=$ROOT/build/pam_vpsguard-admin
+MOD=$ROOT/build/pam_vpsguard.so
 
 # ---- outer: create the netns, run the suite inside it, delete it --------
 if [ -z "${VG_NETNS:-}" ]; then
@@ -495,7 +495,7 @@ case_ "sync with an argument: exit 2" rc 2 sync extra
 
 # ---- the systemd unit, tmpfiles.d, man pages ------------------------------------
 
-UNIT=$ROOT/helper/pam-vpsguard.service
+UNIT=$ROOT/dist/pam-vpsguard.service
 case_ "the unit keeps the table across restarts and runs with CAP_NET_ADMIN only" \
 	eval 'has "^RuntimeDirectoryPreserve=yes$" "$UNIT" && has "^CapabilityBoundingSet=CAP_NET_ADMIN$" "$UNIT" &&
 	      has "^ExecStart=/usr/sbin/pam_vpsguard-admin daemon$" "$UNIT" && has "^ProtectSystem=strict$" "$UNIT" &&
@@ -514,7 +514,7 @@ else
 fi
 if command -v systemd-tmpfiles >/dev/null 2>&1; then
 	case_ "tmpfiles.d snippet creates /run/vpsguard 0700 root" \
-		eval 'mkdir -m 0700 "$T/root" && systemd-tmpfiles --create --root="$T/root" "$ROOT/helper/pam-vpsguard.tmpfiles" &&
+		eval 'mkdir -m 0700 "$T/root" && systemd-tmpfiles --create --root="$T/root" "$ROOT/dist/pam-vpsguard.tmpfiles" &&
 		      [ "$(stat -c "%a %U %G" "$T/root/run/vpsguard")" = "700 root root" ]'
 else
 	skip "tmpfiles.d snippet" "systemd-tmpfiles not installed"

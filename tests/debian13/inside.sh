@@ -64,8 +64,8 @@ apt-get purge -y -q pam-vpsguard >/dev/null 2>&1
 	p "apt purge removed configuration and state" || f "apt purge removed configuration and state"
 
 # --- the suites ------------------------------------------------------------
-UNIT=$(ls tests/unit/test_*.c | sed 's/\.c$//')
-PAMT=$(ls tests/pam/test_*.c | sed 's/\.c$//')
+UNIT=$(ls tests/unit/test_*.c | sed 's|^|build/|; s/\.c$//')
+PAMT=$(ls tests/pam/test_*.c | sed 's|^|build/|; s/\.c$//')
 # shellcheck disable=SC2086
 if make -j"$(nproc)" all $UNIT $PAMT >"$OUT" 2>&1; then
 	p "build of the module, the CLI and the test binaries"

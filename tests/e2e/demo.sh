@@ -10,10 +10,10 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "demo: run as root (it creates network and mount namespaces)" >&2
 	exit 1
 fi
-if [ ! -f pam_module/pam_vpsguard.so ]; then
-	make -s pam_module/pam_vpsguard.so || exit 1
+if [ ! -f build/pam_vpsguard.so ]; then
+	make -s build/pam_vpsguard.so || exit 1
 fi
-[ -x helper/pam_vpsguard-admin ] || make -s helper/pam_vpsguard-admin >/dev/null 2>&1
+[ -x build/pam_vpsguard-admin ] || make -s build/pam_vpsguard-admin >/dev/null 2>&1
 . tests/e2e/sshd_env.sh
 
 MAXRETRY=5
@@ -158,12 +158,12 @@ step "the admin still logs in from $ADMIN_SRC (public key)" rc_is 0 ve_ssh_key "
 if ve_has_sub status; then
 	step "pam_vpsguard-admin status shows the ban" admin_status_banned
 else
-	skipstep "pam_vpsguard-admin status shows the ban" "no 'status' subcommand in helper/pam_vpsguard-admin yet"
+	skipstep "pam_vpsguard-admin status shows the ban" "no 'status' subcommand in build/pam_vpsguard-admin yet"
 fi
 if ve_has_sub list; then
 	step "pam_vpsguard-admin list shows $ATT4 banned" admin_lists list --banned -- "$ATT4"
 else
-	skipstep "pam_vpsguard-admin list shows $ATT4 banned" "no 'list' subcommand in helper/pam_vpsguard-admin yet"
+	skipstep "pam_vpsguard-admin list shows $ATT4 banned" "no 'list' subcommand in build/pam_vpsguard-admin yet"
 fi
 
 say ""
@@ -216,8 +216,8 @@ if [ "$HAVE_SYNC" = 1 ]; then
 		step "a TCP connect from 2001:db8:77::1 still succeeds" rc_is 0 ve_tcp 2001:db8:77::1 "$VE_V6SERVER" 2
 	step "the admin still logs in from $ADMIN_SRC" rc_is 0 ve_ssh_pw "$ADMIN_SRC" "$VE_PASS"
 else
-	why="no 'sync' subcommand in helper/pam_vpsguard-admin yet"
-	[ -z "$VE_ADMIN" ] && why="helper/pam_vpsguard-admin not built"
+	why="no 'sync' subcommand in build/pam_vpsguard-admin yet"
+	[ -z "$VE_ADMIN" ] && why="build/pam_vpsguard-admin not built"
 	for d in "pam_vpsguard-admin sync (one pass of the helper)" \
 		"nft set drop4 has $ATT4, drop6 has 2001:db8:66::" \
 		"TCP connects from $ATT4 and 2001:db8:66::20 time out, $ADMIN_SRC and 2001:db8:77::1 connect"; do

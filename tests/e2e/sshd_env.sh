@@ -28,7 +28,7 @@
 # [success=1 default=ignore] skips exactly the next line.)
 
 VE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-VE_MODULE=${VE_MODULE:-$VE_ROOT/pam_module/pam_vpsguard.so}
+VE_MODULE=${VE_MODULE:-$VE_ROOT/build/pam_vpsguard.so}
 VE_SNIPPET=$VE_ROOT/sshd_snippets/pam.d-sshd.debian
 VE_PORT=${VE_PORT:-2222}
 VE_V6SERVER=2001:db8::1
@@ -177,7 +177,7 @@ EOF
 ve_setup() {
 	local line t0 hash
 	[ "$(id -u)" -eq 0 ] || { _ve_err "needs root"; return 1; }
-	[ -f "$VE_MODULE" ] || { _ve_err "no module $VE_MODULE (make pam_module/pam_vpsguard.so)"; return 1; }
+	[ -f "$VE_MODULE" ] || { _ve_err "no module $VE_MODULE (make build/pam_vpsguard.so)"; return 1; }
 	for c in ip unshare sshd ssh sshpass ssh-keygen openssl python3 setsid timeout; do
 		command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] ||
 			{ _ve_err "$c not installed"; return 1; }
@@ -369,7 +369,7 @@ ve_syslog_ok() { [ -s "$VE_DIR/syslog.ready" ]; }
 # pam_vpsguard-admin, if built.  VE_ADMIN is empty when it is not.
 ve_find_admin() {
 	VE_ADMIN=""
-	[ -x "$VE_ROOT/helper/pam_vpsguard-admin" ] && VE_ADMIN=$VE_ROOT/helper/pam_vpsguard-admin
+	[ -x "$VE_ROOT/build/pam_vpsguard-admin" ] && VE_ADMIN=$VE_ROOT/build/pam_vpsguard-admin
 	[ -n "$VE_ADMIN" ]
 }
 

@@ -16,9 +16,9 @@ cd "$(dirname "$0")/../.." || exit 1
 
 need_root
 need_cmd ip unshare sshd ssh sshpass ssh-keygen openssl python3 setsid timeout
-if [ ! -f pam_module/pam_vpsguard.so ]; then
-	make -s pam_module/pam_vpsguard.so >/dev/null 2>&1 ||
-		{ fail "build pam_module/pam_vpsguard.so"; summary; exit 1; }
+if [ ! -f build/pam_vpsguard.so ]; then
+	make -s build/pam_vpsguard.so >/dev/null 2>&1 ||
+		{ fail "build build/pam_vpsguard.so"; summary; exit 1; }
 fi
 . tests/e2e/sshd_env.sh
 
@@ -154,7 +154,7 @@ fi
 
 # --- what the admin CLI says (only once it exists) ---------------------------
 if ! ve_find_admin; then
-	skip "pam_vpsguard-admin list shows the bans" "helper/pam_vpsguard-admin not built"
+	skip "pam_vpsguard-admin list shows the bans" "build/pam_vpsguard-admin not built"
 elif ! ve_has_sub list; then
 	skip "pam_vpsguard-admin list shows the bans" "no 'list' subcommand yet"
 else

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
 . tests/lib.sh
 
-ADMIN=$ROOT/helper/pam_vpsguard-admin
+ADMIN=$ROOT/build/pam_vpsguard-admin
 NH="python3 $ROOT/tests/nft/nethelp.py"
 
 # ---- outer: create the netns, run the suite inside it, delete it --------

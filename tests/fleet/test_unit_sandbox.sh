@@ -1,7 +1,7 @@
 #!/bin/bash
 # The helper under pam-vpsguard.service's own sandbox, with the CrowdSec
 # link on (issue 16, item 4).  systemd is not PID 1 on the test machines,
-# so the unit's filters are read from helper/pam-vpsguard.service and
+# so the unit's filters are read from dist/pam-vpsguard.service and
 # applied the way systemd applies them:
 #   SystemCallFilter / SystemCallErrorNumber / SystemCallArchitectures,
 #   RestrictAddressFamilies, NoNewPrivileges, MemoryDenyWriteExecute
@@ -21,8 +21,8 @@ cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
 . tests/lib.sh
 
-ADMIN=$ROOT/helper/pam_vpsguard-admin
-UNIT=$ROOT/helper/pam-vpsguard.service
+ADMIN=$ROOT/build/pam_vpsguard-admin
+UNIT=$ROOT/dist/pam-vpsguard.service
 
 if [ -z "${VG_NETNS:-}" ]; then
 	need_root

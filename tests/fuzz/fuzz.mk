@@ -18,19 +18,19 @@
 # dlopen()ed at run time, as the module does.
 
 FUZZ_CC      ?= $(shell command -v clang-14 || command -v clang || echo clang)
-FUZZ_DIR     := build/fuzz
+FUZZ_DIR     := $(O)/fuzz
 FUZZ_ALL     := config addr duration state table totp
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_SECONDS ?= 60
 FUZZ_BIN     := $(FUZZ_ALL:%=$(FUZZ_DIR)/fuzz_%)
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer \
 		-fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all -pthread -Ilib -Itests/fuzz
+		-fno-sanitize-recover=all -pthread -Ilib -Ihelper/firewall -Itests/fuzz
 # table.c is #included by fuzz_table.c, linked by the others.
 FUZZ_LIB_SRC := lib/addr.c lib/config.c lib/hash.c lib/hex.c lib/log.c \
-		lib/policy.c lib/state.c
+		lib/policy.c helper/firewall/state.c
 FUZZ_DEP     := tests/fuzz/fuzz.h tests/fuzz/fuzz_tmp.c $(FUZZ_LIB_SRC) \
-		lib/table.c $(wildcard lib/*.h)
+		lib/table.c $(wildcard lib/*.h helper/firewall/*.h)
 .PHONY: fuzz fuzz-build
 
 fuzz-build: $(FUZZ_BIN)

@@ -1,4 +1,4 @@
-/* Test driver for lib/nft.c, run by tests/nft/test_nft.sh and
+/* Test driver for helper/firewall/nft.c, run by tests/nft/test_nft.sh and
  * bench/bench_nft.sh inside a throwaway network namespace.
  *
  *   nftctl [-p V6PREFIX] ensure [--rate N/SECS] [--bantime S] [--port P]...

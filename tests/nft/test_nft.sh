@@ -1,5 +1,5 @@
 #!/bin/bash
-# lib/nft.c against the real kernel, inside a network namespace this
+# helper/firewall/nft.c against the real kernel, inside a network namespace this
 # script creates (and deletes on exit).  Never touches the host ruleset.
 # Addresses: 127.0.0.0/8, 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24,
 # 2001:db8::/32 only.  A second namespace ($NSC, a veth away) plays the
@@ -22,9 +22,9 @@ cleanup_ns() { ip netns del "$NS" 2>/dev/null; ip netns del "$NSC" 2>/dev/null; 
 trap cleanup_ns EXIT
 
 # ---- build -------------------------------------------------------------
-if ! make -s lib/libvpsguard.a >"$T/build.log" 2>&1 ||
-   ! cc -std=gnu11 -Wall -Wextra -Werror -Ilib -o "$T/nftctl" \
-	tests/nft/nftctl.c lib/libvpsguard.a \
+if ! make -s build/helper/libfirewall.a build/lib/libvpsguard.a >"$T/build.log" 2>&1 ||
+   ! cc -std=gnu11 -Wall -Wextra -Werror -Ilib -Ihelper/firewall -o "$T/nftctl" \
+	tests/nft/nftctl.c build/helper/libfirewall.a build/lib/libvpsguard.a \
 	$(pkg-config --libs libnftnl libmnl) >>"$T/build.log" 2>&1; then
 	fail build "$(_vg_tail "$(cat "$T/build.log")")"
 	summary

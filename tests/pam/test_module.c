@@ -64,7 +64,7 @@ static int group_setup(void **state)
 	const char *builddir = getenv("VG_BUILDDIR");
 
 	(void)state;
-	snprintf(rel, sizeof(rel), "%s/pam_module/pam_vpsguard.so",
+	snprintf(rel, sizeof(rel), "%s/build/pam_vpsguard.so",
 		 builddir ? builddir : ".");
 	assert_non_null(realpath(rel, mod));
 	strcpy(dir, "/tmp/vg-pam-XXXXXX");

@@ -18,9 +18,9 @@ ROOT=$PWD
 
 need_root
 need_cmd pamtester unshare mount mknod logger
-MOD=$ROOT/pam_module/pam_vpsguard.so
+MOD=$ROOT/build/pam_vpsguard.so
 if [ ! -f "$MOD" ]; then
-	fail "$VG_SUITE" "$MOD not built (make pam_module/pam_vpsguard.so)"
+	fail "$VG_SUITE" "$MOD not built (make build/pam_vpsguard.so)"
 	exit 1
 fi
 reexec_private_mountns "$@"

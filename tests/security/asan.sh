@@ -47,7 +47,7 @@ LIBASAN=$(gcc -print-file-name=libasan.so)
 LIBUBSAN=$(gcc -print-file-name=libubsan.so)
 cat >"$B/bin/pamtester" <<EOW
 #!/bin/sh
-LD_PRELOAD="$LIBASAN $LIBUBSAN $B/pam_module/pam_vpsguard.so" \\
+LD_PRELOAD="$LIBASAN $LIBUBSAN $B/build/pam_vpsguard.so" \\
 ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:\${ASAN_OPTIONS:-}" \\
 	exec /usr/bin/pamtester "\$@"
 EOW
@@ -62,9 +62,9 @@ SUITE_REPORT='ERROR: (Address|Leak)Sanitizer|runtime error:'
 . "$B/tests/suite.sh"
 
 cd "$B" || exit 1
-for t in tests/unit/test_* tests/pam/test_*; do
+for t in build/tests/unit/test_* build/tests/pam/test_*; do
 	case $t in *.c|*.d) continue ;; esac
-	[ -x "$t" ] && run_suite "${t#tests/}" "$t"
+	[ -x "$t" ] && run_suite "${t#build/tests/}" "$t"
 done
 for t in tests/pamtester/*.sh tests/security/test_hostile.sh \
 	 tests/security/test_faults.sh; do

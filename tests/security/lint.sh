@@ -7,10 +7,11 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 what=${1:-all}
-mapfile -t SRC < <(ls lib/*.c pam_module/*.c helper/*.c 2>/dev/null)
+mapfile -t SRC < <(ls lib/*.c pam_module/*.c helper/*.c helper/*/*.c 2>/dev/null)
+INC="-Ilib -Ihelper -Ihelper/firewall -Ihelper/fleet -Ihelper/sshd -Ihelper/sys"
 TIDY=$(command -v clang-tidy-14 || command -v clang-tidy)
 # The build's own defines; pkg-config only adds include paths.
-VG_TIDY_DEFS="-std=gnu11 -Ilib -D_GNU_SOURCE $(pkg-config --cflags-only-I \
+VG_TIDY_DEFS="-std=gnu11 $INC -D_GNU_SOURCE $(pkg-config --cflags-only-I \
 	libnftnl libmnl liboath libqrencode libcurl json-c 2>/dev/null)"
 export VG_TIDY_DEFS TIDY
 rc=0
@@ -20,7 +21,7 @@ if [ "$what" = all ] || [ "$what" = cppcheck ]; then
 	# unknownMacro etc. are configuration noise, not findings.
 	echo "cppcheck: ${#SRC[@]} files"
 	cppcheck -q --std=c11 --enable=warning,portability,performance \
-		--inline-suppr --error-exitcode=1 -Ilib -D__linux__ \
+		--inline-suppr --error-exitcode=1 $INC -D__linux__ \
 		--suppress=missingIncludeSystem "${SRC[@]}" || rc=1
 fi
 if [ "$what" = all ] || [ "$what" = clang-tidy ]; then

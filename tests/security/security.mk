@@ -13,16 +13,17 @@ lint:
 	./tests/security/lint.sh
 
 SEC_SRC := $(wildcard tests/security/vg_*.c)
-SEC_BIN := $(SEC_SRC:.c=)
+SEC_BIN := $(SEC_SRC:%.c=$(O)/%)
 
 # Every test executable (asan.sh builds these in its copy).
 tests-bin: $(UNIT_BIN) $(PAMT_BIN) $(SEC_BIN)
 
 # Defines syslog() for libpam to call: exported despite
 # -fvisibility=hidden (the attribute in the source) and -rdynamic.
-tests/security/vg_%: tests/security/vg_%.c $(MODULE)
+$(O)/tests/security/vg_%: tests/security/vg_%.c $(MODULE)
+	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -rdynamic -o $@ $< $(LDFLAGS) -lpam
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -rdynamic -o $@ $< $(ALL_LDFLAGS) -lpam
 
 test-asan: need-root deps
 	./tests/security/asan.sh

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Fault injection (issue 8).  The module through real Linux-PAM on one
-# handle, as sshd runs it (tests/security/vg_pamstress), with syslog
+# handle, as sshd runs it (build/tests/security/vg_pamstress), with syslog
 # captured in-process.
 #
 # Covered elsewhere, not repeated here:
@@ -22,8 +22,8 @@ ROOT=$PWD
 . tests/lib.sh
 
 need_root
-STRESS=$ROOT/tests/security/vg_pamstress
-MOD=$ROOT/pam_module/pam_vpsguard.so
+STRESS=$ROOT/build/tests/security/vg_pamstress
+MOD=$ROOT/build/pam_vpsguard.so
 for f in "$STRESS" "$MOD"; do
 	[ -e "$f" ] || { fail "$VG_SUITE" "$f not built (make tests-bin)"; exit 1; }
 done

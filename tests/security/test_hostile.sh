@@ -1,6 +1,6 @@
 #!/bin/bash
 # Hostile input (issue 8): rhost and user names an attacker controls,
-# through real Linux-PAM (tests/security/vg_pamstress try), every syslog
+# through real Linux-PAM (build/tests/security/vg_pamstress try), every syslog
 # line captured in-process.  Each run must end with a PAM code, never a
 # signal; every log line must be one printable line; the outcome must be
 # SPEC's.  tests/pamtester/test_module.sh already covers, via pamtester:
@@ -15,8 +15,8 @@ ROOT=$PWD
 . tests/lib.sh
 
 need_root
-STRESS=$ROOT/tests/security/vg_pamstress
-MOD=$ROOT/pam_module/pam_vpsguard.so
+STRESS=$ROOT/build/tests/security/vg_pamstress
+MOD=$ROOT/build/pam_vpsguard.so
 for f in "$STRESS" "$MOD"; do
 	[ -e "$f" ] || { fail "$VG_SUITE" "$f not built (make tests-bin)"; exit 1; }
 done

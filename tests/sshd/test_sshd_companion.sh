@@ -17,8 +17,8 @@ SRC=$PWD
 
 need_root
 need_cmd unshare mount ip sshd ssh ssh-keygen sshpass openssl python3 pamtester diff sha256sum setsid
-ADMIN=$SRC/helper/pam_vpsguard-admin
-MOD=$SRC/pam_module/pam_vpsguard.so
+ADMIN=$SRC/build/pam_vpsguard-admin
+MOD=$SRC/build/pam_vpsguard.so
 if [ ! -x "$ADMIN" ] || [ ! -f "$MOD" ]; then
 	fail "$VG_SUITE" "build first (make all)"
 	exit 1

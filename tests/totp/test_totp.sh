@@ -20,8 +20,8 @@ ROOT=$PWD
 
 need_root
 need_cmd pamtester oathtool unshare mount mknod logger python3
-MOD=$ROOT/pam_module/pam_vpsguard.so
-ADMIN=$ROOT/helper/pam_vpsguard-admin
+MOD=$ROOT/build/pam_vpsguard.so
+ADMIN=$ROOT/build/pam_vpsguard-admin
 for f in "$MOD" "$ADMIN"; do
 	[ -f "$f" ] || { fail "$VG_SUITE" "$f not built (make all)"; exit 1; }
 done

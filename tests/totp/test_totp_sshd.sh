@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.." || exit 1
 
 need_root
 need_cmd ip unshare nsenter sshd ssh sshpass ssh-keygen openssl python3 setsid timeout oathtool
-for f in pam_module/pam_vpsguard.so helper/pam_vpsguard-admin; do
+for f in build/pam_vpsguard.so build/pam_vpsguard-admin; do
 	[ -f "$f" ] || { fail "$VG_SUITE" "$f not built (make all)"; exit 1; }
 done
 for f in pam.d-sshd.debian-totp sshd_config.d-10-vpsguard-totp.conf; do

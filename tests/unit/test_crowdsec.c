@@ -1,21 +1,39 @@
-/* Unit tests for the CrowdSec link: helper/lapi_json.c (the JSON of the
+/* Unit tests for the CrowdSec link: helper/fleet/lapi_json.c (the JSON of the
  * Local API: decision stream, Go durations, login token, the alerts we
  * push, the alerts we read back to retract), and helper/crowdsec*.c (the
  * state file, its lock, unban: lifts and retractions), with the HTTP
  * layer replaced by a script (lapi_request() below).
- * The files are #included: they are helper code, linked with json-c,
- * and never part of lib/ (the PAM module must not pull json-c in). */
+ * Linked with build/helper/libfleet.a; lapi_request() defined here
+ * wins over the archive's (lapi_http.o is never pulled in). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "../../helper/lapi_json.c"
-#include "../../helper/crowdsec.c"
-#include "../../helper/crowdsec_drop.c"
-#include "../../helper/crowdsec_store.c"
-#include "../../helper/crowdsec_unban.c"
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "crowdsec.h"
+#include "lapi.h"
+
+static const char *str_field(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
 
 static void test_duration(void **state)
 {
@@ -527,7 +545,7 @@ static void test_unban_lifts(void **state)
 
 	/* a lift goes with its decision: a new one is applied */
 	l.dec[0].until = NOW - 1;
-	prune(&l, NOW);
+	cs_prune(&l, NOW);
 	assert_false(cs_lift_any(&l, 1));
 	put_dec(&l, 11, "203.0.113.9", NOW + 3600, "cscli");
 	assert_true(want_has(&l, &c, NOW, "203.0.113.9", &n));
@@ -582,7 +600,7 @@ static void test_unban_retracts(void **state)
 	assert_int_equal(r.lifted, 0);
 	assert_int_equal(l.n_rt, 0);
 	assert_int_equal(l.n_push, 0);
-	assert_int_equal(find_dec(&l, 10), -1);
+	assert_int_equal(cs_find_decision(&l, 10), -1);
 	assert_false(want_has(&l, &c, NOW, "203.0.113.30", &n));
 	assert_true(want_has(&l, &c, NOW, "203.0.113.31", &n));
 	assert_string_equal(l.error, "");

@@ -149,7 +149,7 @@ static bool budget_spent(const struct cs_link *l)
 	return l->budget_end && mono_ms() >= l->budget_end;
 }
 
-static long find_dec(const struct cs_link *l, int64_t id)
+long cs_find_decision(const struct cs_link *l, int64_t id)
 {
 	for (size_t i = 0; i < l->n_dec; i++)
 		if (l->dec[i].id == id)
@@ -195,7 +195,7 @@ static bool take(struct cs_link *l, const struct vg_config *c,
 {
 	struct cs_decision cd = { d->id, d->net, 0, "" };
 	char a[VG_ADDR_STRLEN], dur[32];
-	long i = find_dec(l, d->id);
+	long i = cs_find_decision(l, d->id);
 	int64_t secs = (d->duration_ms + 999) / 1000;
 
 	if (d->duration_ms <= 0)
@@ -249,7 +249,7 @@ static bool take(struct cs_link *l, const struct vg_config *c,
 static bool forget(struct cs_link *l, const struct lapi_decision *d)
 {
 	char a[VG_ADDR_STRLEN];
-	long i = find_dec(l, d->id);
+	long i = cs_find_decision(l, d->id);
 
 	if (i < 0)
 		return false;
@@ -482,7 +482,7 @@ void cs_note_drop(struct cs_link *l, const struct vg_addr *key,
 
 /* Expired decisions, and pushes and retractions whose ban is over, are
  * gone. */
-static void prune(struct cs_link *l, int64_t now)
+void cs_prune(struct cs_link *l, int64_t now)
 {
 	size_t k = 0;
 
@@ -532,7 +532,7 @@ int cs_exchange(struct cs_link *l, const struct vg_config *c, int64_t now,
 	int ret;
 
 	*changed = false;
-	prune(l, now);
+	cs_prune(l, now);
 	if (now < l->next_try)
 		return 0;
 	cs_budget_start(l);

@@ -238,6 +238,10 @@ int cs_pull(struct cs_link *l, const struct vg_config *c, int64_t now,
 int cs_retract(struct cs_link *l, const struct vg_config *c, int64_t now,
 	       size_t *deleted);
 void cs_budget_start(struct cs_link *l);
+/* The index of decision id in l->dec, or -1. */
+long cs_find_decision(const struct cs_link *l, int64_t id);
+/* Drops expired decisions, and pushes and retractions whose ban is over. */
+void cs_prune(struct cs_link *l, int64_t now);
 void cs_succeeded(struct cs_link *l);
 
 #endif

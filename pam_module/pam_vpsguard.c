@@ -17,32 +17,27 @@
  * No rhost (console, su): nothing recorded, preauth/account PAM_IGNORE,
  * so the provider's console is never locked out.  A broken config or
  * table applies failmode: open -> PAM_IGNORE, closed -> deny.
+ *
+ * Internal functions return -errno or an enum result (module.h); only
+ * to_pam() below speaks PAM codes.  The totp mode is totp_mode.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pwd.h>
-#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <time.h>
 
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
-#include "addr.h"
-#include "config.h"
 #include "log.h"
-#include "table.h"
-#include "totp.h"
+#include "module.h"
 
 /* Everything is built -fvisibility=hidden; the version script then keeps
  * exactly these three. */
 #define VG_EXPORT __attribute__((visibility("default")))
-
-enum mode { MODE_ACCOUNT, MODE_PREAUTH, MODE_AUTHFAIL, MODE_AUTHSUCC,
-	    MODE_TOTP };
 
 static const char *const mode_names[] = {
 	[MODE_ACCOUNT] = "account", [MODE_PREAUTH] = "preauth",
@@ -50,44 +45,8 @@ static const char *const mode_names[] = {
 	[MODE_TOTP] = "totp",
 };
 
-#define USER_LOG_MAX	64
-#define ARGS_KEY_MAX	1024
-
-/* What one PAM handle keeps between the module's lines and between the
- * attempts of one connection (sshd: one handle, one pam_authenticate
- * per password): the parsed configuration and the mapped table, so
- * preauth pays for them and authfail and later attempts do not. */
+/* The handle's struct ctx (module.h). */
 #define VG_DATA_CTX	"pam_vpsguard:ctx"
-
-struct ctx {
-	char args[ARGS_KEY_MAX];	/* the arguments it was parsed from */
-	size_t args_len;
-	struct vg_config cfg;
-	struct vg_table *t;
-	vg_time_t slot;		/* the slot this attempt's preauth took
-				 * (VG_SLOT_ANY: not known); the next line
-				 * of the same pam_authenticate gives back
-				 * exactly that one (vg_table_fail_slot) */
-};
-
-struct request {
-	pam_handle_t *pamh;
-	int flags;
-	enum mode mode;
-	struct ctx *ctx;
-	struct vg_config *cfg;		/* &ctx->cfg */
-	bool cfg_ok;
-	struct vg_addr key;
-	char src_text[VG_ADDR_STRLEN];	/* see shown_src() */
-	enum { HOST_OK, HOST_UNUSABLE, HOST_LITERAL } host_note;
-	char host[80];			/* sanitised rhost, for host_note */
-	char user[USER_LOG_MAX];	/* sanitised, for log lines only */
-	const char *raw_user;
-	bool account;
-	bool ctx_shared;		/* ctx belongs to the PAM handle */
-	bool nullok;			/* totp: no secret -> PAM_IGNORE */
-	struct vg_table *ut;		/* totp: the table of user counters */
-};
 
 /* One attempt runs several lines of the stack; problems that every line
  * would see (a bad config, a strange rhost) are logged by the first one
@@ -260,7 +219,7 @@ static struct ctx *get_ctx(struct request *rq, int argc, const char **argv,
 /* The table, mapped once per handle; reopened when the file was
  * replaced (rebuilt), resized or damaged in place since: touching a
  * mapping of a truncated file would be SIGBUS in sshd. */
-static int get_table(struct request *rq, bool create, struct vg_table **t)
+int get_table(struct request *rq, bool create, struct vg_table **t)
 {
 	struct ctx *c = rq->ctx;
 	int ret;
@@ -315,7 +274,7 @@ static void log_event(struct vg_table *t, enum vg_log_kind kind,
 
 /* The source as log lines show it.  Formatted only when a line needs
  * it: most attempts log nothing. */
-static const char *shown_src(struct request *rq)
+const char *shown_src(struct request *rq)
 {
 	if (rq->src_text[0] == '\0')
 		vg_addr_format(&rq->key, rq->src_text, sizeof(rq->src_text));
@@ -325,8 +284,7 @@ static const char *shown_src(struct request *rq)
 /* What get_source() found odd about the rhost, said once per attempt.
  * Through the table's rate limit when there is a table: a client that
  * sends no usable address can drive these lines too. */
-static void log_host_note(struct request *rq, struct vg_table *t,
-			  vg_time_t now)
+void log_host_note(struct request *rq, struct vg_table *t, vg_time_t now)
 {
 	if (rq->host_note == HOST_OK || !chatty(rq))
 		return;
@@ -365,32 +323,6 @@ static int get_source(struct request *rq)
 	return vg_cidr_list_match(&rq->cfg->ignoreip, &a) ? 1 : 0;
 }
 
-/* What a mode returns when it cannot do its job: SPEC's failmode. */
-static int failmode_code(const struct request *rq)
-{
-	bool closed = rq->cfg->failmode == VG_FAILMODE_CLOSED;
-
-	switch (rq->mode) {
-	case MODE_AUTHFAIL:
-	case MODE_TOTP:		/* a second factor never fails open */
-		return PAM_AUTH_ERR;
-	case MODE_AUTHSUCC:
-		return PAM_SUCCESS;
-	case MODE_PREAUTH:
-		return closed ? PAM_AUTH_ERR : PAM_IGNORE;
-	case MODE_ACCOUNT:
-	default:
-		return closed ? PAM_PERM_DENIED : PAM_IGNORE;
-	}
-}
-
-/* The code when the source is not ours to judge (ignoreip). */
-static int pass_code(const struct request *rq)
-{
-	return rq->mode == MODE_AUTHFAIL || rq->mode == MODE_TOTP ?
-	       PAM_AUTH_ERR : PAM_SUCCESS;
-}
-
 static unsigned int failure_weight(const struct request *rq)
 {
 	struct passwd pw, *res = NULL;
@@ -407,7 +339,7 @@ static unsigned int failure_weight(const struct request *rq)
 	return 1;
 }
 
-static void tell_denied(const struct request *rq)
+void tell_denied(const struct request *rq)
 {
 	if (rq->cfg->silent || (rq->flags & PAM_SILENT))
 		return;
@@ -438,8 +370,8 @@ static const char *level_note(const struct vg_result *r, char *buf,
 	return buf;
 }
 
-static void log_denied(struct request *rq, struct vg_table *t,
-		       const struct vg_result *r, vg_time_t now)
+void log_denied(struct request *rq, struct vg_table *t,
+		const struct vg_result *r, vg_time_t now)
 {
 	char left[32], win[32], note[96];
 
@@ -460,7 +392,7 @@ static void log_denied(struct request *rq, struct vg_table *t,
 
 /* The slot to give back, once: a second line of the same attempt (or
  * an attempt without a preauth line) must not give back another. */
-static vg_time_t take_slot(struct request *rq)
+vg_time_t take_slot(struct request *rq)
 {
 	vg_time_t s = rq->ctx->slot;
 
@@ -478,15 +410,15 @@ static int do_preauth(struct request *rq, struct vg_table *t, vg_time_t now)
 		return ret;
 	if (r.verdict == VG_ALLOW) {
 		rq->ctx->slot = rq->ctx_shared ? r.slot : VG_SLOT_ANY;
-		return PAM_SUCCESS;
+		return R_OK;
 	}
 	log_denied(rq, t, &r, now);
 	tell_denied(rq);
-	return PAM_AUTH_ERR;
+	return R_DENY;
 }
 
-static int do_authfail(struct request *rq, struct vg_table *t, vg_time_t now,
-		       unsigned int w)
+int do_authfail(struct request *rq, struct vg_table *t, vg_time_t now,
+		unsigned int w)
 {
 	char len[32], win[32];
 	struct vg_result r;
@@ -526,7 +458,7 @@ static int do_authfail(struct request *rq, struct vg_table *t, vg_time_t now,
 	/* No line per failure: sshd logs each failed password itself, with
 	 * user and source; ours are the events it cannot see (bans and
 	 * refusals), and the counts are in `pam_vpsguard-admin show`. */
-	return PAM_AUTH_ERR;
+	return R_DENY;
 }
 
 static int do_account(struct request *rq, struct vg_table *t, vg_time_t now)
@@ -542,254 +474,13 @@ static int do_account(struct request *rq, struct vg_table *t, vg_time_t now)
 	if (r.verdict == VG_DENY_BANNED && !r.trusted) {
 		log_denied(rq, t, &r, now);
 		tell_denied(rq);
-		return PAM_PERM_DENIED;
+		return R_BANNED;
 	}
 	/* The account phase passing is a login (public-key ones never run
-	 * the auth stack): stamp trust, clear nothing. */
-	ret = vg_table_success(t, rq->cfg, &rq->key, false, now);
-	return ret ? ret : PAM_SUCCESS;
+	 * the auth stack): stamp trust, clear nothing.  0 is R_OK. */
+	return vg_table_success(t, rq->cfg, &rq->key, false, now);
 }
 
-/* --- totp ------------------------------------------------------------
- *
- * The second factor, after the first one (a key, or pam_unix) passed.
- * Everything is verified whatever the source; only a countable source
- * (rhost, not ignoreip) gets the table: a wrong, replayed or malformed
- * code is a failure of weight 1 (the user is real: it has a secret), a
- * right one ends the login like authsucc (the preauth slot released,
- * trust stamped, failures kept: they expire with findtime).  A wrong
- * code also counts for its user across all sources (totp.maxfail).
- * Nothing here fails open.
- */
-#define TOTP_PROMPT	"Verification code: "
-
-/* The table for a countable source: 1 with *t set, 0 when nothing is to
- * be recorded, or a PAM code to return (banned, or table trouble under
- * failmode closed). */
-static int totp_table(struct request *rq, int src, vg_time_t now,
-		      struct vg_table **t)
-{
-	struct vg_result r;
-	int ret;
-
-	*t = NULL;
-	if (src != 0) {		/* console, ignoreip, unusable rhost */
-		if (src < 0 && rq->host_note != HOST_OK &&
-		    get_table(rq, false, t) != 0)
-			*t = NULL;
-		log_host_note(rq, *t, now);
-		*t = NULL;
-		return 0;
-	}
-	ret = get_table(rq, true, t);
-	log_host_note(rq, ret ? NULL : *t, now);
-	if (!ret)
-		ret = vg_table_check(*t, rq->cfg, &rq->key, now, &r);
-	if (ret) {
-		vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
-		       strerror(-ret));
-		*t = NULL;
-		return rq->cfg->failmode == VG_FAILMODE_CLOSED ?
-		       PAM_AUTH_ERR : 0;
-	}
-	/* Banned meanwhile (or no preauth line): no code is asked. */
-	if (r.verdict == VG_DENY_BANNED) {
-		log_denied(rq, *t, &r, now);
-		tell_denied(rq);
-		return PAM_AUTH_ERR;
-	}
-	return 1;
-}
-
-/* 0: the secret file is there and sound.  Else a PAM code. */
-static int totp_has_secret(struct request *rq)
-{
-	char err[VG_ERR_MAX];
-	struct vg_totp s;
-	int ret = vg_totp_load(rq->cfg->totp_secrets, rq->raw_user, &s, err,
-			       sizeof(err));
-
-	vg_totp_wipe(&s);
-	if (ret == 0)
-		return 0;
-	if (ret == -ENOENT && rq->nullok)
-		return PAM_IGNORE;
-	if (ret == -ENOENT)
-		vg_log(LOG_NOTICE, "deny user '%s': no TOTP secret (enroll "
-		       "with pam_vpsguard-admin totp enroll, or add nullok)",
-		       rq->user);
-	else
-		vg_log(LOG_ERR, "deny user '%s': %s", rq->user, err);
-	return PAM_AUTH_ERR;
-}
-
-static int totp_ask(struct request *rq, char **code)
-{
-	char *resp = NULL;
-	int ret = pam_prompt(rq->pamh, PAM_PROMPT_ECHO_OFF, &resp, "%s",
-			     TOTP_PROMPT);
-
-	if (ret != PAM_SUCCESS || !resp) {
-		if (resp) {
-			explicit_bzero(resp, strlen(resp));
-			free(resp);
-		}
-		return PAM_AUTH_ERR;
-	}
-	*code = resp;
-	return PAM_SUCCESS;
-}
-
-/* totp.maxfail: a wrong code counts for its user across all sources. */
-static void totp_count_user(struct request *rq, vg_time_t now)
-{
-	char win[32];
-	uint32_t n = 0;
-	int ret;
-
-	if (!rq->ut)
-		return;
-	ret = vg_table_user_fail(rq->ut, rq->cfg, rq->raw_user, now, &n);
-	if (ret) {
-		vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
-		       strerror(-ret));
-		return;
-	}
-	if (rq->cfg->totp_maxfail && n == rq->cfg->totp_maxfail) {
-		vg_duration_format(rq->cfg->findtime, win, sizeof(win));
-		vg_log(LOG_WARNING, "totp: user '%s' reached totp.maxfail (%u "
-		       "wrong codes from all sources within %s): codes for "
-		       "this user are refused until %s pass without one",
-		       rq->user, n, win, win);
-	}
-}
-
-/* 1: the user is over totp.maxfail, no code may be judged now. */
-static bool totp_user_over(struct request *rq)
-{
-	char win[32];
-	int ret;
-
-	if (!rq->ut)
-		return false;
-	ret = vg_table_user_over(rq->ut, rq->cfg, rq->raw_user, vg_now());
-	if (ret < 0)
-		vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
-		       strerror(-ret));
-	if (ret != 1)
-		return false;
-	vg_duration_format(rq->cfg->findtime, win, sizeof(win));
-	vg_log(LOG_NOTICE, "totp: code for user '%s' refused, not checked: "
-	       "%u wrong codes from all sources within %s (totp.maxfail)",
-	       rq->user, rq->cfg->totp_maxfail, win);
-	return true;
-}
-
-static int totp_verdict(struct request *rq, struct vg_table *t, int res,
-			const char *err)
-{
-	const char *from = t ? shown_src(rq) : "(not counted)";
-	vg_time_t now = vg_now();
-	int ret;
-
-	switch (res) {
-	case VG_TOTP_RECOVERY_OK:
-		vg_log(LOG_NOTICE, "user '%s' from %s used a recovery code",
-		       rq->user, from);
-		/* fall through */
-	case VG_TOTP_OK:
-		ret = t ? vg_table_success_slot(t, rq->cfg, &rq->key,
-						take_slot(rq), now) :
-			  0;
-		if (ret)
-			vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
-			       strerror(-ret));
-		return PAM_SUCCESS;
-	case VG_TOTP_BAD:
-	case VG_TOTP_REPLAY:
-	case VG_TOTP_MALFORMED:
-		/* sshd logs only "Failed keyboard-interactive/pam": say
-		 * which factor failed and how, never what was typed. */
-		vg_log(LOG_NOTICE, "totp: %s for user '%s' from %s",
-		       vg_totp_result_name((enum vg_totp_result)res),
-		       rq->user, from);
-		totp_count_user(rq, now);
-		ret = t ? do_authfail(rq, t, now, 1) : PAM_AUTH_ERR;
-		if (ret < 0)
-			vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
-			       strerror(-ret));
-		return PAM_AUTH_ERR;
-	default:
-		vg_log(LOG_ERR, "deny user '%s': %s", rq->user, err);
-		return PAM_AUTH_ERR;
-	}
-}
-
-/* No code was judged (no secret, the client left at the prompt): the
- * preauth slot goes back now rather than after inflight.timeout, and
- * nothing is counted, since nothing was guessed.  Returns ret. */
-static int totp_release(struct request *rq, struct vg_table *t, int ret)
-{
-	int err = t ? vg_table_release_slot(t, rq->cfg, &rq->key,
-					    take_slot(rq), vg_now()) : 0;
-
-	if (err)
-		vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
-		       strerror(-err));
-	return ret;
-}
-
-static int do_totp(struct request *rq, int src)
-{
-	struct vg_table *t = NULL;
-	struct vg_oath o = { 0 };
-	char err[VG_ERR_MAX] = "", *code = NULL;
-	int ret, res;
-
-	if (!rq->cfg_ok)
-		return PAM_AUTH_ERR;
-	if (!vg_totp_user_ok(rq->raw_user)) {
-		vg_log(LOG_NOTICE, "deny user '%s': not a name a TOTP secret "
-		       "can be stored under", rq->user);
-		return PAM_AUTH_ERR;
-	}
-	ret = totp_table(rq, src, vg_now(), &t);
-	if (ret != 0 && ret != 1)
-		return ret;
-	ret = totp_has_secret(rq);
-	if (ret)
-		return totp_release(rq, t, ret);
-	/* liboath only now, for this one check: see lib/totp.h. */
-	if (vg_oath_load(&o, err, sizeof(err)) != 0) {
-		vg_log(LOG_ERR, "deny user '%s': %s", rq->user, err);
-		return totp_release(rq, t, PAM_AUTH_ERR);
-	}
-	/* The user counters need a table whenever a remote client asks
-	 * (also ignoreip ones); the console is exempt. */
-	if (t)
-		rq->ut = t;	/* the same mapping: never reopen under t */
-	else if (src != -ENOENT && get_table(rq, true, &rq->ut) != 0)
-		rq->ut = NULL;
-	ret = totp_ask(rq, &code);
-	if (ret == PAM_SUCCESS && totp_user_over(rq)) {
-		/* Refused unjudged: not a guess, so not the source's
-		 * failure either; the slot goes back. */
-		explicit_bzero(code, strlen(code));
-		free(code);
-		ret = totp_release(rq, t, PAM_AUTH_ERR);
-	} else if (ret == PAM_SUCCESS) {
-		res = vg_totp_verify(&o, rq->cfg->totp_secrets, rq->raw_user,
-				     code, time(NULL), rq->cfg->totp_window,
-				     err, sizeof(err));
-		explicit_bzero(code, strlen(code));
-		free(code);
-		ret = totp_verdict(rq, t, res, err);
-	} else {
-		ret = totp_release(rq, t, ret);	/* the client left */
-	}
-	vg_oath_unload(&o);
-	return ret;
-}
 
 static int run(struct request *rq)
 {
@@ -803,20 +494,19 @@ static int run(struct request *rq)
 	if (rq->mode == MODE_TOTP)
 		return do_totp(rq, src);
 	if (src == -ENOENT)		/* console, serial, su: never block */
-		return rq->mode == MODE_AUTHFAIL ? PAM_AUTH_ERR :
-		       rq->mode == MODE_AUTHSUCC ? PAM_SUCCESS : PAM_IGNORE;
+		return R_CONSOLE;
 	if (!rq->cfg_ok)
-		return failmode_code(rq);
+		return R_FAILMODE;
 	if (src < 0) {
 		/* Only for the rate limit of the line that says why. */
 		if (rq->host_note != HOST_OK && chatty(rq) &&
 		    get_table(rq, false, &t) != 0)
 			t = NULL;
 		log_host_note(rq, t, now);
-		return failmode_code(rq);
+		return R_FAILMODE;
 	}
 	if (src == 1)
-		return pass_code(rq);
+		return R_PASS;
 	/* The account phase creates the table too: passing it stamps
 	 * trust, and the admin's first key login after a reboot must not
 	 * be lost to a table nobody had made yet. */
@@ -828,7 +518,7 @@ static int run(struct request *rq)
 		if (chatty(rq))
 			vg_log(LOG_ERR, "table %s: %s", rq->cfg->table_path,
 			       strerror(-ret));
-		return failmode_code(rq);
+		return R_FAILMODE;
 	}
 	switch (rq->mode) {
 	case MODE_PREAUTH:
@@ -840,18 +530,56 @@ static int run(struct request *rq)
 	case MODE_AUTHSUCC:
 		ret = vg_table_success_slot(t, rq->cfg, &rq->key,
 					    take_slot(rq), now);
-		ret = ret ? ret : PAM_SUCCESS;
 		break;
 	default:
 		ret = do_account(rq, t, now);
 		break;
 	}
-	if (ret < 0) {		/* a table error, not a PAM code */
+	if (ret < 0)		/* to_pam(): failmode */
 		log_event(t, VG_LOG_DENY, now, LOG_ERR, "table %s: %s",
 			  rq->cfg->table_path, strerror(-ret));
-		return failmode_code(rq);
-	}
 	return ret;
+}
+
+/* The one place results become PAM codes, per mode: SPEC.md's table
+ * (see the top of this file).  -errno: the table failed, failmode. */
+static int to_pam(const struct request *rq, int res)
+{
+	bool closed;
+
+	switch (res) {
+	case R_OK:
+		return PAM_SUCCESS;
+	case R_DENY:
+		return PAM_AUTH_ERR;
+	case R_BANNED:
+		return PAM_PERM_DENIED;
+	case R_IGNORE:
+		return PAM_IGNORE;
+	case R_NOMEM:
+		return rq->account ? PAM_IGNORE : PAM_BUF_ERR;
+	case R_CONSOLE:
+		return rq->mode == MODE_AUTHFAIL ? PAM_AUTH_ERR :
+		       rq->mode == MODE_AUTHSUCC ? PAM_SUCCESS : PAM_IGNORE;
+	case R_PASS:
+		return rq->mode == MODE_AUTHFAIL || rq->mode == MODE_TOTP ?
+		       PAM_AUTH_ERR : PAM_SUCCESS;
+	default:			/* R_FAILMODE, -errno */
+		break;
+	}
+	closed = rq->cfg->failmode == VG_FAILMODE_CLOSED;
+	switch (rq->mode) {
+	case MODE_AUTHFAIL:
+	case MODE_TOTP:		/* a second factor never fails open */
+		return PAM_AUTH_ERR;
+	case MODE_AUTHSUCC:
+		return PAM_SUCCESS;
+	case MODE_PREAUTH:
+		return closed ? PAM_AUTH_ERR : PAM_IGNORE;
+	case MODE_ACCOUNT:
+	default:
+		return closed ? PAM_PERM_DENIED : PAM_IGNORE;
+	}
 }
 
 static int entry(pam_handle_t *pamh, int flags, int argc, const char **argv,
@@ -867,7 +595,7 @@ static int entry(pam_handle_t *pamh, int flags, int argc, const char **argv,
 		if (strcmp(argv[i], "nullok") == 0)
 			rq.nullok = true;
 	if (!get_ctx(&rq, argc, argv, first)) {
-		ret = account ? PAM_IGNORE : PAM_BUF_ERR;
+		ret = to_pam(&rq, R_NOMEM);
 		goto out;
 	}
 	if (account) {
@@ -882,7 +610,7 @@ static int entry(pam_handle_t *pamh, int flags, int argc, const char **argv,
 		rq.cfg_ok = false;
 		rq.mode = MODE_PREAUTH;
 	}
-	ret = run(&rq);
+	ret = to_pam(&rq, run(&rq));
 	if (!rq.ctx_shared)
 		ctx_cleanup(pamh, rq.ctx, 0);
 out:

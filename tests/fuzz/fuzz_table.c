@@ -9,10 +9,16 @@
  *     table.c: bounded fields, unknown families are free).
  * Either way, when a table opens, every operation runs on it.
  *
- * table.c is included, not linked, to re-initialise the mutex of a
- * fuzzed header: a garbage lock word would only make the fuzzer wait
+ * The internal header gives it the handle, to re-initialise the mutex
+ * of a fuzzed header: a garbage lock word would only make the fuzzer wait
  * for the lock timeout (the lock is root's, like the rest of the file). */
-#include "../../lib/table.c"
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "table_internal.h"
 
 #include "fuzz.h"
 
@@ -30,7 +36,7 @@ static void exercise(struct vg_table *t, const uint8_t *data, size_t size)
 
 	vg_config_defaults(&c);
 	c.maxretry = 3;
-	FUZZ_ASSERT(init_mutex(&t->hdr->lock) == 0);
+	FUZZ_ASSERT(table_init_mutex(&t->hdr->lock) == 0);
 	memset(&k, 0, sizeof(k));
 	memcpy(k.bytes, data, size < 16 ? size : 16);
 	k.family = VG_FAMILY_V6;

@@ -1,21 +1,28 @@
 /* The shared table: counting, bans, escalation, slots, eviction, rebuild,
  * and concurrency between real forked processes.
  *
- * table.c is included, not linked, so one test can take the table's
- * lock itself and be killed while holding it. */
+ * The internal header gives one test the table's lock, to be killed
+ * while holding it. */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "../../lib/table.c"
-
-#include <signal.h>
-#include <sys/wait.h>
-
+#include "log.h"
 #include "policy.h"
+#include "table_internal.h"
 
 /* Every test runs twice: with full handles (the helper, the CLI) and
  * with window handles (the PAM module: pread/pwrite of the buckets
@@ -927,7 +934,7 @@ static void t_killed_between_preauth_and_authfail(void **state)
 
 static void lock_and_hang(struct fx *f, int fd)
 {
-	if (lock(f->t) != 0)
+	if (table_lock(f->t) != 0)
 		_exit(3);
 	if (write(fd, "L", 1) != 1)
 		_exit(4);

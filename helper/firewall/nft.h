@@ -134,7 +134,7 @@ struct vg_nft_elem {
 	bool ours;		/* list: carries the helper's comment
 				 * (false = added by the connlimit rule) */
 	bool fresh;		/* apply: known absent, a plain add suffices
-				 * (else: add + delete + add, see nft.c) */
+				 * (else: add + delete + add, see nft_sets.c) */
 };
 
 #define VG_NFT_REPORT_ERRS	8
@@ -147,7 +147,7 @@ struct vg_nft_report {
 	size_t kept;		/* reconcile: already right */
 	bool rebuilt;		/* ensure: the chain or sets were written */
 	bool split;		/* the changes went in more than one batch
-				 * (not one transaction; see nft.c) */
+				 * (not one transaction; see nft_batch.c) */
 	size_t n_errs;		/* failing elements/messages, first few below */
 	struct {
 		int err;	/* -errno */

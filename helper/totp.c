@@ -1,5 +1,5 @@
 /* totp: enroll, remove and inspect TOTP secrets (lib/totp.h has the
- * file format).  The secret is shown exactly once, at enrolment, as an
+ * file format, totp_enrol.h what only enrolment needs).  The secret is shown exactly once, at enrolment, as an
  * otpauth:// URI and a QR code, with ten recovery codes; only hashes of
  * those are kept. */
 #define _GNU_SOURCE
@@ -16,7 +16,7 @@
 #include "output.h"
 #include "qr.h"
 #include "subcommands.h"
-#include "totp.h"
+#include "totp_enrol.h"
 
 static bool force;
 
@@ -98,17 +98,16 @@ static void issuer_name(char *buf, size_t len)
 			*p = '-';
 }
 
-static int print_enrolment(const char *user, const struct vg_totp *s,
+static int print_enrolment(const char *user, const char *b32,
 			   char codes[VG_TOTP_RECOVERY_N][VG_TOTP_RECOVERY_TEXT])
 {
 	char host[256], iss[3 * 256], acct[3 * VG_TOTP_USER_MAX + 1];
-	char b32[(VG_TOTP_SECRET_MAX * 8 + 4) / 5 + 1], uri[2048];
+	char uri[2048];
 	int ret;
 
 	issuer_name(host, sizeof(host));
 	uri_encode(iss, sizeof(iss), host);
 	uri_encode(acct, sizeof(acct), user);
-	vg_base32_encode(s->secret, s->secret_len, b32, sizeof(b32));
 	snprintf(uri, sizeof(uri), "otpauth://totp/%s:%s?secret=%s&issuer=%s"
 		 "&algorithm=SHA1&digits=%d&period=%d", iss, acct, b32, iss,
 		 VG_TOTP_DIGITS, VG_TOTP_STEP);
@@ -124,15 +123,39 @@ static int print_enrolment(const char *user, const struct vg_totp *s,
 	       "(store them offline):\n");
 	for (int i = 0; i < VG_TOTP_RECOVERY_N; i++)
 		printf("  %s\n", codes[i]);
-	explicit_bzero(b32, sizeof(b32));
 	explicit_bzero(uri, sizeof(uri));
 	return fflush(stdout) == 0 ? 0 : -EIO;
+}
+
+/* A new secret and its Base32 text, ready before anything is stored:
+ * a secret stored but never shown would lock the user out. */
+static int new_secret(struct vg_totp *s,
+		      char codes[VG_TOTP_RECOVERY_N][VG_TOTP_RECOVERY_TEXT],
+		      char b32[VG_TOTP_BASE32_MAX])
+{
+	char err[VG_ERR_MAX];
+	struct vg_oath o;
+	int ret = vg_oath_load(&o, err, sizeof(err));
+
+	if (ret) {
+		cli_error("totp enroll: %s", err);
+		return ret;
+	}
+	ret = vg_totp_new(s, codes);
+	if (ret)
+		cli_error("totp enroll: getrandom: %s", strerror(-ret));
+	else if ((ret = vg_totp_base32(&o, s->secret, s->secret_len, b32,
+				       VG_TOTP_BASE32_MAX)))
+		cli_error("totp enroll: Base32 of the secret (liboath "
+			  "oath_base32_encode): %s", strerror(-ret));
+	vg_oath_unload(&o);
+	return ret;
 }
 
 static int enroll(const char *user, const struct vg_config *cfg)
 {
 	char codes[VG_TOTP_RECOVERY_N][VG_TOTP_RECOVERY_TEXT];
-	char err[VG_ERR_MAX];
+	char err[VG_ERR_MAX], b32[VG_TOTP_BASE32_MAX];
 	struct vg_totp s;
 	int ret;
 
@@ -145,10 +168,9 @@ static int enroll(const char *user, const struct vg_config *cfg)
 			  user);
 		return VG_EXIT_USAGE;
 	}
-	ret = vg_totp_new(&s, codes);
-	if (ret) {
-		cli_error("totp enroll: getrandom: %s", strerror(-ret));
-		return VG_EXIT_FAIL;
+	if (new_secret(&s, codes, b32) != 0) {
+		ret = VG_EXIT_FAIL;
+		goto out;
 	}
 	ret = vg_totp_store(cfg->totp_secrets, user, &s, force, err,
 			    sizeof(err));
@@ -161,11 +183,13 @@ static int enroll(const char *user, const struct vg_config *cfg)
 		cli_error("totp enroll: %s", err);
 		ret = cli_exit_code(ret);
 	} else {
-		ret = print_enrolment(user, &s, codes) ? VG_EXIT_FAIL :
+		ret = print_enrolment(user, b32, codes) ? VG_EXIT_FAIL :
 		      VG_EXIT_OK;
 	}
+out:
 	vg_totp_wipe(&s);
 	explicit_bzero(codes, sizeof(codes));
+	explicit_bzero(b32, sizeof(b32));
 	return ret;
 }
 
@@ -323,8 +347,9 @@ int totp_main(int argc, const char **argv)
 	ret = cli_load_config(&cfg);
 	if (ret)
 		return ret;
-	/* Whatever we create is root's alone (lib/totp.c sets 0600/0700
-	 * as well; this covers anything else a failure might leave). */
+	/* Whatever we create is root's alone (files are written 0600 and
+	 * the directory made 0700 anyway; this covers anything else a
+	 * failure might leave). */
 	umask(077);
 	if (cmd == &enroll_cmd)
 		return enroll(args[0], &cfg);

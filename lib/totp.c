@@ -8,22 +8,22 @@
  *  - every file is opened relative to the checked directory fd with
  *    O_NOFOLLOW, and checked on the fd (owner root, mode);
  *  - read-check-write runs under flock(LOCK_EX) of the directory, and a
- *    change is a new file: temp + fsync + rename + fsync of the dir;
+ *    change is a new file: vg_atomic_write (temp + fsync + rename +
+ *    fsync of the dir);
  *  - recovery hashes are compared in constant time, all of them. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
-#include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "hex.h"
 #include "log.h"
 #include "sha256.h"
@@ -32,8 +32,6 @@
 #define TOTP_MAGIC	"vpsguard-totp 1"
 #define OATH_SONAME	"liboath.so.0"
 #define OATH_INVALID_OTP	(-6)	/* oath.h; the header is not needed */
-
-static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 int vg_oath_load(struct vg_oath *o, char *err, size_t errlen)
 {
@@ -56,6 +54,13 @@ int vg_oath_load(struct vg_oath *o, char *err, size_t errlen)
 	SYM(done, "oath_done");
 	SYM(validate3, "oath_totp_validate3");
 #undef SYM
+	/* Enrolment's alone (the module never shows a secret): one that
+	 * lacks it still checks codes, and the CLI says what is missing. */
+	{
+		void *p = dlsym(o->dl, "oath_base32_encode");
+
+		memcpy(&o->base32_encode, &p, sizeof(p));
+	}
 	if (what || o->init() != 0) {
 		dlclose(o->dl);
 		memset(o, 0, sizeof(*o));
@@ -147,9 +152,9 @@ enum vg_totp_input vg_totp_classify(const char *in)
 	return rec ? VG_TOTP_IN_RECOVERY : VG_TOTP_IN_MALFORMED;
 }
 
-static void recovery_hash(const uint8_t salt[16],
-			  const char code[VG_TOTP_RECOVERY_CHARS],
-			  uint8_t out[VG_SHA256_LEN])
+void vg_totp_recovery_hash(const uint8_t salt[16],
+			   const char code[VG_TOTP_RECOVERY_CHARS],
+			   uint8_t out[32])
 {
 	struct vg_sha256 c;
 
@@ -180,7 +185,7 @@ static int check_recovery(struct vg_totp *s, const char *in)
 	if (!recovery_norm(in, norm))
 		return VG_TOTP_MALFORMED;
 	for (unsigned int i = 0; i < s->n_recovery; i++) {
-		recovery_hash(s->rec[i].salt, norm, h);
+		vg_totp_recovery_hash(s->rec[i].salt, norm, h);
 		if (ct_equal(h, s->rec[i].hash, sizeof(h)) && hit < 0)
 			hit = (int)i;
 	}
@@ -227,36 +232,11 @@ int vg_totp_check(const struct vg_oath *o, struct vg_totp *s,
 
 /* --- files ----------------------------------------------------------- */
 
-/* mkdir of dir's parent, one level only. */
-static int make_parent(const char *dir)
-{
-	char parent[PATH_MAX];
-	const char *slash = strrchr(dir, '/');
-	size_t len = slash ? (size_t)(slash - dir) : 0;
-
-	if (len == 0 || len >= sizeof(parent))
-		return -1;
-	memcpy(parent, dir, len);
-	parent[len] = '\0';
-	return mkdir(parent, 0700) == 0 || errno == EEXIST ? 0 : -1;
-}
-
-static int open_dir(const char *dir, bool create, char *err, size_t errlen)
+static int open_dir(const char *dir, char *err, size_t errlen)
 {
 	struct stat st;
 	int fd;
 
-	/* A fresh install has no /etc/vpsguard either: make that one level
-	 * too, as root's only (it holds nothing else). */
-	if (create) {
-		int r = mkdir(dir, 0700);
-
-		if (r != 0 && errno == ENOENT && make_parent(dir) == 0)
-			r = mkdir(dir, 0700);
-		if (r != 0 && errno != EEXIST)
-			return vg_errf(err, errlen, -errno, "%s: cannot "
-				       "create: %s", dir, strerror(errno));
-	}
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
@@ -416,7 +396,7 @@ int vg_totp_load(const char *dir, const char *user, struct vg_totp *s,
 	if (!vg_totp_user_ok(user))
 		return vg_errf(err, errlen, -EINVAL, "not a usable user name "
 			    "for a TOTP file");
-	dfd = open_dir(dir, false, err, errlen);
+	dfd = open_dir(dir, err, errlen);
 	if (dfd < 0)
 		return dfd;
 	ret = load_at(dfd, dir, user, s, err, errlen);
@@ -424,75 +404,43 @@ int vg_totp_load(const char *dir, const char *user, struct vg_totp *s,
 	return ret;
 }
 
-static int write_all(int fd, const char *p, size_t len)
+/* The file's text into buf; its length, or -EOVERFLOW. */
+static int render(const struct vg_totp *s, const char *user, char *buf,
+		  size_t size)
 {
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Caller holds the directory lock: ".USER.new" is ours (user names
- * never start with '.'), a leftover of a crash is simply replaced. */
-static int store_at(int dfd, const char *dir, const char *user,
-		    const struct vg_totp *s, char *err, size_t errlen)
-{
-	char buf[VG_TOTP_FILE_MAX], tmp[VG_TOTP_USER_MAX + 8];
 	char h1[2 * 16 + 1], h2[2 * 32 + 1], sec[2 * VG_TOTP_SECRET_MAX + 1];
 	size_t len;
-	int fd, ret, n;
+	int n;
 
-	snprintf(tmp, sizeof(tmp), ".%s.new", user);
 	vg_hex_encode(sec, s->secret, s->secret_len);
-	n = snprintf(buf, sizeof(buf), "%s\n# pam_vpsguard TOTP secret of %s:"
+	n = snprintf(buf, size, "%s\n# pam_vpsguard TOTP secret of %s:"
 		     " root only; see pam_vpsguard-admin(8)\nsecret %s\n"
 		     "last %" PRIu64 "\n", TOTP_MAGIC, user, sec, s->last);
 	explicit_bzero(sec, sizeof(sec));
-	len = (size_t)n;
-	for (unsigned int i = 0; i < s->n_recovery && len < sizeof(buf); i++) {
+	len = n < 0 ? size : (size_t)n;
+	for (unsigned int i = 0; i < s->n_recovery && len < size; i++) {
 		vg_hex_encode(h1, s->rec[i].salt, sizeof(s->rec[i].salt));
 		vg_hex_encode(h2, s->rec[i].hash, sizeof(s->rec[i].hash));
-		len += (size_t)snprintf(buf + len, sizeof(buf) - len,
-					"recovery %s %s\n", h1, h2);
+		n = snprintf(buf + len, size - len, "recovery %s %s\n", h1, h2);
+		len = n < 0 ? size : len + (size_t)n;
 	}
-	if (len >= sizeof(buf)) {
-		ret = vg_errf(err, errlen, -EOVERFLOW, "%s/%s: too large", dir,
-			   user);
+	return len < size ? (int)len : -EOVERFLOW;
+}
+
+int vg_totp_store_at(int dfd, const char *dir, const char *user,
+		     const struct vg_totp *s, char *err, size_t errlen)
+{
+	char buf[VG_TOTP_FILE_MAX];
+	int ret = render(s, user, buf, sizeof(buf));
+
+	if (ret < 0) {
+		vg_errf(err, errlen, ret, "%s/%s: too large", dir, user);
 		goto out;
 	}
-	unlinkat(dfd, tmp, 0);
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = vg_errf(err, errlen, -errno, "%s/%s: cannot create: %s",
-			   dir, tmp, strerror(errno));
-		goto out;
-	}
-	/* The umask could only narrow 0600; fchmod makes it exact. */
-	ret = fchmod(fd, 0600) ? -errno : 0;
-	if (!ret)
-		ret = write_all(fd, buf, len);
-	if (!ret && fsync(fd) != 0)
-		ret = -errno;
-	if (close(fd) != 0 && !ret)
-		ret = -errno;
-	if (!ret && renameat(dfd, tmp, dfd, user) != 0)
-		ret = -errno;
-	if (ret) {
-		unlinkat(dfd, tmp, 0);
+	ret = vg_atomic_write(dfd, user, buf, (size_t)ret, 0600);
+	if (ret)
 		vg_errf(err, errlen, ret, "%s/%s: cannot write: %s", dir, user,
-		     strerror(-ret));
-		goto out;
-	}
-	/* The rename is durable only once the directory is. */
-	fsync(dfd);
+			strerror(-ret));
 out:
 	explicit_bzero(buf, sizeof(buf));
 	return ret;
@@ -507,6 +455,20 @@ static int lock_dir(int dfd, const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
+int vg_totp_lock_dir(const char *dir, char *err, size_t errlen)
+{
+	int dfd = open_dir(dir, err, errlen), ret;
+
+	if (dfd < 0)
+		return dfd;
+	ret = lock_dir(dfd, dir, err, errlen);
+	if (ret) {
+		close(dfd);
+		return ret;
+	}
+	return dfd;
+}
+
 int vg_totp_verify(const struct vg_oath *o, const char *dir,
 		   const char *user, const char *input, time_t now,
 		   unsigned int window, char *err, size_t errlen)
@@ -517,12 +479,9 @@ int vg_totp_verify(const struct vg_oath *o, const char *dir,
 	if (!vg_totp_user_ok(user))
 		return vg_errf(err, errlen, -EINVAL, "not a usable user name "
 			    "for a TOTP file");
-	dfd = open_dir(dir, false, err, errlen);
+	dfd = vg_totp_lock_dir(dir, err, errlen);
 	if (dfd < 0)
 		return dfd;
-	ret = lock_dir(dfd, dir, err, errlen);
-	if (ret)
-		goto out;
 	ret = load_at(dfd, dir, user, &s, err, errlen);
 	if (ret)
 		goto out;
@@ -530,7 +489,7 @@ int vg_totp_verify(const struct vg_oath *o, const char *dir,
 	if (ret == -EINVAL)
 		vg_errf(err, errlen, ret, "liboath could not check the code");
 	if (ret == VG_TOTP_OK || ret == VG_TOTP_RECOVERY_OK) {
-		int r = store_at(dfd, dir, user, &s, err, errlen);
+		int r = vg_totp_store_at(dfd, dir, user, &s, err, errlen);
 
 		if (r)
 			ret = r;
@@ -539,131 +498,6 @@ int vg_totp_verify(const struct vg_oath *o, const char *dir,
 out:
 	close(dfd);		/* drops the lock */
 	return ret;
-}
-
-int vg_totp_store(const char *dir, const char *user, const struct vg_totp *s,
-		  bool replace, char *err, size_t errlen)
-{
-	struct stat st;
-	int dfd, ret;
-
-	if (!vg_totp_user_ok(user))
-		return vg_errf(err, errlen, -EINVAL, "'%s' cannot be used as "
-			    "a TOTP file name", user);
-	dfd = open_dir(dir, true, err, errlen);
-	if (dfd < 0)
-		return dfd;
-	ret = lock_dir(dfd, dir, err, errlen);
-	if (!ret && !replace && fstatat(dfd, user, &st,
-					AT_SYMLINK_NOFOLLOW) == 0)
-		ret = vg_errf(err, errlen, -EEXIST, "%s/%s: already enrolled",
-			   dir, user);
-	if (!ret)
-		ret = store_at(dfd, dir, user, s, err, errlen);
-	close(dfd);
-	return ret;
-}
-
-int vg_totp_remove(const char *dir, const char *user, char *err,
-		   size_t errlen)
-{
-	int dfd, ret;
-
-	if (!vg_totp_user_ok(user))
-		return vg_errf(err, errlen, -EINVAL, "'%s' cannot be used as "
-			    "a TOTP file name", user);
-	dfd = open_dir(dir, false, err, errlen);
-	if (dfd < 0)
-		return dfd;
-	ret = lock_dir(dfd, dir, err, errlen);
-	if (!ret && unlinkat(dfd, user, 0) != 0)
-		ret = vg_errf(err, errlen, -errno, "%s/%s: %s", dir, user,
-			   errno == ENOENT ? "not enrolled" : strerror(errno));
-	if (!ret)
-		fsync(dfd);
-	close(dfd);
-	return ret;
-}
-
-static int random_bytes(void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = getrandom(p, len, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int vg_totp_new(struct vg_totp *s,
-		char codes[VG_TOTP_RECOVERY_N][VG_TOTP_RECOVERY_TEXT])
-{
-	uint8_t r[VG_TOTP_RECOVERY_CHARS];
-	char norm[VG_TOTP_RECOVERY_CHARS];
-	int ret;
-
-	memset(s, 0, sizeof(*s));
-	s->secret_len = VG_TOTP_SECRET_LEN;
-	ret = random_bytes(s->secret, s->secret_len);
-	for (unsigned int i = 0; !ret && i < VG_TOTP_RECOVERY_N; i++) {
-		struct vg_totp_recovery *rec = &s->rec[i];
-		char *t = codes[i];
-
-		ret = random_bytes(r, sizeof(r));
-		if (!ret)
-			ret = random_bytes(rec->salt, sizeof(rec->salt));
-		if (ret)
-			break;
-		/* 32 symbols: r & 31 is unbiased. */
-		for (unsigned int k = 0; k < VG_TOTP_RECOVERY_CHARS; k++) {
-			char c = b32[r[k] & 31];
-
-			norm[k] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
-		}
-		for (unsigned int k = 0, j = 0; k < VG_TOTP_RECOVERY_CHARS;
-		     k++) {
-			if (k && k % 4 == 0)
-				t[j++] = '-';
-			t[j++] = norm[k];
-			t[j] = '\0';
-		}
-		recovery_hash(rec->salt, norm, rec->hash);
-		s->n_recovery++;
-	}
-	explicit_bzero(r, sizeof(r));
-	explicit_bzero(norm, sizeof(norm));
-	if (ret)
-		vg_totp_wipe(s);
-	return ret;
-}
-
-int vg_base32_encode(const uint8_t *in, size_t len, char *out, size_t outlen)
-{
-	size_t need = (len * 8 + 4) / 5, o = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-
-	if (outlen < need + 1)
-		return -ENOSPC;
-	for (size_t i = 0; i < len; i++) {
-		acc = acc << 8 | in[i];
-		bits += 8;
-		while (bits >= 5) {
-			out[o++] = b32[(acc >> (bits - 5)) & 31];
-			bits -= 5;
-		}
-	}
-	if (bits)
-		out[o++] = b32[(acc << (5 - bits)) & 31];
-	out[o] = '\0';
-	return 0;
 }
 
 void vg_totp_wipe(struct vg_totp *s)

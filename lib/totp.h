@@ -20,7 +20,12 @@
  * a code whose step is not after it is a replay.  A recovery line is
  * SHA-256(salt || code) of a single-use code; using one removes its line.
  * Every change is a new file renamed over the old one under an flock of
- * the directory, so concurrent logins never both accept one code.
+ * the directory (vg_atomic_write), so concurrent logins never both
+ * accept one code.
+ *
+ * This is what the module needs: loading, checking and recording a
+ * code.  Enrolment (new secrets, their text, removal) is the CLI's
+ * alone: helper/totp_enrol.h.
  *
  * Errors are -errno with a message in err (path, what, how to fix it);
  * nothing here logs or prints, and no secret or typed code ever reaches
@@ -55,6 +60,9 @@ struct vg_oath {
 			 unsigned time_step_size, time_t start_offset,
 			 size_t window, int *otp_pos, uint64_t *otp_counter,
 			 const char *otp);
+	/* The CLI's, to show a new secret; NULL if liboath lacks it. */
+	int (*base32_encode)(const char *in, size_t inlen, char **out,
+			     size_t *outlen);
 };
 
 /* dlopen("liboath.so.0") + oath_init().  0 or -ELIBACC (err says why). */
@@ -114,21 +122,21 @@ int vg_totp_verify(const struct vg_oath *o, const char *dir,
 		   const char *user, const char *input, time_t now,
 		   unsigned int window, char *err, size_t errlen);
 
-/* Enrolment: a fresh secret and recovery codes (getrandom), the codes'
- * text for showing once.  0 or -errno. */
-int vg_totp_new(struct vg_totp *s,
-		char codes[VG_TOTP_RECOVERY_N][VG_TOTP_RECOVERY_TEXT]);
+/* The directory's fd, checked as vg_totp_load() does and locked
+ * (LOCK_EX) for a read-check-write; close() drops the lock.  -errno as
+ * above, err filled. */
+int vg_totp_lock_dir(const char *dir, char *err, size_t errlen);
 
-/* Store s as USER's file (temp + fsync + rename, 0600), creating the
- * directory 0700 if missing.  replace false: -EEXIST when one exists. */
-int vg_totp_store(const char *dir, const char *user, const struct vg_totp *s,
-		  bool replace, char *err, size_t errlen);
-int vg_totp_remove(const char *dir, const char *user, char *err,
-		   size_t errlen);
+/* Store s as USER's file in the locked directory dfd (dir names it in
+ * messages): vg_atomic_write, 0600.  0 or -errno, err filled. */
+int vg_totp_store_at(int dfd, const char *dir, const char *user,
+		     const struct vg_totp *s, char *err, size_t errlen);
 
-/* RFC 4648 Base32, upper case, no padding.  0 or -ENOSPC. */
-int vg_base32_encode(const uint8_t *in, size_t len, char *out,
-		     size_t outlen);
+/* SHA-256(salt || code) of a recovery code's 12 significant characters
+ * (lower case, no dashes): what a file keeps of it. */
+void vg_totp_recovery_hash(const uint8_t salt[16],
+			   const char code[VG_TOTP_RECOVERY_CHARS],
+			   uint8_t out[32]);
 
 void vg_totp_wipe(struct vg_totp *s);
 

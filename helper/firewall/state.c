@@ -15,14 +15,13 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "hex.h"
 #include "log.h"
 #include "state.h"
@@ -87,68 +86,32 @@ static int write_recs(FILE *f, void *arg)
 	return 0;
 }
 
-static int write_all(int fd, int (*fn)(FILE *, void *), void *arg)
-{
-	FILE *f = fdopen(fd, "w");
-	int ret;
-
-	if (!f)
-		return -errno;
-	ret = fn(f, arg);
-	if (ret) {
-		fclose(f);
-		return ret;
-	}
-	/* fflush + fsync: the data must be on disk before the rename
-	 * makes it the only copy. */
-	if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
-		int e = errno ? errno : EIO;
-
-		fclose(f);
-		return -e;
-	}
-	return fclose(f) == 0 ? 0 : -errno;
-}
-
+/* The whole content in memory first, then one vg_atomic_write(): fn
+ * writes to a FILE as it always did, and a failure of either leaves the
+ * previous file as it was. */
 int vg_state_replace(const char *path, int (*fn)(FILE *f, void *arg),
 		     void *arg, char *err, size_t errlen)
 {
-	char tmp[PATH_MAX], dir[PATH_MAX], *slash;
-	int fd, dfd, ret;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int ret;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >=
-	    (int)sizeof(tmp))
-		return vg_errf(err, errlen, -ENAMETOOLONG, "%s: path too long",
-			    path);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return vg_errf(err, errlen, -errno, "%s: cannot create a "
-			    "temporary file: %s", path, strerror(errno));
-	fchmod(fd, 0600);
-	ret = write_all(fd, fn, arg);	/* closes fd */
-	if (ret) {
-		unlink(tmp);
+	if (!f)
+		return vg_errf(err, errlen, -ENOMEM, "%s: not saved, previous "
+			    "state kept: %s", path, strerror(ENOMEM));
+	ret = fn(f, arg);
+	/* A memory stream fails only for want of memory. */
+	if ((fflush(f) != 0 || ferror(f)) && !ret)
+		ret = -ENOMEM;
+	if (fclose(f) != 0 && !ret)
+		ret = -ENOMEM;
+	if (!ret)
+		ret = vg_atomic_write(AT_FDCWD, path, buf, len, 0600);
+	free(buf);
+	if (ret)
 		return vg_errf(err, errlen, ret, "%s: not saved, previous state "
 			    "kept: %s", path, strerror(-ret));
-	}
-	if (rename(tmp, path) != 0) {
-		ret = -errno;
-		unlink(tmp);
-		return vg_errf(err, errlen, ret, "%s: not saved, previous state "
-			    "kept: rename: %s", path, strerror(-ret));
-	}
-	strcpy(dir, path);		/* fits: tmp was longer */
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir)
-		*slash = '\0';
-	else
-		strcpy(dir, slash ? "/" : ".");
-	/* The rename is durable only once the directory is. */
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
 	return 0;
 }
 

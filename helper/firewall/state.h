@@ -23,11 +23,11 @@ struct vg_state_rec {
 	int64_t last_success;
 };
 
-/* Write all records atomically: a temporary file in the same directory,
- * fsync, rename over path, fsync the directory.  On any error (a full
- * disk included) the previous file is left exactly as it was and the
- * temporary removed.  The file is created 0600.  0 or -errno, with err
- * filled. */
+/* Write all records atomically (vg_atomic_write: a temporary file in
+ * the same directory, fsync, rename over path, fsync the directory).  On
+ * any error (a full disk included) the previous file is left exactly as
+ * it was and the temporary removed.  The file is 0600.  0 or -errno,
+ * with err filled. */
 int vg_state_save(const char *path, const struct vg_state_rec *recs,
 		  size_t n, char *err, size_t errlen);
 

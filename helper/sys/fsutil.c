@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "fsutil.h"
 #include "run.h"
 
@@ -103,51 +104,7 @@ static int fsync_dir_of(const char *path)
 int fs_write_atomic(const char *path, const char *buf, size_t len,
 		    mode_t mode)
 {
-	char tmp[FS_PATH_MAX];
-	size_t done = 0;
-	int fd, ret;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.vpsguard-new", path) >=
-	    (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	/* A leftover of a crashed run is ours to replace. */
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		  mode);
-	if (fd < 0)
-		return -errno;
-	while (done < len) {
-		ssize_t w = write(fd, buf + done, len - done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			ret = -errno;
-			goto fail;
-		}
-		done += (size_t)w;
-	}
-	/* The umask must not narrow what the file had. */
-	if (fchmod(fd, mode) != 0 || fsync(fd) != 0) {
-		ret = -errno;
-		goto fail;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		ret = -errno;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		ret = -errno;
-		goto fail;
-	}
-	return fsync_dir_of(path);
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return ret;
+	return vg_atomic_write(AT_FDCWD, path, buf, len, mode);
 }
 
 int fs_remove(const char *path)

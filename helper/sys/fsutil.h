@@ -24,9 +24,9 @@ bool fs_root_is_slash(const char *root);
  * -ENOENT when absent, -EFBIG over FS_FILE_MAX. */
 int fs_read(const char *path, char **buf, size_t *len);
 
-/* Replace path by buf: a temp file beside it (O_EXCL|O_NOFOLLOW, mode),
- * fsync, rename over, fsync the directory.  Readers see the old or the
- * new file, never half of one. */
+/* Replace path by buf with mode: vg_atomic_write() (lib/atomic_file.h),
+ * so readers see the old or the new file, never half of one, and a
+ * failure leaves the old one as it was. */
 int fs_write_atomic(const char *path, const char *buf, size_t len,
 		    mode_t mode);
 /* Remove path and fsync its directory; an absent file is 0. */

@@ -1,6 +1,8 @@
 /* lib/totp.c and lib/sha256.c: RFC 6238 vectors through the module's
  * own path (vg_oath_load -> vg_totp_verify on a real file), the window,
- * replay, malformed input, recovery codes, file checks, user names. */
+ * replay, malformed input, recovery codes, file checks, user names; and
+ * the CLI's enrolment (helper/totp_enrol.c, included: the helper's
+ * top-level files are in no archive). */
 #define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +20,7 @@
 
 #include "sha256.h"
 #include "totp.h"
+#include "../../helper/totp_enrol.c"
 
 static struct vg_oath oath;
 static char dir[64];		/* the secrets directory of one test */
@@ -115,16 +118,33 @@ static void t_sha256(void **state)
 	}
 }
 
+/* liboath's encoder, as enrolment shows a secret: RFC 4648 section 10
+ * for the padding that the Key Uri Format leaves out. */
 static void t_base32(void **state)
 {
+	static const struct { const char *in, *out; } v[] = {
+		{ "", "" }, { "f", "MY" }, { "fo", "MZXQ" },
+		{ "foo", "MZXW6" }, { "foob", "MZXW6YQ" },
+		{ "fooba", "MZXW6YTB" }, { "foobar", "MZXW6YTBOI" },
+	};
+	struct vg_oath none = { 0 };
 	char out[64];
 
 	(void)state;
-	assert_int_equal(vg_base32_encode((const uint8_t *)seed, 20, out,
-					  sizeof(out)), 0);
+	assert_int_equal(vg_totp_base32(&oath, (const uint8_t *)seed, 20, out,
+					sizeof(out)), 0);
 	assert_string_equal(out, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
-	assert_int_equal(vg_base32_encode((const uint8_t *)seed, 20, out, 32),
-			 -ENOSPC);
+	assert_int_equal(vg_totp_base32(&oath, (const uint8_t *)seed, 20, out,
+					32), -ENOSPC);
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		assert_int_equal(vg_totp_base32(&oath,
+						(const uint8_t *)v[i].in,
+						strlen(v[i].in), out,
+						sizeof(out)), 0);
+		assert_string_equal(out, v[i].out);
+	}
+	assert_int_equal(vg_totp_base32(&none, (const uint8_t *)seed, 20, out,
+					sizeof(out)), -ELIBACC);
 }
 
 /* RFC 6238 appendix B, SHA-1, last 6 of the 8 digits. */

@@ -69,7 +69,7 @@ static int print_metrics(const struct vg_table_stats *s, unsigned int dropped)
 
 	out_init(&o, cli_opts.json);
 	for (size_t i = 0; i < n; i++) {
-		/* JSON only (no label): out_record() prints nothing else */
+		/* no label: the text is Prometheus's, printed here */
 		f[i] = (struct out_field){ m[i].name, NULL, OUT_INT, NULL,
 					   (long long)m[i].value, NULL, false };
 		if (!cli_opts.json)

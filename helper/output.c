@@ -59,7 +59,7 @@ static size_t utf8_len(const unsigned char *s)
  * Each byte of an invalid sequence becomes U+FFFD first. */
 static struct json_object *json_string(const char *s)
 {
-	static const char fffd[] = "\xef\xbf\xbd";
+	static const unsigned char fffd[3] = { 0xef, 0xbf, 0xbd };
 	const unsigned char *p = (const unsigned char *)s;
 	struct json_object *v;
 	size_t n, len = 0;
@@ -69,8 +69,8 @@ static struct json_object *json_string(const char *s)
 		p += n;
 	if (!*p)
 		return json_object_new_string(s);
-	/* at most 3 bytes out per byte in */
-	fixed = reallocarray(NULL, strlen(s) + 1, 3);
+	/* at most sizeof(fffd) bytes out per byte in */
+	fixed = reallocarray(NULL, strlen(s) + 1, sizeof(fffd));
 	if (!fixed)
 		return NULL;
 	for (p = (const unsigned char *)s; *p; p += n ? n : 1) {
@@ -79,8 +79,8 @@ static struct json_object *json_string(const char *s)
 			memcpy(fixed + len, p, n);
 			len += n;
 		} else {
-			memcpy(fixed + len, fffd, 3);
-			len += 3;
+			memcpy(fixed + len, fffd, sizeof(fffd));
+			len += sizeof(fffd);
 		}
 	}
 	v = json_object_new_string_len(fixed, (int)len);

@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "accounts.h"
 #include "cli.h"
 #include "dropin.h"
@@ -420,31 +422,52 @@ static void check_host(struct report *r)
 	    "on" : "no default-deny input firewall besides pam_vpsguard's");
 }
 
-static void print(const struct report *r, bool json)
+/* {"fail": N, "lines": [{"result", "check", "text", "fix"}, ...]}: fix
+ * is null on a PASS line. */
+static struct json_object *report_json(const struct report *r)
 {
-	if (json) {
-		printf("{\"fail\": %u, \"lines\": [", r->fails);
-		for (unsigned int i = 0; i < r->n; i++) {
-			printf("%s\n  {\"result\": \"%s\", \"check\": ",
-			       i ? "," : "", verdict_name[r->l[i].v]);
-			out_json_string(stdout, r->l[i].id);
-			printf(", \"text\": ");
-			out_json_string(stdout, r->l[i].text);
-			printf(", \"fix\": ");
-			if (r->l[i].v == PASS)
-				printf("null");
-			else
-				out_json_string(stdout, r->l[i].fix);
-			printf("}");
-		}
-		printf("\n]}\n");
-		return;
+	const struct out_field top = { "fail", NULL, OUT_INT, NULL, r->fails,
+				       NULL, false };
+	struct json_object *root = out_json_object(&top, 1);
+	struct json_object *lines = json_object_new_array();
+	bool ok = root && lines;
+
+	for (unsigned int i = 0; ok && i < r->n; i++) {
+		const struct line *l = &r->l[i];
+		const struct out_field f[] = {
+			{ "result", NULL, OUT_STR, verdict_name[l->v], 0,
+			  NULL, false },
+			{ "check", NULL, OUT_STR, l->id, 0, NULL, false },
+			{ "text", NULL, OUT_STR, l->text, 0, NULL, false },
+			{ "fix", NULL, l->v == PASS ? OUT_NULL : OUT_STR,
+			  l->fix, 0, NULL, false },
+		};
+		struct json_object *obj = out_json_object(f, 4);
+
+		ok = obj && json_object_array_add(lines, obj) == 0;
+		if (!ok)
+			json_object_put(obj);
 	}
-	for (unsigned int i = 0; i < r->n; i++) {
+	if (ok && json_object_object_add(root, "lines", lines) == 0)
+		return root;
+	json_object_put(lines);
+	json_object_put(root);
+	return NULL;
+}
+
+static int print(const struct report *r, bool json)
+{
+	struct out o;
+
+	out_init(&o, json);
+	if (json)
+		out_json_emit(&o, report_json(r));
+	for (unsigned int i = 0; !json && i < r->n; i++) {
 		printf("%s  %s\n", verdict_name[r->l[i].v], r->l[i].text);
 		if (r->l[i].v != PASS)
 			printf("      fix: %s\n", r->l[i].fix);
 	}
+	return out_finish(&o);
 }
 
 static const struct cli_opt audit_opts[] = {
@@ -494,7 +517,12 @@ int audit_main(int argc, const char **argv)
 		    acct.key_user[0] ? acct.key_user :
 		    acct.sudo_user[0] ? acct.sudo_user : NULL);
 	check_host(r);
-	print(r, cli_opts.json);
+	ret = print(r, cli_opts.json);
+	if (ret) {
+		cli_error("audit: cannot write the output: %s", strerror(-ret));
+		ret = VG_EXIT_FAIL;
+		goto out;
+	}
 	ret = r->fails ? VG_EXIT_AUDIT : VG_EXIT_OK;
 out:
 	free(dump);

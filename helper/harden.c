@@ -374,180 +374,224 @@ static void test_killpoint(const char *where)
 		raise(SIGKILL);
 }
 
-int harden_main(int argc, const char **argv)
-{
+/* One harden run: what each step leaves for the next and for the one
+ * clean-up path (harden_main). */
+struct harden {
 	struct sshd_tree t;
 	struct acct_report acct;
-	struct fs_snap snap = { .data = NULL };
-	char err[ERR_MAX], *dump = NULL, *dump2 = NULL, how[256];
-	char text[8192];
-	const char *args[1];
-	unsigned int nargs, port = 0, secs = 0, ports[PORTS_MAX], nports;
-	bool made_dir = false, armed = false;
-	int ret, bad;
+	struct fs_snap snap;
+	char *dump;		/* sshd -T before the change */
+	char *dump2;		/* and after it */
+	char text[8192];	/* the drop-in */
+	unsigned int port, secs, ports[PORTS_MAX], nports;
+	bool made_dir;		/* we created sshd_config.d */
+	bool armed;		/* the --confirm rollback is pending */
+	bool rollback;		/* a failure after the write: put it back */
+};
 
-	memset(&t, 0, sizeof(t));
+/* 0, CLI_HELP or VG_EXIT_USAGE (printed). */
+static int harden_options(struct harden *h, int argc, const char **argv)
+{
+	const char *args[1];
+	unsigned int nargs;
+	int ret;
+
 	ret = cli_parse(&harden_cmd, argc, argv, args, &nargs);
 	if (ret)
-		goto out_early;
-	if (opt_port && parse_uint(opt_port, 1024, 65535, &port)) {
+		return ret;
+	if (opt_port && parse_uint(opt_port, 1024, 65535, &h->port)) {
 		cli_error("harden: --port %s: a port from 1024 to 65535",
 			  opt_port);
-		ret = VG_EXIT_USAGE;
-		goto out_early;
+		return VG_EXIT_USAGE;
 	}
-	if (opt_confirm && parse_uint(opt_confirm, 3, 86400, &secs)) {
+	if (opt_confirm && parse_uint(opt_confirm, 3, 86400, &h->secs)) {
 		cli_error("harden: --confirm %s: seconds, 3 to 86400",
 			  opt_confirm);
-		ret = VG_EXIT_USAGE;
-		goto out_early;
+		return VG_EXIT_USAGE;
 	}
-	ret = sshd_tree_open(&t, opt_root);
+	return 0;
+}
+
+/* The configuration as it is, the base of every check, and the lockout
+ * guards on it.  0 or VG_EXIT_FAIL (printed). */
+static int harden_check(struct harden *h)
+{
+	char err[ERR_MAX];
+	int ret;
+
+	ret = sshd_tree_open(&h->t, opt_root);
 	if (ret) {
-		cli_error("harden: %s: %s", t.main, strerror(-ret));
-		ret = VG_EXIT_FAIL;
-		goto out;
+		cli_error("harden: %s: %s", h->t.main, strerror(-ret));
+		return VG_EXIT_FAIL;
 	}
-	/* The configuration as it is: the base of every check. */
-	ret = sshd_dump(&t, &dump, err, sizeof(err));
+	ret = sshd_dump(&h->t, &h->dump, err, sizeof(err));
 	if (ret) {
 		cli_error("harden: the current sshd configuration does not "
 			  "pass sshd -T; fix it first:");
-		print_sshd_err(&t, ret < 0 ? strerror(-ret) : err);
-		ret = VG_EXIT_FAIL;
-		goto out;
+		print_sshd_err(&h->t, ret < 0 ? strerror(-ret) : err);
+		return VG_EXIT_FAIL;
 	}
-	bad = guards(&t, dump, &acct);
-	if (bad && !opt_force) {
+	if (guards(&h->t, h->dump, &h->acct) && !opt_force) {
 		cli_error("harden: nothing written (--force to write anyway)");
-		ret = VG_EXIT_FAIL;
-		goto out;
+		return VG_EXIT_FAIL;
 	}
-	ret = fs_snap_take(&snap, t.dropin);
+	return 0;
+}
+
+/* The drop-in to write, into h->text, with the ports of the one it
+ * replaces (h->snap) and --port.  0 or VG_EXIT_FAIL (printed). */
+static int harden_plan(struct harden *h)
+{
+	int ret;
+
+	ret = fs_snap_take(&h->snap, h->t.dropin);
 	if (ret) {
-		cli_error("harden: %s: %s", t.dropin, strerror(-ret));
-		ret = VG_EXIT_FAIL;
-		goto out;
+		cli_error("harden: %s: %s", h->t.dropin, strerror(-ret));
+		return VG_EXIT_FAIL;
 	}
-	nports = old_ports(&snap, ports, PORTS_MAX - 2);
-	if (port) {
+	h->nports = old_ports(&h->snap, h->ports, PORTS_MAX - 2);
+	if (h->port) {
 		bool have = false;
 
-		for (unsigned int i = 0; i < nports; i++)
-			have |= ports[i] == port;
-		if (!have && port_in_use(port)) {
+		for (unsigned int i = 0; i < h->nports; i++)
+			have |= h->ports[i] == h->port;
+		if (!have && port_in_use(h->port)) {
 			cli_error("harden: --port %u: something listens there "
-				  "already", port);
-			ret = VG_EXIT_FAIL;
-			goto out;
+				  "already", h->port);
+			return VG_EXIT_FAIL;
 		}
 		/* No Port line anywhere means sshd's default 22; one of
 		 * ours alone would replace it, not add to it. */
-		if (!nports && !sshd_explicit_ports(&t, t.dropin))
-			ports[nports++] = 22;
+		if (!h->nports && !sshd_explicit_ports(&h->t, h->t.dropin))
+			h->ports[h->nports++] = 22;
 		if (!have)
-			ports[nports++] = port;
+			h->ports[h->nports++] = h->port;
 	}
-	ret = build(&t, ports, nports, text, sizeof(text));
+	ret = build(&h->t, h->ports, h->nports, h->text, sizeof(h->text));
 	if (ret) {
 		cli_error("harden: %s", strerror(-ret));
-		ret = VG_EXIT_FAIL;
-		goto out;
+		return VG_EXIT_FAIL;
 	}
-	if (opt_dry) {
-		ret = fs_print_diff(SSHD_DROPIN, snap.existed ? snap.data : "",
-				    snap.len, text, strlen(text));
-		ret = ret ? VG_EXIT_FAIL : VG_EXIT_OK;
-		goto out;
-	}
-	if (secs) {
-		/* Armed before anything is written: a harden killed at any
-		 * point from here on (with the admin's session, or alone)
-		 * is undone after secs (confirm.h).  Every failure below
-		 * puts the old files back first, then cancels it. */
-		ret = pending_start(opt_root, &snap, secs);
-		if (ret) {
-			cli_error("harden: cannot arm the rollback: %s%s; "
-				  "nothing written", strerror(-ret),
-				  ret == -EEXIST ? " (one is pending already: "
-				  "confirm it, or wait for it)" : "");
-			ret = VG_EXIT_FAIL;
-			goto out;
-		}
-		armed = true;
-	}
-	test_killpoint("armed");
-	if (access(t.dropin_dir, F_OK) != 0) {
-		ret = fs_mkdirs(t.dropin_dir, 0755);
-		if (ret) {
-			cli_error("harden: %s: %s", t.dropin_dir,
-				  strerror(-ret));
-			ret = VG_EXIT_FAIL;
-			goto out;
-		}
-		made_dir = true;
-	}
-	ret = fs_write_atomic(t.dropin, text, strlen(text), 0644);
+	return 0;
+}
+
+/* Armed before anything is written: a harden killed at any point from
+ * here on (with the admin's session, or alone) is undone after secs
+ * (confirm.h).  Every failure after it puts the old files back first,
+ * then cancels it.  0 or VG_EXIT_FAIL (printed). */
+static int harden_arm(struct harden *h)
+{
+	int ret;
+
+	if (!h->secs)
+		return 0;
+	ret = pending_start(opt_root, &h->snap, h->secs);
 	if (ret) {
-		cli_error("harden: %s: %s", t.dropin, strerror(-ret));
-		ret = VG_EXIT_FAIL;
-		goto rollback;
+		cli_error("harden: cannot arm the rollback: %s%s; nothing "
+			  "written", strerror(-ret), ret == -EEXIST ?
+			  " (one is pending already: confirm it, or wait for "
+			  "it)" : "");
+		return VG_EXIT_FAIL;
+	}
+	h->armed = true;
+	return 0;
+}
+
+/* Write the drop-in, then sshd -t and sshd -T on the result.  0 or
+ * VG_EXIT_FAIL (printed; h->rollback once the file is touched). */
+static int harden_write(struct harden *h)
+{
+	char err[ERR_MAX];
+	int ret;
+
+	if (access(h->t.dropin_dir, F_OK) != 0) {
+		ret = fs_mkdirs(h->t.dropin_dir, 0755);
+		if (ret) {
+			cli_error("harden: %s: %s", h->t.dropin_dir,
+				  strerror(-ret));
+			return VG_EXIT_FAIL;
+		}
+		h->made_dir = true;
+	}
+	h->rollback = true;
+	ret = fs_write_atomic(h->t.dropin, h->text, strlen(h->text), 0644);
+	if (ret) {
+		cli_error("harden: %s: %s", h->t.dropin, strerror(-ret));
+		return VG_EXIT_FAIL;
 	}
 	test_killpoint("written");
-	ret = sshd_test(&t, err, sizeof(err));
+	ret = sshd_test(&h->t, err, sizeof(err));
 	if (ret) {
 		cli_error("harden: sshd -t rejects the result; the old files "
 			  "are back, unchanged:");
-		print_sshd_err(&t, ret < 0 ? strerror(-ret) : err);
-		ret = VG_EXIT_FAIL;
-		goto rollback;
+		print_sshd_err(&h->t, ret < 0 ? strerror(-ret) : err);
+		return VG_EXIT_FAIL;
 	}
-	ret = sshd_dump(&t, &dump2, err, sizeof(err));
+	ret = sshd_dump(&h->t, &h->dump2, err, sizeof(err));
 	if (ret) {
 		cli_error("harden: sshd -T fails after the change; the old "
 			  "files are back:");
-		print_sshd_err(&t, ret < 0 ? strerror(-ret) : err);
-		ret = VG_EXIT_FAIL;
-		goto rollback;
+		print_sshd_err(&h->t, ret < 0 ? strerror(-ret) : err);
+		return VG_EXIT_FAIL;
 	}
-	printf("wrote %s (sshd -t: ok)\n", t.dropin);
+	h->rollback = false;
+	return 0;
+}
+
+/* Does the written drop-in win everywhere?  0 or VG_EXIT_FAIL (printed;
+ * h->rollback when armed: never reload a configuration we do not
+ * own). */
+static int harden_verify(struct harden *h)
+{
+	const struct acct_report *a = &h->acct;
+
+	printf("wrote %s (sshd -t: ok)\n", h->t.dropin);
 	if (opt_totp)
 		printf("--totp: keyboard-interactive now asks PAM; the sshd "
 		       "stack must ask the code, not\nthe password "
 		       "(sshd_snippets' TOTP stack), and each user needs "
 		       "`pam_vpsguard-admin totp enroll`.\n");
-	if (overrides(&t, dump2, ports, nports, acct.admin[0] ? acct.admin :
-		      acct.key_user[0] ? acct.key_user : acct.sudo_user)) {
-		if (armed) {
-			cli_error("harden: the drop-in does not win everywhere "
-				  "(above); sshd not reloaded, the old files "
-				  "are back");
-			ret = VG_EXIT_FAIL;
-			goto rollback;
-		}
+	if (!overrides(&h->t, h->dump2, h->ports, h->nports,
+		       a->admin[0] ? a->admin : a->key_user[0] ?
+		       a->key_user : a->sudo_user))
+		return 0;
+	if (h->armed) {
+		cli_error("harden: the drop-in does not win everywhere "
+			  "(above); sshd not reloaded, the old files are "
+			  "back");
+		h->rollback = true;
+	} else {
 		cli_error("harden: the drop-in is in place but does not win "
 			  "everywhere (above); sshd not reloaded");
-		ret = VG_EXIT_FAIL;
-		goto out;
 	}
-	if (port) {
-		printf("Port %u added beside the current one.  Before you "
-		       "use it:\n  - open TCP %u in your provider's firewall "
-		       "(and ufw allow %u/tcp, or\n    firewall-cmd "
-		       "--permanent --add-port=%u/tcp)\n", port, port, port,
-		       port);
-		if (selinux(opt_root))
-			printf("  - SELinux: semanage port -a -t ssh_port_t "
-			       "-p tcp %u\n", port);
-		printf("  - log in through it, then remove the old port\n");
-	}
-	if (!secs) {
+	return VG_EXIT_FAIL;
+}
+
+static void harden_port_note(unsigned int port)
+{
+	printf("Port %u added beside the current one.  Before you use it:\n"
+	       "  - open TCP %u in your provider's firewall (and ufw allow "
+	       "%u/tcp, or\n    firewall-cmd --permanent "
+	       "--add-port=%u/tcp)\n", port, port, port, port);
+	if (selinux(opt_root))
+		printf("  - SELinux: semanage port -a -t ssh_port_t -p tcp "
+		       "%u\n", port);
+	printf("  - log in through it, then remove the old port\n");
+}
+
+/* Only with --confirm: reload sshd, the armed rollback as the way back.
+ * 0 or VG_EXIT_FAIL (printed, h->rollback). */
+static int harden_reload(struct harden *h)
+{
+	char how[256];
+	int ret;
+
+	if (!h->secs) {
 		printf("sshd not reloaded: it still runs the old "
 		       "configuration.  Reload it (systemctl reload ssh), "
 		       "then\ntest a key login from a NEW terminal before "
 		       "closing this one; or use --confirm SECS.\n");
-		ret = VG_EXIT_OK;
-		goto out;
+		return 0;
 	}
 	ret = vg_sshd_reload(opt_root, how, sizeof(how));
 	if (ret) {
@@ -555,30 +599,81 @@ int harden_main(int argc, const char **argv)
 			  "back", how[0] ? how : "reload",
 			  ret == -ESRCH ? "no running sshd found" :
 			  strerror(-ret));
-		ret = VG_EXIT_FAIL;
-		goto rollback;
+		h->rollback = true;
+		return VG_EXIT_FAIL;
 	}
 	printf("sshd reloaded (%s).  Now open a NEW login and run\n"
 	       "  pam_vpsguard-admin confirm%s%s\nwithin %u seconds, or the "
 	       "old configuration comes back by itself.\n", how,
-	       opt_root ? " --root " : "", opt_root ? opt_root : "", secs);
-	ret = VG_EXIT_OK;
-	goto out;
-rollback:
-	if (fs_snap_restore(&snap) != 0 || !fs_snap_same(&snap))
+	       opt_root ? " --root " : "", opt_root ? opt_root : "",
+	       h->secs);
+	return 0;
+}
+
+static void harden_rollback(struct harden *h)
+{
+	if (fs_snap_restore(&h->snap) != 0 || !fs_snap_same(&h->snap))
 		cli_error("harden: could not put %s back: check it by hand",
-			  t.dropin);
-	if (made_dir)
-		rmdir(t.dropin_dir);
+			  h->t.dropin);
+	if (h->made_dir)
+		rmdir(h->t.dropin_dir);
 	/* Only now: a kill before this line leaves the armed rollback. */
-	if (armed)
+	if (h->armed)
 		pending_cancel(opt_root);
-out:
-	free(dump);
-	free(dump2);
-	fs_snap_free(&snap);
-	sshd_tree_close(&t);
-out_early:
+}
+
+/* --dry-run: the change as a diff, nothing written, nothing armed. */
+static int harden_dry_run(const struct harden *h)
+{
+	const struct fs_snap *s = &h->snap;
+
+	if (fs_print_diff(SSHD_DROPIN, s->existed ? s->data : "", s->len,
+			  h->text, strlen(h->text)))
+		return VG_EXIT_FAIL;
+	return VG_EXIT_OK;
+}
+
+/* Order: guards -> arm -> write -> sshd -t, -T -> overrides -> reload
+ * (the file's head comment says why). */
+static int harden_apply(struct harden *h)
+{
+	int ret;
+
+	ret = harden_arm(h);
+	if (ret)
+		return ret;
+	test_killpoint("armed");
+	ret = harden_write(h);
+	if (!ret)
+		ret = harden_verify(h);
+	if (ret)
+		return ret;
+	if (h->port)
+		harden_port_note(h->port);
+	return harden_reload(h);
+}
+
+int harden_main(int argc, const char **argv)
+{
+	struct harden run, *h = &run;
+	int ret;
+
+	memset(h, 0, sizeof(*h));
+	ret = harden_options(h, argc, argv);
+	if (!ret)
+		ret = harden_check(h);
+	if (!ret)
+		ret = harden_plan(h);
+	if (!ret && opt_dry)
+		ret = harden_dry_run(h);
+	else if (!ret)
+		ret = harden_apply(h);
+	if (h->rollback)
+		harden_rollback(h);
+	free(h->dump);
+	free(h->dump2);
+	fs_snap_free(&h->snap);
+	sshd_tree_close(&h->t);
 	return ret == CLI_HELP ? VG_EXIT_OK : ret;
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "output.h"
 #include "subcommands.h"
 
 static const struct cli_cmd cmd = {
@@ -62,19 +63,23 @@ static int print_metrics(const struct vg_table_stats *s, unsigned int dropped)
 		  "Entries the shared table holds (table.size).", s->size },
 	};
 
-	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
-		if (cli_opts.json)
-			printf("%s\"%s\": %llu", i ? ", " : "{", m[i].name,
-			       m[i].value);
-		else
+	const size_t n = sizeof(m) / sizeof(m[0]);
+	struct out_field f[sizeof(m) / sizeof(m[0])];
+	struct out o;
+
+	out_init(&o, cli_opts.json);
+	for (size_t i = 0; i < n; i++) {
+		/* no label: the text is Prometheus's, printed here */
+		f[i] = (struct out_field){ m[i].name, NULL, OUT_INT, NULL,
+					   (long long)m[i].value, NULL, false };
+		if (!cli_opts.json)
 			printf("# HELP %s %s\n# TYPE %s %s\n%s %llu\n",
 			       m[i].name, m[i].help, m[i].name, m[i].type,
 			       m[i].name, m[i].value);
 	}
 	if (cli_opts.json)
-		printf("}\n");
-	return fflush(stdout) != 0 || ferror(stdout) ? VG_EXIT_FAIL :
-	       VG_EXIT_OK;
+		out_record(&o, f, n);
+	return out_finish(&o) ? VG_EXIT_FAIL : VG_EXIT_OK;
 }
 
 int metrics_main(int argc, const char **argv)

@@ -4,7 +4,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "output.h"
+
+/* Every JSON the CLI prints: one key per line ("key": value), the same
+ * for every command, so that a script may read it with a line tool too
+ * (tests/adversary, tests/pkg); '/' is not escaped, so paths stay
+ * greppable. */
+#define OUT_JSON_FLAGS	(JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | \
+			 JSON_C_TO_STRING_NOSLASHESCAPE)
 
 void out_init(struct out *o, bool json)
 {
@@ -45,57 +54,101 @@ static size_t utf8_len(const unsigned char *s)
 	return n;
 }
 
-void out_json_string(FILE *f, const char *s)
+/* json-c escapes but copies bytes >= 0x80 as they are, so a path or a
+ * user name that is not UTF-8 would make output no JSON parser takes.
+ * Each byte of an invalid sequence becomes U+FFFD first. */
+static struct json_object *json_string(const char *s)
 {
+	static const unsigned char fffd[3] = { 0xef, 0xbf, 0xbd };
 	const unsigned char *p = (const unsigned char *)s;
-	size_t n;
+	struct json_object *v;
+	size_t n, len = 0;
+	char *fixed;
 
-	fputc('"', f);
-	while (*p) {
-		n = utf8_len(p);
-		if (n == 0) {
-			fputs("\\ufffd", f);
-			p++;
-			continue;
-		}
-		if (n > 1) {
-			fwrite(p, 1, n, f);
-		} else if (*p == '"' || *p == '\\') {
-			fputc('\\', f);
-			fputc(*p, f);
-		} else if (*p == '\n') {
-			fputs("\\n", f);
-		} else if (*p == '\t') {
-			fputs("\\t", f);
-		} else if (*p < 0x20 || *p == 0x7f) {
-			fprintf(f, "\\u%04x", *p);
-		} else {
-			fputc(*p, f);
-		}
+	while (*p && (n = utf8_len(p)) > 0)
 		p += n;
+	if (!*p)
+		return json_object_new_string(s);
+	/* at most sizeof(fffd) bytes out per byte in */
+	fixed = reallocarray(NULL, strlen(s) + 1, sizeof(fffd));
+	if (!fixed)
+		return NULL;
+	for (p = (const unsigned char *)s; *p; p += n ? n : 1) {
+		n = utf8_len(p);
+		if (n) {
+			memcpy(fixed + len, p, n);
+			len += n;
+		} else {
+			memcpy(fixed + len, fffd, sizeof(fffd));
+			len += sizeof(fffd);
+		}
 	}
-	fputc('"', f);
+	v = json_object_new_string_len(fixed, (int)len);
+	free(fixed);
+	return v;
 }
 
-static void json_value(FILE *f, const struct out_field *fl)
+/* The JSON value of a field: NULL is JSON null, so *oom tells a value
+ * that could not be made apart from null. */
+static struct json_object *json_value(const struct out_field *fl, bool *oom)
 {
+	struct json_object *v = NULL;
+
 	switch (fl->kind) {
 	case OUT_STR:
-		if (fl->text) {
-			out_json_string(f, fl->text);
-			break;
-		}
-		/* fall through */
-	case OUT_NULL:
-		fputs("null", f);
+		if (!fl->text)
+			return NULL;
+		v = json_string(fl->text);
 		break;
+	case OUT_NULL:
+		return NULL;
 	case OUT_INT:
-		fprintf(f, "%lld", fl->num);
+		v = json_object_new_int64(fl->num);
 		break;
 	case OUT_BOOL:
-		fputs(fl->num ? "true" : "false", f);
+		v = json_object_new_boolean(fl->num != 0);
 		break;
 	}
+	if (!v)
+		*oom = true;
+	return v;
+}
+
+struct json_object *out_json_object(const struct out_field *f, size_t n)
+{
+	struct json_object *obj = json_object_new_object(), *v;
+	bool oom = false;
+
+	for (size_t i = 0; obj && i < n && !oom; i++) {
+		if (!f[i].key)
+			continue;
+		v = json_value(&f[i], &oom);
+		if (oom || json_object_object_add(obj, f[i].key, v) != 0) {
+			json_object_put(v);
+			oom = true;
+		}
+	}
+	if (oom) {
+		json_object_put(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+void out_json_emit(struct out *o, struct json_object *v)
+{
+	const char *s;
+
+	if (!v) {
+		o->oom = true;
+		return;
+	}
+	s = json_object_to_json_string_ext(v, OUT_JSON_FLAGS);
+	if (s)
+		fprintf(o->f, "%s\n", s);
+	else
+		o->oom = true;
+	json_object_put(v);
 }
 
 /* People's text of a field; buf is used when it has to be made. */
@@ -115,25 +168,6 @@ static const char *human_text(const struct out_field *fl, char *buf,
 	}
 }
 
-static void json_object(struct out *o, const struct out_field *f, size_t n,
-			const char *indent, const char *sep)
-{
-	bool first = true;
-
-	fputc('{', o->f);
-	for (size_t i = 0; i < n; i++) {
-		if (!f[i].key)
-			continue;
-		fprintf(o->f, "%s%s", first ? "" : ",", sep);
-		fputs(indent, o->f);
-		out_json_string(o->f, f[i].key);
-		fputs(": ", o->f);
-		json_value(o->f, &f[i]);
-		first = false;
-	}
-	fprintf(o->f, "%s}", sep);
-}
-
 static void put_coloured(struct out *o, const char *s, const char *colour)
 {
 	if (o->colour && colour)
@@ -148,8 +182,7 @@ void out_record(struct out *o, const struct out_field *f, size_t n)
 	char num[32];
 
 	if (o->json) {
-		json_object(o, f, n, "  ", "\n");
-		fputc('\n', o->f);
+		out_json_emit(o, out_json_object(f, n));
 		return;
 	}
 	for (i = 0; i < n; i++)
@@ -169,8 +202,12 @@ void out_record(struct out *o, const struct out_field *f, size_t n)
 void out_table_begin(struct out *o)
 {
 	o->rows = 0;
-	if (o->json)
-		fputc('[', o->f);
+	if (o->json) {
+		json_object_put(o->json_rows);
+		o->json_rows = json_object_new_array();
+		if (!o->json_rows)
+			o->oom = true;
+	}
 }
 
 static bool grow(void **p, size_t *cap, size_t need, size_t size)
@@ -213,8 +250,15 @@ void out_table_row(struct out *o, const struct out_field *f, size_t n)
 	char num[32];
 
 	if (o->json) {
-		fputs(o->rows ? ",\n  " : "\n  ", o->f);
-		json_object(o, f, n, "", "");
+		struct json_object *obj;
+
+		if (!o->json_rows)
+			return;
+		obj = out_json_object(f, n);
+		if (!obj || json_object_array_add(o->json_rows, obj) != 0) {
+			json_object_put(obj);
+			o->oom = true;
+		}
 		o->rows++;
 		return;
 	}
@@ -253,7 +297,11 @@ void out_table_end(struct out *o)
 	size_t *w = NULL, r, c, nc = o->ncols;
 
 	if (o->json) {
-		fputs(o->rows ? "\n]\n" : "]\n", o->f);
+		if (o->json_rows && !o->oom)
+			out_json_emit(o, o->json_rows);
+		else
+			json_object_put(o->json_rows);
+		o->json_rows = NULL;
 		return;
 	}
 	if (o->rows == 0 || o->oom || o->ncells != o->rows * nc)
@@ -296,9 +344,11 @@ int out_finish(struct out *o)
 		ret = -ENOMEM;
 	else if (fflush(o->f) != 0 || ferror(o->f))
 		ret = -EIO;
+	json_object_put(o->json_rows);
 	free(o->cols);
 	free(o->cells);
 	free(o->text);
+	o->json_rows = NULL;
 	o->cols = NULL;
 	o->cells = NULL;
 	o->text = NULL;

@@ -13,6 +13,8 @@
 
 #include "table.h"
 
+struct json_object;
+
 enum out_kind { OUT_STR, OUT_INT, OUT_BOOL, OUT_NULL };
 
 struct out_field {
@@ -35,6 +37,7 @@ struct out_cell {
 struct out {
 	FILE *f;
 	bool json;
+	struct json_object *json_rows;	/* the array out_table_end() prints */
 	bool colour;		/* stdout is a terminal and NO_COLOR unset */
 	/* Table rows are kept until out_table_end() for people, because
 	 * column widths are known only after the last row. */
@@ -59,9 +62,14 @@ void out_table_end(struct out *o);
 /* Flush and free.  0, or -ENOMEM / -EIO (stdout full or closed). */
 int out_finish(struct out *o);
 
-/* JSON string literal, with quotes: escapes per RFC 8259, and bytes that
- * are not valid UTF-8 become U+FFFD, so the result always parses. */
-void out_json_string(FILE *f, const char *s);
+/* For output out_record() and out_table_*() cannot give (audit's object
+ * holding an array): the JSON object of the fields with a key, in their
+ * order (json-c), or NULL on ENOMEM.  Strings that are not valid UTF-8
+ * have U+FFFD for each bad byte, so the output always parses. */
+struct json_object *out_json_object(const struct out_field *f, size_t n);
+/* Print v in the one JSON layout of the CLI a newline, and release it; NULL (a
+ * value that could not be made) sets o->oom for out_finish(). */
+void out_json_emit(struct out *o, struct json_object *v);
 
 /* Times.  span: the two largest units, rounded ("1h2m", "3d", "45s").
  * rel: a table time against now in words ("in 47m", "3d ago", "now";

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
-#include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,27 +14,6 @@
 #define ADMIN_GROUPS	3
 static const char *const admin_groups[ADMIN_GROUPS] = { "sudo", "wheel",
 							"admin" };
-
-/* Field i (0-based) of a colon-separated line, into buf. */
-static bool field(const char *line, int i, char *buf, size_t len)
-{
-	const char *p = line, *e;
-	size_t n;
-
-	while (i-- > 0) {
-		p = strchr(p, ':');
-		if (!p)
-			return false;
-		p++;
-	}
-	e = strpbrk(p, ":\n");
-	n = e ? (size_t)(e - p) : strlen(p);
-	if (n >= len)
-		return false;
-	memcpy(buf, p, n);
-	buf[n] = '\0';
-	return true;
-}
 
 /* Is name in a comma-separated member list? */
 static bool in_list(const char *list, const char *name)
@@ -139,67 +119,176 @@ static bool login_shell(const char *shell)
 	       strcmp(shell, "/usr/bin/false") != 0;
 }
 
-int acct_check(const char *root, const char *akfile, struct acct_report *r)
+/* fgetpwent_r and fgetgrent_r parse a given stream and never ask NSS:
+ * under --root the host's users are not the tree's.  The file is read
+ * whole by fs_read (a regular file, bounded), then parsed from memory.
+ * The entry buffer grows on ERANGE (the stream is rewound to the line). */
+#define ENT_BUF_MAX	(1024 * 1024)
+
+struct ent_file {
+	char *data;
+	FILE *f;
+	char *buf;
+	size_t cap;
+};
+
+static int ent_open(struct ent_file *e, const char *root, const char *name)
 {
-	char path[FS_PATH_MAX], *pw = NULL, *gr = NULL;
-	char gids[ADMIN_GROUPS][16] = { "", "", "" };
-	const char *members[ADMIN_GROUPS] = { NULL, NULL, NULL };
-	char mem[ADMIN_GROUPS][4096];
+	char path[FS_PATH_MAX];
 	size_t len;
 	int ret;
 
-	memset(r, 0, sizeof(*r));
-	if ((ret = fs_rooted(path, sizeof(path), root, "/etc/passwd")) ||
-	    (ret = fs_read(path, &pw, &len)))
-		goto out;
-	if (fs_rooted(path, sizeof(path), root, "/etc/group") == 0 &&
-	    fs_read(path, &gr, &len) == 0) {
-		for (char *l = gr; l && *l; ) {
-			char *e = strchr(l, '\n');
-			char name[64];
+	memset(e, 0, sizeof(*e));
+	if ((ret = fs_rooted(path, sizeof(path), root, name)) ||
+	    (ret = fs_read(path, &e->data, &len)))
+		return ret;
+	e->f = fmemopen(e->data, len, "r");
+	if (!e->f)
+		return -errno;
+	e->cap = 1024;
+	e->buf = malloc(e->cap);
+	return e->buf ? 0 : -ENOMEM;
+}
 
-			for (int g = 0; g < ADMIN_GROUPS; g++) {
-				if (!field(l, 0, name, sizeof(name)) ||
-				    strcmp(name, admin_groups[g]) != 0)
-					continue;
-				if (field(l, 2, gids[g], sizeof(gids[g])) &&
-				    field(l, 3, mem[g], sizeof(mem[g])))
-					members[g] = mem[g];
-			}
-			l = e ? e + 1 : NULL;
-		}
+/* After fgetpwent_r or fgetgrent_r returned err: 1 an entry, 0 the end,
+ * 2 call again (the buffer grew), -errno. */
+static int ent_result(struct ent_file *e, int err)
+{
+	char *b;
+
+	if (err == 0)
+		return 1;
+	if (err == ENOENT)
+		return 0;
+	if (err != ERANGE)
+		return -err;
+	if (e->cap >= ENT_BUF_MAX)
+		return -ERANGE;
+	b = realloc(e->buf, e->cap * 2);
+	if (!b)
+		return -ENOMEM;
+	e->buf = b;
+	e->cap *= 2;
+	return 2;
+}
+
+static int next_group(struct ent_file *e, struct group *gr)
+{
+	struct group *res;
+	int ret;
+
+	do
+		ret = ent_result(e, fgetgrent_r(e->f, gr, e->buf, e->cap,
+						&res));
+	while (ret == 2);
+	return ret;
+}
+
+static int next_user(struct ent_file *e, struct passwd *pw)
+{
+	struct passwd *res;
+	int ret;
+
+	do
+		ret = ent_result(e, fgetpwent_r(e->f, pw, e->buf, e->cap,
+						&res));
+	while (ret == 2);
+	return ret;
+}
+
+static void ent_close(struct ent_file *e)
+{
+	if (e->f)
+		fclose(e->f);
+	free(e->buf);
+	free(e->data);
+}
+
+/* The members of one admin group, joined by commas as in the file. */
+struct admin_group {
+	bool found;
+	gid_t gid;
+	char members[4096];
+};
+
+static bool join_members(char *const *mem, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; mem && mem[i]; i++) {
+		int n = snprintf(buf + o, len - o, "%s%s", i ? "," : "",
+				 mem[i]);
+
+		if (n < 0 || (size_t)n >= len - o)
+			return false;
+		o += (size_t)n;
 	}
-	for (char *l = pw; l && *l; ) {
-		char *e = strchr(l, '\n');
-		char name[ACCT_NAME_MAX], uid[16], gid[16], home[1024];
-		char shell[1024];
+	return true;
+}
+
+/* The admin groups of the tree's /etc/group; none found if it cannot
+ * be read (then only the users' own group cannot make them admins). */
+static void read_admin_groups(const char *root,
+			      struct admin_group g[ADMIN_GROUPS])
+{
+	struct ent_file e;
+	struct group gr;
+
+	memset(g, 0, sizeof(*g) * ADMIN_GROUPS);
+	if (ent_open(&e, root, "/etc/group") == 0)
+		while (next_group(&e, &gr) == 1)
+			for (int i = 0; i < ADMIN_GROUPS; i++)
+				if (strcmp(gr.gr_name, admin_groups[i]) == 0) {
+					g[i].gid = gr.gr_gid;
+					g[i].found = join_members(
+						gr.gr_mem, g[i].members,
+						sizeof(g[i].members));
+				}
+	ent_close(&e);
+}
+
+/* Users a guard could count: not root, not a NIS +/- line, a login
+ * shell, and names and paths that fit the old fixed buffers. */
+static bool counted_user(const struct passwd *pw)
+{
+	return pw->pw_name && pw->pw_dir && pw->pw_shell &&
+	       strlen(pw->pw_name) < ACCT_NAME_MAX &&
+	       strlen(pw->pw_dir) < 1024 && strlen(pw->pw_shell) < 1024 &&
+	       pw->pw_name[0] != '+' && pw->pw_name[0] != '-' &&
+	       pw->pw_uid != 0 && login_shell(pw->pw_shell);
+}
+
+int acct_check(const char *root, const char *akfile, struct acct_report *r)
+{
+	struct admin_group g[ADMIN_GROUPS];
+	struct ent_file e;
+	struct passwd pw;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	read_admin_groups(root, g);
+	ret = ent_open(&e, root, "/etc/passwd");
+	while (!ret && (ret = next_user(&e, &pw)) == 1) {
 		bool sudo = false, key;
 
-		if (!field(l, 0, name, sizeof(name)) ||
-		    !field(l, 2, uid, sizeof(uid)) ||
-		    !field(l, 3, gid, sizeof(gid)) ||
-		    !field(l, 5, home, sizeof(home)) ||
-		    !field(l, 6, shell, sizeof(shell)) ||
-		    name[0] == '+' || name[0] == '-' ||
-		    strcmp(uid, "0") == 0 || !login_shell(shell))
-			goto next;
-		for (int g = 0; g < ADMIN_GROUPS; g++)
-			if (members[g] && (in_list(members[g], name) ||
-					   strcmp(gids[g], gid) == 0))
+		ret = 0;
+		if (!counted_user(&pw))
+			continue;
+		for (int i = 0; i < ADMIN_GROUPS; i++)
+			if (g[i].found && (in_list(g[i].members, pw.pw_name) ||
+					   g[i].gid == pw.pw_gid))
 				sudo = true;
-		key = user_has_key(root, akfile, home, name);
+		key = user_has_key(root, akfile, pw.pw_dir, pw.pw_name);
 		if (key && !r->key_users++)
-			snprintf(r->key_user, sizeof(r->key_user), "%s", name);
+			snprintf(r->key_user, sizeof(r->key_user), "%s",
+				 pw.pw_name);
 		if (sudo && !r->sudo_users++)
-			snprintf(r->sudo_user, sizeof(r->sudo_user), "%s", name);
+			snprintf(r->sudo_user, sizeof(r->sudo_user), "%s",
+				 pw.pw_name);
 		if (key && sudo && !r->admin[0])
-			snprintf(r->admin, sizeof(r->admin), "%s", name);
-next:
-		l = e ? e + 1 : NULL;
+			snprintf(r->admin, sizeof(r->admin), "%s", pw.pw_name);
 	}
-	ret = 0;
-out:
-	free(pw);
-	free(gr);
+	ent_close(&e);
 	return ret;
 }

@@ -108,13 +108,16 @@ BENCH_BIN := $(BENCH_SRC:%.c=$(O)/%) $(O)/bench/pam_null.so
 
 # Only the helper talks to the kernel firewall; the module never links it.
 ADMIN_LIBS = $(shell $(PKG_CONFIG) --libs libnftnl libmnl libqrencode libcurl json-c 2>/dev/null)
-# A unit test that #includes a helper file links what that file needs.
+# What a unit test links beyond the archives: the verb-level objects it
+# tests (helper/*.o are in no archive), and their libraries.
+UNIT_OBJS_test_totp := $(O)/helper/totp_enrol.o
 UNIT_LIBS_test_crowdsec = $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 BENCH_LIBS_bench_wake = $(shell $(PKG_CONFIG) --libs libnftnl libmnl 2>/dev/null)
 
 DEPS := $(LIB_OBJ:.o=.d) $(MODULE_OBJ:.o=.d) $(MODULE_LIB_OBJ:.o=.d) \
 	$(ADMIN_OBJ:.o=.d) $(HELPER_OBJ:.o=.d) \
-	$(UNIT_BIN:=.d) $(PAMT_BIN:=.d) $(BENCH_BIN:=.d) $(ADV_BIN:=.d)
+	$(UNIT_BIN:=.d) $(PAMT_BIN:=.d) $(BENCH_BIN:=.d) $(ADV_BIN:=.d) \
+	$(O)/tests/nft/nftctl.d
 
 .PHONY: all deps need-root check-deps check test demo bench \
 	install uninstall clean help deb test-debian13
@@ -195,10 +198,11 @@ $(ADMIN): $(ADMIN_OBJ) $(SUB_LIBS) $(LIB)
 	$(Q)$(CC) $(ALL_CFLAGS) -pie -o $@ $(ADMIN_OBJ) -Wl,--start-group \
 		$(SUB_LIBS) $(LIB) -Wl,--end-group $(ALL_LDFLAGS) $(ADMIN_LIBS)
 
-$(O)/tests/unit/test_%: tests/unit/test_%.c $(SUB_LIBS) $(LIB)
+$(O)/tests/unit/test_%: tests/unit/test_%.c $$(UNIT_OBJS_test_%) $(SUB_LIBS) $(LIB)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< -Wl,--start-group \
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< \
+		$(UNIT_OBJS_$(notdir $@)) -Wl,--start-group \
 		$(SUB_LIBS) $(LIB) -Wl,--end-group $(ALL_LDFLAGS) -lcmocka \
 		$(UNIT_LIBS_$(notdir $@))
 
@@ -220,7 +224,16 @@ $(O)/tests/adversary/pam_vgpass.so: tests/adversary/pam_vgpass.c pam_module/pam_
 	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -shared -o $@ $< $(ALL_LDFLAGS) \
 		-Wl,--version-script=pam_module/pam_vpsguard.map -Wl,-z,defs -lpam
 
-tests-bin: $(ADV_BIN)
+# The nftables test driver (tests/nft/test_nft.sh, bench/bench_nft.sh).
+NFTCTL := $(O)/tests/nft/nftctl
+$(NFTCTL): tests/nft/nftctl.c $(SUB_LIBS) $(LIB)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< -Wl,--start-group \
+		$(SUB_LIBS) $(LIB) -Wl,--end-group $(ALL_LDFLAGS) \
+		$(shell $(PKG_CONFIG) --libs libnftnl libmnl 2>/dev/null)
+
+tests-bin: $(ADV_BIN) $(NFTCTL)
 
 # The floor row of bench_pam: a do-nothing module built like ours.
 $(O)/bench/pam_null.so: bench/pam_null.c pam_module/pam_vpsguard.map

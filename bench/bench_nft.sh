@@ -24,10 +24,9 @@ if [ -z "${VG_BENCH_NFT_INNER:-}" ]; then
 	trap cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
-	make -s build/helper/libfirewall.a build/lib/libvpsguard.a || exit 1
-	cc -std=gnu11 -O2 -Wall -Wextra -Werror -Ilib -Ihelper/firewall -o "$T/nftctl" \
-		tests/nft/nftctl.c build/helper/libfirewall.a build/lib/libvpsguard.a \
-		$(pkg-config --libs libnftnl libmnl) || exit 1
+	# The Makefile's build, flags and all (make tests-bin builds it too).
+	make -s build/tests/nft/nftctl || exit 1
+	cp build/tests/nft/nftctl "$T/nftctl" || exit 1
 	ip netns add "$NS" || exit 1
 	ip netns exec "$NS" ip link set lo up
 	ip netns exec "$NS" env VG_BENCH_NFT_INNER=1 T="$T" bash "$0"

@@ -324,15 +324,21 @@ static void check_match(struct report *r, const struct sshd_tree *t,
 		const struct dropin_finding *f = &mr->f[i];
 
 		dropin_finding_text(f, text, sizeof(text));
-		if (f->match_file[0])
-			snprintf(fix, sizeof(fix), "remove line %u of %s (or "
-				 "set %s %s): for the connections a Match "
-				 "block matches it wins over the drop-in",
-				 f->line, f->file, f->kw->name, f->kw->value);
-		else
+		if (f->match_file[0]) {
+			int n = snprintf(fix, sizeof(fix), "remove line %u of "
+					 "%s (or set %s %s): for the "
+					 "connections a Match block matches "
+					 "it wins over the drop-in", f->line,
+					 f->file, f->kw->name, f->kw->value);
+
+			/* A path near PATH_MAX: the advice, shortened. */
+			if (n < 0 || (size_t)n >= sizeof(fix))
+				memcpy(fix + sizeof(fix) - 4, "...", 4);
+		} else {
 			snprintf(fix, sizeof(fix), "find the Match block that "
 				 "sets %s (sshd_config and its Includes) and "
 				 "remove that line", f->kw->name);
+		}
 		/* audit's own scale: MaxAuthTries and the like only WARN */
 		add(r, f->kw->cmp == CMP_MAX ? WARN : FAIL,
 		    f->match_file[0] ? "match-block" : "match-sshd", fix,

@@ -5,7 +5,7 @@
 # 2001:db8::/32 only.  A second namespace ($NSC, a veth away) plays the
 # network: real clients, live hosts whose address is forged, and the
 # raw-socket sender of forged SYNs.
-# Driver: tests/nft/nftctl.c (built here), network helpers: nethelp.py.
+# Driver: tests/nft/nftctl.c (built by the Makefile), network helpers: nethelp.py.
 set -u
 VG_SUITE=nft
 cd "$(dirname "$0")/../.." || exit 1
@@ -22,10 +22,8 @@ cleanup_ns() { ip netns del "$NS" 2>/dev/null; ip netns del "$NSC" 2>/dev/null; 
 trap cleanup_ns EXIT
 
 # ---- build -------------------------------------------------------------
-if ! make -s build/helper/libfirewall.a build/lib/libvpsguard.a >"$T/build.log" 2>&1 ||
-   ! cc -std=gnu11 -Wall -Wextra -Werror -Ilib -Ihelper/firewall -o "$T/nftctl" \
-	tests/nft/nftctl.c build/helper/libfirewall.a build/lib/libvpsguard.a \
-	$(pkg-config --libs libnftnl libmnl) >>"$T/build.log" 2>&1; then
+if ! make -s build/tests/nft/nftctl >"$T/build.log" 2>&1 ||
+   ! cp build/tests/nft/nftctl "$T/nftctl" >>"$T/build.log" 2>&1; then
 	fail build "$(_vg_tail "$(cat "$T/build.log")")"
 	summary
 	exit 1

@@ -20,7 +20,7 @@
 
 #include "sha256.h"
 #include "totp.h"
-#include "../../helper/totp_enrol.c"
+#include "totp_enrol.h"
 
 static struct vg_oath oath;
 static char dir[64];		/* the secrets directory of one test */

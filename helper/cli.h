@@ -99,7 +99,8 @@ int cli_lookup(struct vg_table *t, const struct vg_config *cfg,
 	       const struct vg_addr *key, vg_time_t now, struct vg_entry *out);
 
 /* What the module would see now: the failure window, in-flight slots and
- * ban history expire as vg_entry_refresh() (lib/table_entry.c) expires them on next touch. */
+ * ban history expire as vg_entry_refresh() (lib/table_entry.c) expires
+ * them on next touch. */
 void cli_entry_refresh(struct vg_entry *e, const struct vg_config *cfg,
 		       vg_time_t now);
 /* How many elements the kernel's drop sets hold, addresses and /24 or

@@ -1,5 +1,6 @@
 /*
- * The totp mode: the second factor, after the first one (a key, or pam_unix) passed.
+ * The totp mode: the second factor, after the first one (a key, or
+ * pam_unix) passed.
  * Everything is verified whatever the source; only a countable source
  * (rhost, not ignoreip) gets the table: a wrong, replayed or malformed
  * code is a failure of weight 1 (the user is real: it has a secret), a

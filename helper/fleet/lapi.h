@@ -80,7 +80,8 @@ char *lapi_alerts_json(const struct lapi_alert *a, size_t n, int64_t now);
 
 /* One request.  method: "GET", "POST" or "DELETE"; base: crowdsec.url;
  * path: "/v1/...".  hdr: one extra header line ("X-Api-Key: ..."), or
- * NULL.  body: JSON to send (POST), or NULL.  *status: the HTTP status (0 if none arrived); *resp
+ * NULL.  body: JSON to send (POST), or NULL.  *status: the HTTP status
+ * (0 if none arrived); *resp
  * (malloc'd, NUL-terminated, at most LAPI_RESP_MAX) and *len: the answer.
  * A transport failure (refused, timeout, TLS, too large) is -EIO,
  * -ETIMEDOUT, -EFBIG... with err saying what. */

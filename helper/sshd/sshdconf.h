@@ -3,7 +3,8 @@
  * the files here only answers "which line set this?".
  *
  * --root: the main file's Include lines name absolute paths
- * ("/etc/ssh/sshd_config.d/ *.conf" without the space) that mean the host's files.  So sshd
+ * ("/etc/ssh/sshd_config.d/ *.conf" without the space) that mean the
+ * host's files.  So sshd
  * is run on a temporary copy of DIR/etc/ssh/sshd_config whose Include
  * arguments are re-rooted into DIR (an argument already under DIR is
  * kept; relative ones are relative to /etc/ssh, as in sshd).  Nothing

@@ -1,7 +1,7 @@
 /* totp: enroll, remove and inspect TOTP secrets (lib/totp.h has the
  * file format, totp_enrol.h what only enrolment needs).  The secret is
- * shown exactly once, at enrolment, as an otpauth:// URI and a QR code, with ten recovery codes; only hashes of
- * those are kept. */
+ * shown exactly once, at enrolment, as an otpauth:// URI and a QR code,
+ * with ten recovery codes; only hashes of those are kept. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>

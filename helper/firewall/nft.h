@@ -176,7 +176,8 @@ int vg_nft_ensure(const struct vg_nft_config *cfg, struct vg_nft_report *rep);
 
 /* Read the elements back from the kernel (both families of the pair).
  * v6prefix only fills addr.prefix of IPv6 elements (not for DROP_NET).
- * *out is malloc'ed (free() it; NULL when *n == 0).  -ENOENT: table or set missing. */
+ * *out is malloc'ed (free() it; NULL when *n == 0).  -ENOENT: table or
+ * set missing. */
 int vg_nft_list(enum vg_nft_set set, unsigned int v6prefix,
 		struct vg_nft_elem **out, size_t *n);
 

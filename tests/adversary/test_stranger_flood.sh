@@ -26,8 +26,9 @@ adv_init
 
 SIZE=256
 MAXRETRY=3
-BANTIME=1		# seconds: R's first ban runs out during the test
-FACTOR=24		# R's second ban: BANTIME x FACTOR = 24 s
+BANTIME=3		# seconds: R's first ban runs out during the test (long
+		# enough to be seen banned on a loaded host)
+FACTOR=8		# R's second ban: BANTIME x FACTOR = 24 s
 STRANGERS=$((SIZE * 8))
 PW=right-$RANDOM
 TRUSTED=192.0.2.55
@@ -51,7 +52,7 @@ else
 	fail "setup: $REPEAT banned once" "ban_count '$(adv_show sf "$REPEAT" ban_count)', banned '$(adv_show sf "$REPEAT" banned)'"
 fi
 r_banned() { [ "$(adv_show sf "$REPEAT" banned)" = false ]; }
-if wait_for 5 r_banned; then
+if wait_for 10 r_banned; then
 	pass "setup: $REPEAT's first ban ran out (history kept: ban #$(adv_show sf "$REPEAT" ban_count))"
 else
 	fail "setup: $REPEAT's first ban ran out" "banned '$(adv_show sf "$REPEAT" banned)'"

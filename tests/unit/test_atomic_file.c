@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <valgrind/valgrind.h>
+
 #include "atomic_file.h"
 
 static char dir[64], path[128];
@@ -180,9 +182,18 @@ static void t_write_fails(void **state)
 static void t_create_fails(void **state)
 {
 	struct rlimit old, none;
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY), next, ret;
+	int dfd, next, ret;
 
 	(void)state;
+	if (RUNNING_ON_VALGRIND) {
+		/* valgrind keeps RLIMIT_NOFILE itself and refuses the fd
+		 * after the kernel has created the file, which the product
+		 * never sees; the plain run of this binary covers it. */
+		print_message("skip: valgrind emulates RLIMIT_NOFILE after "
+			      "open(2) has created the file\n");
+		skip();
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
 	assert_true(dfd >= 0);
 	put_old();
 	next = dup(dfd);	/* the lowest free descriptor */

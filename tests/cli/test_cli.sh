@@ -16,8 +16,9 @@ ROOT=$PWD
 
 need_root
 need_cmd pamtester unshare mount python3
-ADMIN=$ROOT/build/pam_vpsguard-admin
-MOD=$ROOT/build/pam_vpsguard.so
+BUILD=${VG_BUILD:-$ROOT/build}	# make O=dir: VG_BUILD=dir
+ADMIN=$BUILD/pam_vpsguard-admin
+MOD=$BUILD/pam_vpsguard.so
 for f in "$ADMIN" "$MOD"; do
 	if [ ! -x "$f" ] && [ ! -f "$f" ]; then
 		fail "$VG_SUITE" "$f not built (make)"

@@ -17,8 +17,9 @@ cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
 . tests/lib.sh
 
-ADMIN=$ROOT/build/pam_vpsguard-admin
-MOD=$ROOT/build/pam_vpsguard.so
+BUILD=${VG_BUILD:-$ROOT/build}	# make O=dir: VG_BUILD=dir
+ADMIN=$BUILD/pam_vpsguard-admin
+MOD=$BUILD/pam_vpsguard.so
 
 # ---- outer: create the netns, run the suite inside it, delete it --------
 if [ -z "${VG_NETNS:-}" ]; then

@@ -18,7 +18,8 @@ ROOT=$PWD
 
 need_root
 need_cmd pamtester unshare mount mknod logger
-MOD=$ROOT/build/pam_vpsguard.so
+BUILD=${VG_BUILD:-$ROOT/build}	# make O=dir: VG_BUILD=dir
+MOD=$BUILD/pam_vpsguard.so
 if [ ! -f "$MOD" ]; then
 	fail "$VG_SUITE" "$MOD not built (make build/pam_vpsguard.so)"
 	exit 1

@@ -2,10 +2,9 @@
 # make test-asan: the module, the CLI and the tests built with ASan +
 # UBSan, and the suites run against them.
 #
-# Out of tree: the sources are copied to build/asan/ and built there, so
-# no sanitised object ever lands in lib/ or pam_module/ (a plain `make
-# test` afterwards is unaffected), and the suites run unchanged: each one
-# finds "its" module and CLI relative to its own directory.
+# Out of tree: `make O=build/asan`, so no sanitised object ever mixes
+# with the plain build in build/ (a plain `make test` afterwards is
+# unaffected); the suites find the module and the CLI through VG_BUILD.
 #
 # What runs sanitised (and how):
 #  - tests/unit/*, tests/pam/*: instrumented executables (ASan + LSan +
@@ -30,14 +29,9 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 
 rm -rf "$B"
 mkdir -p "$B/bin"
-# The tree without build products (make clean there would also do).
-tar -C "$SRC" --exclude=./build --exclude=./.git --exclude='*.o' \
-	--exclude='*.d' --exclude='*.a' --exclude='*.so' -cf - . |
-	tar -C "$B" -xf - || exit 1
-make -C "$B" clean >/dev/null
 # Environment, not command line: the Makefile's += flags still apply.
 CFLAGS="-O1 -g -fno-omit-frame-pointer $SAN" LDFLAGS="$SAN" MODULE_CFLAGS= \
-	make -C "$B" -j2 all tests-bin >"$B/build.log" 2>&1 || {
+	make O="$B" -j2 all tests-bin >"$B/build.log" 2>&1 || {
 	tail -n 30 "$B/build.log"
 	echo "FAIL: sanitiser build (see $B/build.log)"
 	exit 1
@@ -47,7 +41,7 @@ LIBASAN=$(gcc -print-file-name=libasan.so)
 LIBUBSAN=$(gcc -print-file-name=libubsan.so)
 cat >"$B/bin/pamtester" <<EOW
 #!/bin/sh
-LD_PRELOAD="$LIBASAN $LIBUBSAN $B/build/pam_vpsguard.so" \\
+LD_PRELOAD="$LIBASAN $LIBUBSAN $B/pam_vpsguard.so" \\
 ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:\${ASAN_OPTIONS:-}" \\
 	exec /usr/bin/pamtester "\$@"
 EOW
@@ -55,16 +49,15 @@ chmod 755 "$B/bin/pamtester"
 export PATH="$B/bin:$PATH"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-export VG_TESTDATA="$B/tests/data"
+export VG_TESTDATA="$SRC/tests/data" VG_BUILD="$B"
 
 SUITE_LOG=$B SUITE_PREFIX=asan/
 SUITE_REPORT='ERROR: (Address|Leak)Sanitizer|runtime error:'
-. "$B/tests/suite.sh"
+. "$SRC/tests/suite.sh"
 
-cd "$B" || exit 1
-for t in build/tests/unit/test_* build/tests/pam/test_*; do
+for t in "$B"/tests/unit/test_* "$B"/tests/pam/test_*; do
 	case $t in *.c|*.d) continue ;; esac
-	[ -x "$t" ] && run_suite "${t#build/tests/}" "$t"
+	[ -x "$t" ] && run_suite "${t#"$B"/tests/}" "$t"
 done
 for t in tests/pamtester/*.sh tests/security/test_hostile.sh \
 	 tests/security/test_faults.sh; do

@@ -15,8 +15,9 @@ ROOT=$PWD
 . tests/lib.sh
 
 need_root
-STRESS=$ROOT/build/tests/security/vg_pamstress
-MOD=$ROOT/build/pam_vpsguard.so
+BUILD=${VG_BUILD:-$ROOT/build}	# make O=dir: VG_BUILD=dir
+STRESS=$BUILD/tests/security/vg_pamstress
+MOD=$BUILD/pam_vpsguard.so
 for f in "$STRESS" "$MOD"; do
 	[ -e "$f" ] || { fail "$VG_SUITE" "$f not built (make tests-bin)"; exit 1; }
 done

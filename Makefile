@@ -186,6 +186,9 @@ $(MODULE): $(MODULE_OBJ) $(MODULE_LIB) pam_module/pam_vpsguard.map
 		$(MODULE_LIB) $(ALL_LDFLAGS) -Wl,--gc-sections \
 		-Wl,--version-script=pam_module/pam_vpsguard.map -Wl,-z,defs -lpam
 
+# Made through a pattern rule, so make would take them for intermediate
+# files and delete them after each build (and rebuild them all next time).
+.SECONDARY: $(HELPER_OBJ)
 .SECONDEXPANSION:
 $(O)/helper/lib%.a: $$(call SUB_OBJ,%)
 	@echo "  AR      $@"

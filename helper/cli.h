@@ -13,10 +13,7 @@
 #include "addr.h"
 #include "config.h"
 #include "table.h"
-
-#ifndef VG_VERSION
-#define VG_VERSION	"0.1.0"
-#endif
+#include "version.h"
 
 /* SPEC: 0 done, 1 failed, 2 usage or configuration error. */
 #define VG_EXIT_OK	0

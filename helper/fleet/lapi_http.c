@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"		/* VG_VERSION */
 #include "lapi.h"
+#include "version.h"
 
 struct buf {
 	char *p;

@@ -87,6 +87,13 @@ case $MODP in
 *) fail "module in the PAM module dir" "got '$MODP'" ;;
 esac
 case_ "CLI in /usr/sbin runs" in_root /usr/sbin/pam_vpsguard-admin --version
+# lib/version.h is written by hand: it must follow debian/changelog.
+V=$(dpkg-deb -f "$VG_PKG_DEB" Version)
+ver=$(in_root /usr/sbin/pam_vpsguard-admin --version 2>&1)
+case $ver in
+*" $V") pass "--version names the package's version ($V)" ;;
+*) fail "--version names the package's version ($V)" "got '$ver'" ;;
+esac
 miss=""
 for f in usr/share/man/man8/pam_vpsguard.8.gz usr/share/man/man8/pam_vpsguard-admin.8.gz \
 	 usr/share/man/man5/vpsguard.conf.5.gz etc/security/vpsguard.conf \

@@ -507,8 +507,12 @@ static int harden_write(struct harden *h)
 	if (access(h->t.dropin_dir, F_OK) != 0) {
 		ret = fs_mkdirs(h->t.dropin_dir, 0755);
 		if (ret) {
-			cli_error("harden: %s: %s", h->t.dropin_dir,
-				  strerror(-ret));
+			cli_error("harden: %s: %s; nothing written",
+				  h->t.dropin_dir, strerror(-ret));
+			/* Or it would fire later, reload sshd for nothing
+			 * and refuse the next harden --confirm. */
+			if (h->armed)
+				pending_cancel(opt_root);
 			return VG_EXIT_FAIL;
 		}
 		h->made_dir = true;

@@ -442,6 +442,22 @@ check "harden killed right after arming (exit $rc): nothing written yet, the rol
 check "... it fires on an unchanged tree and leaves it unchanged" \
 	wait_for 10 eval "test ! -e '$PENDING' && test \"\$before\" = \"\$(tree_sum '$R')\""
 
+# The drop-in directory cannot be made (etc/ssh read-only, in a mount
+# namespace of its own): harden fails with nothing written and cancels
+# the rollback it armed (it used to stay pending, reload sshd for nothing
+# later and refuse the next harden --confirm).
+DD=$R/etc/ssh/sshd_config.d
+[ -e "$DD" ] && mv "$DD" "$T/dropin.saved"
+ro_before=$(tree_sum "$R")
+run unshare -m sh -c 'mount --bind "$1/etc/ssh" "$1/etc/ssh" &&
+	mount -o remount,bind,ro "$1/etc/ssh" && shift &&
+	exec "$@"' sh "$R" "$ADMIN" harden --root "$R" --confirm 3
+rc=$?
+check "sshd_config.d cannot be made: harden fails (exit $rc), says so, no rollback left pending" \
+	eval "test $rc = 1 && grep -q 'sshd_config.d: Read-only file system; nothing written' '$OUT' && test ! -e '$PENDING'"
+check "... and the tree is as it was" eval "test \"\$ro_before\" = \"\$(tree_sum '$R')\""
+[ -e "$T/dropin.saved" ] && mv "$T/dropin.saved" "$DD"
+
 # Where systemd is PID 1 the rollback is a transient timer unit.  systemd
 # is not PID 1 here: a stand-in systemd-run records its arguments and runs
 # the unit's command after --on-active seconds, detached like a unit.

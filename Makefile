@@ -260,7 +260,7 @@ check: all $(UNIT_BIN) $(PAMT_BIN)
 	./tests/check.sh
 
 test: need-root deps
-	$(MAKE) all $(UNIT_BIN) $(PAMT_BIN) $(ADV_BIN) tests-bin fuzz-build
+	$(MAKE) all $(UNIT_BIN) $(PAMT_BIN) $(ADV_BIN) $(BENCH_BIN) tests-bin fuzz-build
 	./tests/run.sh
 
 demo: need-root deps

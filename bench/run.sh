@@ -33,9 +33,11 @@
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BENCH="$ROOT/bench"
-MODULE="$ROOT/build/pam_vpsguard.so"
-NULLMOD="$BENCH/pam_null.so"
+BENCH="$ROOT/bench"		# the scripts
+BUILD=${VG_BUILD:-$ROOT/build}	# make O=dir: VG_BUILD=dir
+BIN="$BUILD/bench"		# what make bench built
+MODULE="$BUILD/pam_vpsguard.so"
+NULLMOD="$BIN/pam_null.so"
 CONF_TEMPLATE="$ROOT/pam_module/vpsguard.conf"
 ITERS=${ITERS:-400}
 RUNS=${RUNS:-15}
@@ -50,7 +52,7 @@ STACKS="permit deny null null-lookup vpsguard faillock"
 PARTS=${PARTS:-table pam nft flood wake banned}
 want() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 
-for f in "$BENCH/bench_pam" "$BENCH/bench_table" "$BENCH/bench_dlopen" "$MODULE" "$NULLMOD"; do
+for f in "$BIN/bench_pam" "$BIN/bench_table" "$BIN/bench_dlopen" "$MODULE" "$NULLMOD"; do
 	[ -x "$f" ] || [ -f "$f" ] || { echo "run.sh: $f missing: run 'make bench'" >&2; exit 1; }
 done
 command -v valgrind >/dev/null || { echo "run.sh: valgrind missing (make deps)" >&2; exit 1; }
@@ -78,7 +80,7 @@ echo
 if want table; then
 	echo "== 1. shared table, in process (bench_table $TABLE_ARGS)"
 	# shellcheck disable=SC2086
-	"$BENCH/bench_table" --tmp "$TMPBASE" $TABLE_ARGS | tee "$OUT/table.txt" | grep -v '^RESULT'
+	"$BIN/bench_table" --tmp "$TMPBASE" $TABLE_ARGS | tee "$OUT/table.txt" | grep -v '^RESULT'
 	echo
 fi
 : >>"$OUT/table.txt"
@@ -92,7 +94,7 @@ for sc in $SCENARIOS; do
 		# shellcheck disable=SC2086
 		valgrind --tool=callgrind --collect-atstart=no --toggle-collect=bench_loop \
 			--callgrind-out-file="$OUT/cg.$sc.$s" \
-			"$BENCH/bench_pam" $PAM_ARGS --scenario "$sc" --stacks "$s" \
+			"$BIN/bench_pam" $PAM_ARGS --scenario "$sc" --stacks "$s" \
 			--iters "$CG_ITERS" --runs 1 --warmup 20 --quiet >/dev/null 2>"$OUT/cg.$sc.$s.log" || {
 			echo "run.sh: callgrind run of stack $s ($sc) failed:" >&2
 			cat "$OUT/cg.$sc.$s.log" >&2
@@ -108,7 +110,7 @@ for sc in $SCENARIOS; do
 		# shellcheck disable=SC2086
 		valgrind --tool=callgrind --collect-atstart=no --toggle-collect=bench_loop \
 			--callgrind-out-file="$OUT/cg.vpsguard-min" \
-			"$BENCH/bench_pam" --module "$MODULE" --sources "$SOURCES" --tmp "$TMPBASE" \
+			"$BIN/bench_pam" --module "$MODULE" --sources "$SOURCES" --tmp "$TMPBASE" \
 			--stacks vpsguard --iters "$CG_ITERS" --runs 1 --warmup 20 --quiet \
 			>/dev/null 2>"$OUT/cg.vpsguard-min.log"
 		irmin=$(awk -v n="$CG_ITERS" '/^summary:/ { printf "%.0f", $2 / n }' "$OUT/cg.vpsguard-min")
@@ -116,7 +118,7 @@ for sc in $SCENARIOS; do
 	fi
 	echo "== 3.$sc wall time per authentication, scenario $sc ($RUNS runs x $ITERS iterations, interleaved)"
 	# shellcheck disable=SC2086
-	"$BENCH/bench_pam" $PAM_ARGS --scenario "$sc" --iters "$ITERS" --runs "$RUNS" --quiet |
+	"$BIN/bench_pam" $PAM_ARGS --scenario "$sc" --iters "$ITERS" --runs "$RUNS" --quiet |
 		tee "$OUT/wall.$sc.txt" | sed 's/^/   /'
 	echo
 done
@@ -126,7 +128,7 @@ if want pam; then
 	FAILLOCK_SO=$(for d in /lib/x86_64-linux-gnu/security /usr/lib/x86_64-linux-gnu/security /lib/security /usr/lib64/security; do
 		[ -f "$d/pam_faillock.so" ] && echo "$d/pam_faillock.so" && break; done)
 	# shellcheck disable=SC2086
-	"$BENCH/bench_dlopen" "$NULLMOD" "$MODULE" $MODULE_BEFORE $FAILLOCK_SO | sed 's/^/   /'
+	"$BIN/bench_dlopen" "$NULLMOD" "$MODULE" $MODULE_BEFORE $FAILLOCK_SO | sed 's/^/   /'
 	echo
 fi
 

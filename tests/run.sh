@@ -26,7 +26,8 @@ done
 for t in tests/pamtester/*.sh tests/cli/*.sh tests/nft/test_*.sh \
 	 tests/totp/test_*.sh tests/sshd/test_*.sh tests/fleet/test_*.sh \
 	 tests/security/test_*.sh tests/e2e/test_*.sh tests/adversary/test_*.sh \
-	 tests/pkg/test_*.sh tests/debian13/test_*.sh; do
+	 tests/bench/test_*.sh tests/pkg/test_*.sh \
+	 tests/debian13/test_*.sh; do
 	[ -f "$t" ] && run_suite "${t#tests/}" bash "$t"
 done
 

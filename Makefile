@@ -44,8 +44,12 @@ VG_HARDEN := -fstack-protector-strong -fPIC \
 	     $(call cc-has,-fcf-protection)
 VG_CFLAGS := -std=gnu11 $(VG_WARN) $(VG_HARDEN) -fvisibility=hidden \
 	     -pthread -MMD -MP
-VG_CPPFLAGS := -Ilib -Ihelper -Ihelper/firewall -Ihelper/fleet -Ihelper/sshd \
-	       -Ihelper/sys
+# What may include what (README, "What may call what"): lib/ and the
+# module see lib/'s headers only, set per target below, so a helper
+# header used by code that sshd loads fails to compile.
+VG_INC      = -Ilib -Ihelper -Ihelper/firewall -Ihelper/fleet -Ihelper/sshd \
+	      -Ihelper/sys
+VG_CPPFLAGS  = $(VG_INC)
 # _FORTIFY_SOURCE once: a distribution's CPPFLAGS may already define it
 # (=3 on Debian 13), and glibc warns about it at -O0.
 ifeq ($(findstring _FORTIFY_SOURCE,$(CPPFLAGS) $(CFLAGS)),)
@@ -86,6 +90,7 @@ MODULE_CFLAGS ?= -Os -ffunction-sections -fdata-sections \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables
 MODULE_LIB_OBJ := $(LIB_SRC:lib/%.c=$(O)/module/lib/%.o)
 MODULE_LIB     := $(O)/module/libvpsguard-module.a
+$(LIB_OBJ) $(MODULE_OBJ) $(MODULE_LIB_OBJ): VG_INC = -Ilib
 
 # helper/: pam_vpsguard-admin's verbs, and one archive per subsystem.
 ADMIN      := $(O)/pam_vpsguard-admin

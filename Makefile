@@ -122,7 +122,7 @@ BENCH_LIBS_bench_wake = $(shell $(PKG_CONFIG) --libs libnftnl libmnl 2>/dev/null
 DEPS := $(LIB_OBJ:.o=.d) $(MODULE_OBJ:.o=.d) $(MODULE_LIB_OBJ:.o=.d) \
 	$(ADMIN_OBJ:.o=.d) $(HELPER_OBJ:.o=.d) \
 	$(UNIT_BIN:=.d) $(PAMT_BIN:=.d) $(BENCH_BIN:=.d) $(ADV_BIN:=.d) \
-	$(O)/tests/nft/nftctl.d
+	$(O)/tests/nft/nftctl.d $(O)/tests/fleet/vg_sandbox.d
 
 .PHONY: all deps need-root check-deps check test demo bench \
 	install uninstall clean help deb test-debian13
@@ -241,7 +241,14 @@ $(NFTCTL): tests/nft/nftctl.c $(SUB_LIBS) $(LIB)
 		$(SUB_LIBS) $(LIB) -Wl,--end-group $(ALL_LDFLAGS) \
 		$(shell $(PKG_CONFIG) --libs libnftnl libmnl 2>/dev/null)
 
-tests-bin: $(ADV_BIN) $(NFTCTL)
+# The unit's seccomp filter where systemd is not PID 1 (tests/fleet).
+SANDBOX := $(O)/tests/fleet/vg_sandbox
+$(SANDBOX): tests/fleet/vg_sandbox.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) -lseccomp
+
+tests-bin: $(ADV_BIN) $(NFTCTL) $(SANDBOX)
 
 # The floor row of bench_pam: a do-nothing module built like ours.
 $(O)/bench/pam_null.so: bench/pam_null.c pam_module/pam_vpsguard.map

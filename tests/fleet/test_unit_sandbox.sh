@@ -44,9 +44,8 @@ ip link set lo up
 new_tmpdir || { fail "$VG_SUITE" "mktemp"; exit 1; }
 T=$TMPD
 OUT=$T/out ERR=$T/err
-VGS=$T/vg_sandbox
-cc -O2 -Wall -o "$VGS" tests/fleet/vg_sandbox.c -lseccomp 2>"$ERR" ||
-	{ fail "$VG_SUITE" "build vg_sandbox: $(_vg_tail "$(cat "$ERR")")"; exit 1; }
+VGS=${VG_BUILD:-$ROOT/build}/tests/fleet/vg_sandbox	# make tests-bin
+[ -x "$VGS" ] || { fail "$VG_SUITE" "$VGS not built (make tests-bin)"; exit 1; }
 
 # ---- the unit's filters, as shipped ----------------------------------------
 unit_val() { sed -n "s/^$1=//p" "$UNIT"; }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "accounts.h"
 #include "fsutil.h"
@@ -108,15 +109,29 @@ static bool user_has_key(const char *root, const char *akfile,
 	return false;
 }
 
-static bool login_shell(const char *shell)
+/* As sshd decides (auth.c, allowed_user()): the shell, /bin/sh when
+ * empty (passwd(5)), must be a regular file someone may execute, here in
+ * the tree.  A shell glibc reads as "/usr/sbin/nologin:" (a stray colon
+ * at the end of the line) does not exist, so sshd refuses that user and
+ * so must we.  nologin and false exist and are executable, and refuse. */
+static bool login_shell(const char *root, const char *shell)
 {
-	size_t n = strlen(shell);
+	char path[FS_PATH_MAX];
+	struct stat st;
+	size_t n;
 
-	if (n == 0)
-		return true;	/* empty = /bin/sh (passwd(5)) */
-	return !(n >= 7 && strcmp(shell + n - 7, "nologin") == 0) &&
-	       strcmp(shell, "/bin/false") != 0 &&
-	       strcmp(shell, "/usr/bin/false") != 0;
+	if (shell[0] == '\0')
+		shell = "/bin/sh";
+	n = strlen(shell);
+	if ((n >= 7 && strcmp(shell + n - 7, "nologin") == 0) ||
+	    strcmp(shell, "/bin/false") == 0 ||
+	    strcmp(shell, "/usr/bin/false") == 0)
+		return false;
+	if (fs_rooted(path, sizeof(path), root, shell) != 0 ||
+	    stat(path, &st) != 0)
+		return false;
+	return S_ISREG(st.st_mode) &&
+	       (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) != 0;
 }
 
 /* fgetpwent_r and fgetgrent_r parse a given stream and never ask NSS:
@@ -250,13 +265,13 @@ static void read_admin_groups(const char *root,
 
 /* Users a guard could count: not root, not a NIS +/- line, a login
  * shell, and names and paths that fit the old fixed buffers. */
-static bool counted_user(const struct passwd *pw)
+static bool counted_user(const char *root, const struct passwd *pw)
 {
 	return pw->pw_name && pw->pw_dir && pw->pw_shell &&
 	       strlen(pw->pw_name) < ACCT_NAME_MAX &&
 	       strlen(pw->pw_dir) < 1024 && strlen(pw->pw_shell) < 1024 &&
 	       pw->pw_name[0] != '+' && pw->pw_name[0] != '-' &&
-	       pw->pw_uid != 0 && login_shell(pw->pw_shell);
+	       pw->pw_uid != 0 && login_shell(root, pw->pw_shell);
 }
 
 int acct_check(const char *root, const char *akfile, struct acct_report *r)
@@ -273,7 +288,7 @@ int acct_check(const char *root, const char *akfile, struct acct_report *r)
 		bool sudo = false, key;
 
 		ret = 0;
-		if (!counted_user(&pw))
+		if (!counted_user(root, &pw))
 			continue;
 		for (int i = 0; i < ADMIN_GROUPS; i++)
 			if (g[i].found && (in_list(g[i].members, pw.pw_name) ||

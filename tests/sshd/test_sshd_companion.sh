@@ -76,6 +76,9 @@ mk_tree() {
 	cp /etc/passwd /etc/group "$r/etc/"
 	cp /etc/pam.d/sshd /etc/pam.d/common-* "$r/etc/pam.d/"
 	ln -s "$T/home" "$r/home"
+	# The shells: a user counts only if his shell exists in the tree.
+	ln -s /bin "$r/bin"
+	ln -s /usr "$r/usr"
 }
 tree_sum() { (cd "$1" && find etc -type f -print0 | sort -z | xargs -0 sha256sum); }
 A() { "$ADMIN" "$@"; }

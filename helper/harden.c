@@ -697,11 +697,50 @@ static const struct cli_cmd unharden_cmd = {
 	.opts = unharden_opts,
 };
 
+/* Remove the drop-in, check that sshd accepts what is left (or put the
+ * drop-in back), reload if asked.  VG_EXIT_OK or VG_EXIT_FAIL (printed). */
+static int unharden_apply(struct sshd_tree *t, struct fs_snap *snap)
+{
+	char err[ERR_MAX], how[256];
+	int ret;
+
+	if (pending_cancel(opt_root) == 1)
+		printf("pending harden --confirm rollback dropped\n");
+	if (!snap->existed) {
+		printf("%s: not there: nothing to do\n", t->dropin);
+		return VG_EXIT_OK;
+	}
+	ret = fs_remove(t->dropin);
+	if (ret) {
+		cli_error("unharden: %s: %s", t->dropin, strerror(-ret));
+		return VG_EXIT_FAIL;
+	}
+	ret = sshd_test(t, err, sizeof(err));
+	if (ret) {
+		cli_error("unharden: sshd -t rejects the result; %s is back:",
+			  t->dropin);
+		print_sshd_err(t, ret < 0 ? strerror(-ret) : err);
+		fs_snap_restore(snap);
+		return VG_EXIT_FAIL;
+	}
+	printf("removed %s\n", t->dropin);
+	if (!opt_reload) {
+		printf("reload sshd to apply it (systemctl reload ssh)\n");
+		return VG_EXIT_OK;
+	}
+	ret = vg_sshd_reload(opt_root, how, sizeof(how));
+	if (ret) {
+		cli_error("unharden: reload (%s): %s", how, strerror(-ret));
+		return VG_EXIT_FAIL;
+	}
+	printf("sshd reloaded (%s)\n", how);
+	return VG_EXIT_OK;
+}
+
 int unharden_main(int argc, const char **argv)
 {
 	struct sshd_tree t;
 	struct fs_snap snap = { .data = NULL };
-	char err[ERR_MAX], how[256];
 	const char *args[1];
 	unsigned int nargs;
 	int ret;
@@ -716,46 +755,9 @@ int unharden_main(int argc, const char **argv)
 	if (ret) {
 		cli_error("unharden: %s", strerror(-ret));
 		ret = VG_EXIT_FAIL;
-		goto out;
-	}
-	if (pending_cancel(opt_root) == 1)
-		printf("pending harden --confirm rollback dropped\n");
-	if (!snap.existed) {
-		printf("%s: not there: nothing to do\n", t.dropin);
-		ret = VG_EXIT_OK;
-		goto out;
-	}
-	ret = fs_remove(t.dropin);
-	if (!ret) {
-		ret = sshd_test(&t, err, sizeof(err));
-		if (ret) {
-			cli_error("unharden: sshd -t rejects the result; %s is "
-				  "back:", t.dropin);
-			print_sshd_err(&t, ret < 0 ? strerror(-ret) : err);
-			fs_snap_restore(&snap);
-			ret = VG_EXIT_FAIL;
-			goto out;
-		}
 	} else {
-		cli_error("unharden: %s: %s", t.dropin, strerror(-ret));
-		ret = VG_EXIT_FAIL;
-		goto out;
+		ret = unharden_apply(&t, &snap);
 	}
-	printf("removed %s\n", t.dropin);
-	if (opt_reload) {
-		ret = vg_sshd_reload(opt_root, how, sizeof(how));
-		if (ret) {
-			cli_error("unharden: reload (%s): %s", how,
-				  strerror(-ret));
-			ret = VG_EXIT_FAIL;
-			goto out;
-		}
-		printf("sshd reloaded (%s)\n", how);
-	} else {
-		printf("reload sshd to apply it (systemctl reload ssh)\n");
-	}
-	ret = VG_EXIT_OK;
-out:
 	fs_snap_free(&snap);
 	sshd_tree_close(&t);
 	return ret;

@@ -4,7 +4,10 @@
  *  - the temporary file is ours alone: created with O_EXCL|O_NOFOLLOW in
  *    the target's own directory (rename(2) is atomic only within one
  *    file system), under a name nobody can predict, so a file or link
- *    planted under the name we will use is never written through;
+ *    planted under the name we will use is never written through
+ *    (the _locked variant: a fixed name, for a directory whose every
+ *    writer holds one lock, cleared first: O_EXCL still never follows
+ *    what might be there);
  *  - from its creation to the rename, every way out unlinks it;
  *  - the data is on disk (fsync) before the rename makes it the only
  *    copy. */
@@ -111,17 +114,22 @@ static int fill(int fd, const void *data, size_t len, mode_t mode)
 	return fsync(fd) == 0 ? 0 : -errno;
 }
 
-int vg_atomic_write(int dirfd, const char *path, const void *data,
-		    size_t len, mode_t mode)
+/* The temporary file, open for writing, its name in tmp.  locked: the
+ * caller holds the lock every writer of the directory takes, so the name
+ * can be fixed and a dead writer's leftover under it removed first. */
+static int create_temp(int dfd, const char *base, bool locked,
+		       char tmp[NAME_MAX + 1])
 {
-	char tmp[NAME_MAX + 1];
-	const char *base;
-	bool owned;
-	int dfd, fd = -1, ret = 0;
+	int fd = -1;
 
-	dfd = open_parent(dirfd, path, &base, &owned);
-	if (dfd < 0)
-		return dfd;
+	if (locked) {
+		snprintf(tmp, NAME_MAX + 1, ".%.*s.new", TEMP_BASE_MAX, base);
+		if (unlinkat(dfd, tmp, 0) != 0 && errno != ENOENT)
+			return -errno;
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+			    O_NOFOLLOW | O_CLOEXEC, 0600);
+		return fd < 0 ? -errno : fd;
+	}
 	for (unsigned int i = 0; i < TEMP_TRIES && fd < 0; i++) {
 		temp_name(tmp, base, i);
 		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
@@ -129,8 +137,23 @@ int vg_atomic_write(int dirfd, const char *path, const void *data,
 		if (fd < 0 && errno != EEXIST)
 			break;
 	}
+	return fd < 0 ? -errno : fd;
+}
+
+static int replace(int dirfd, const char *path, const void *data,
+		   size_t len, mode_t mode, bool locked)
+{
+	char tmp[NAME_MAX + 1];
+	const char *base;
+	bool owned;
+	int dfd, fd, ret = 0;
+
+	dfd = open_parent(dirfd, path, &base, &owned);
+	if (dfd < 0)
+		return dfd;
+	fd = create_temp(dfd, base, locked, tmp);
 	if (fd < 0) {
-		ret = -errno;
+		ret = fd;
 		goto out;
 	}
 	ret = fill(fd, data, len, mode);
@@ -147,4 +170,16 @@ out:
 	if (owned)
 		close(dfd);
 	return ret;
+}
+
+int vg_atomic_write(int dirfd, const char *path, const void *data,
+		    size_t len, mode_t mode)
+{
+	return replace(dirfd, path, data, len, mode, false);
+}
+
+int vg_atomic_write_locked(int dirfd, const char *path, const void *data,
+			   size_t len, mode_t mode)
+{
+	return replace(dirfd, path, data, len, mode, true);
 }

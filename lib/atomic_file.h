@@ -28,4 +28,13 @@
 int vg_atomic_write(int dirfd, const char *path, const void *data,
 		    size_t len, mode_t mode);
 
+/* The same, for a caller that holds an exclusive lock every writer of
+ * path's directory takes (the TOTP directory's flock): the temporary
+ * name is fixed, ".NAME.new", and a file left under it by a writer that
+ * died between create and rename (sshd's LoginGraceTime alarm, a kill)
+ * is removed first, so such a leftover, a copy of a secret, lasts only
+ * until the next write instead of for good.  0 or -errno. */
+int vg_atomic_write_locked(int dirfd, const char *path, const void *data,
+			   size_t len, mode_t mode);
+
 #endif

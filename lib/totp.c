@@ -8,8 +8,9 @@
  *  - every file is opened relative to the checked directory fd with
  *    O_NOFOLLOW, and checked on the fd (owner root, mode);
  *  - read-check-write runs under flock(LOCK_EX) of the directory, and a
- *    change is a new file: vg_atomic_write (temp + fsync + rename +
- *    fsync of the dir);
+ *    change is a new file: vg_atomic_write_locked (temp + fsync +
+ *    rename + fsync of the dir; the fixed temp name clears what a writer
+ *    killed under the lock left);
  *  - recovery hashes are compared in constant time, all of them. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -431,13 +432,20 @@ int vg_totp_store_at(int dfd, const char *dir, const char *user,
 		     const struct vg_totp *s, char *err, size_t errlen)
 {
 	char buf[VG_TOTP_FILE_MAX];
-	int ret = render(s, user, buf, sizeof(buf));
+	int ret;
 
+	/* The name becomes a path: every caller checks it, and so do we. */
+	if (!vg_totp_user_ok(user))
+		return vg_errf(err, errlen, -EINVAL, "%s: not a valid user "
+			       "name", dir);
+	ret = render(s, user, buf, sizeof(buf));
 	if (ret < 0) {
 		vg_errf(err, errlen, ret, "%s/%s: too large", dir, user);
 		goto out;
 	}
-	ret = vg_atomic_write(dfd, user, buf, (size_t)ret, 0600);
+	/* Under the directory's lock (vg_totp_lock_dir): the fixed temp
+	 * name clears what a writer killed mid-write left. */
+	ret = vg_atomic_write_locked(dfd, user, buf, (size_t)ret, 0600);
 	if (ret)
 		vg_errf(err, errlen, ret, "%s/%s: cannot write: %s", dir, user,
 			strerror(-ret));

@@ -242,6 +242,34 @@ static void t_no_directory(void **state)
 	assert_int_equal(others(NULL), 0);
 }
 
+/* Under the directory's lock (the TOTP files): the fixed temporary name
+ * that a writer killed between create and rename left behind, with its
+ * old content, is cleared by the next write instead of staying. */
+static void t_locked_clears_leftover(void **state)
+{
+	char left[160];
+	FILE *f;
+
+	(void)state;
+	put_old();
+	snprintf(left, sizeof(left), "%s/.file.new", dir);
+	f = fopen(left, "w");
+	assert_non_null(f);
+	fputs("a secret, half written", f);
+	fclose(f);
+	assert_int_equal(vg_atomic_write_locked(AT_FDCWD, path, "new", 3,
+						0600), 0);
+	assert_string_equal(read_text(path), "new");
+	assert_int_equal(mode_of(path), 0600);
+	assert_int_equal(others("file"), 0);
+	/* A link planted there is removed, never written through. */
+	assert_int_equal(symlink("/etc/passwd", left), 0);
+	assert_int_equal(vg_atomic_write_locked(AT_FDCWD, path, "x", 1,
+						0600), 0);
+	assert_string_equal(read_text(path), "x");
+	assert_int_equal(others("file"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +281,7 @@ int main(void)
 		T(t_create_fails),
 		T(t_rename_fails),
 		T(t_no_directory),
+		T(t_locked_clears_leftover),
 	};
 
 	return cmocka_run_group_tests_name("atomic_file", tests, NULL, NULL);

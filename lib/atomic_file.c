@@ -114,6 +114,12 @@ static int fill(int fd, const void *data, size_t len, mode_t mode)
 	return fsync(fd) == 0 ? 0 : -errno;
 }
 
+static int open_excl(int dfd, const char *name)
+{
+	return openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		      O_CLOEXEC, 0600);
+}
+
 /* The temporary file, open for writing, its name in tmp.  locked: the
  * caller holds the lock every writer of the directory takes, so the name
  * can be fixed and a dead writer's leftover under it removed first. */
@@ -126,14 +132,12 @@ static int create_temp(int dfd, const char *base, bool locked,
 		snprintf(tmp, NAME_MAX + 1, ".%.*s.new", TEMP_BASE_MAX, base);
 		if (unlinkat(dfd, tmp, 0) != 0 && errno != ENOENT)
 			return -errno;
-		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
-			    O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = open_excl(dfd, tmp);
 		return fd < 0 ? -errno : fd;
 	}
 	for (unsigned int i = 0; i < TEMP_TRIES && fd < 0; i++) {
 		temp_name(tmp, base, i);
-		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
-			    O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = open_excl(dfd, tmp);
 		if (fd < 0 && errno != EEXIST)
 			break;
 	}

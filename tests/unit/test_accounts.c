@@ -71,9 +71,16 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-/* One user line, in group sudo, with a key: counted or not. */
-static void one_user(const char *shell_field, bool counted)
+/* One user line, in group sudo, with a key: counted or not.  What
+ * follows the home directory on alice's passwd line (the shell field). */
+struct shell_case {
+	const char *field;
+	bool counted;
+};
+
+static void t_shell(void **state)
 {
+	const struct shell_case *c = *state;
 	char line[256];
 	struct acct_report r;
 
@@ -84,76 +91,41 @@ static void one_user(const char *shell_field, bool counted)
 	put("etc/group", "root:x:0:\nsudo:x:27:alice\nalice:x:1000:\n",
 	    0644);
 	snprintf(line, sizeof(line), "root:x:0:0:root:/root:/bin/bash\n"
-		 "alice:x:1000:1000::/home/alice%s\n", shell_field);
+		 "alice:x:1000:1000::/home/alice%s\n", c->field);
 	put("etc/passwd", line, 0644);
 	assert_int_equal(acct_check(root, NULL, &r), 0);
-	assert_int_equal(r.key_users, counted ? 1 : 0);
-	assert_int_equal(r.sudo_users, counted ? 1 : 0);
-	assert_string_equal(r.admin, counted ? "alice" : "");
+	assert_int_equal(r.key_users, c->counted ? 1 : 0);
+	assert_int_equal(r.sudo_users, c->counted ? 1 : 0);
+	assert_string_equal(r.admin, c->counted ? "alice" : "");
 }
 
-static void t_login_shell(void **state)
-{
-	(void)state;
-	one_user(":/bin/bash", true);
-}
-
-/* passwd(5): an empty shell is /bin/sh, which exists here. */
-static void t_empty_shell(void **state)
-{
-	(void)state;
-	one_user(":", true);
-}
-
-/* glibc reads everything after the sixth colon as the shell: with a
- * stray colon at the end it is "/usr/sbin/nologin:", which does not
- * exist, so sshd refuses alice; counting her would let harden turn
- * passwords off with no admin able to log in. */
-static void t_stray_colon(void **state)
-{
-	(void)state;
-	one_user(":/usr/sbin/nologin:", false);
-	teardown(state);
-	setup(state);
-	one_user(":/bin/bash:", false);
-}
-
-static void t_nologin(void **state)
-{
-	(void)state;
-	one_user(":/usr/sbin/nologin", false);
-}
-
-static void t_shell_missing(void **state)
-{
-	(void)state;
-	one_user(":/bin/zsh", false);
-}
-
-static void t_shell_not_executable(void **state)
-{
-	(void)state;
-	one_user(":/bin/notexec", false);
-}
-
-/* No shell field at all: glibc's shell is "", i.e. /bin/sh. */
-static void t_no_shell_field(void **state)
-{
-	(void)state;
-	one_user("", true);
-}
+static struct shell_case login_shell = { ":/bin/bash", true },
+	/* passwd(5): an empty shell is /bin/sh, which exists here. */
+	empty_shell = { ":", true },
+	/* No shell field at all: glibc's shell is "", i.e. /bin/sh. */
+	no_shell_field = { "", true },
+	/* glibc reads everything after the sixth colon as the shell: with
+	 * a stray colon at the end it is "/usr/sbin/nologin:", which does
+	 * not exist, so sshd refuses alice; counting her would let harden
+	 * turn passwords off with no admin able to log in. */
+	stray_colon_nologin = { ":/usr/sbin/nologin:", false },
+	stray_colon_bash = { ":/bin/bash:", false },
+	nologin = { ":/usr/sbin/nologin", false },
+	shell_missing = { ":/bin/zsh", false },
+	shell_not_executable = { ":/bin/notexec", false };
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-		T(t_login_shell),
-		T(t_empty_shell),
-		T(t_stray_colon),
-		T(t_nologin),
-		T(t_shell_missing),
-		T(t_shell_not_executable),
-		T(t_no_shell_field),
+#define T(c) { #c, t_shell, setup, teardown, &c }
+		T(login_shell),
+		T(empty_shell),
+		T(no_shell_field),
+		T(stray_colon_nologin),
+		T(stray_colon_bash),
+		T(nologin),
+		T(shell_missing),
+		T(shell_not_executable),
 	};
 
 	return cmocka_run_group_tests_name("accounts", tests, NULL, NULL);

@@ -51,7 +51,7 @@ static int open_parent(int dirfd, const char *path, const char **base,
 		return dirfd;
 	}
 	if (!slash) {
-		fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		fd = openat(AT_FDCWD, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		return fd < 0 ? -errno : fd;
 	}
 	len = slash == path ? 1 : (size_t)(slash - path);

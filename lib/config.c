@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -91,13 +92,13 @@ void vg_config_defaults(struct vg_config *c)
 static int parse_ulong(const char *s, unsigned long *out)
 {
 	char *end;
-	unsigned long v;
+	unsigned long long v;
 
 	if (*s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end)
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > ULONG_MAX)
 		return -EINVAL;
 	*out = v;
 	return 0;
@@ -675,7 +676,7 @@ static int read_file(struct vg_config *c, const char *path, bool keep_going,
 	int fd, ret;
 
 	/* No O_NOFOLLOW: an admin may well symlink /etc/security. */
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
 		set_err(err, errlen, path, "%s", strerror(-ret));

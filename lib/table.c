@@ -123,17 +123,17 @@ static int check_dir(const char *path, bool create, uid_t euid)
 
 	if (strlen(path) >= VG_PATH_MAX || path[0] != '/')
 		return -EINVAL;
-	strcpy(dir, path);
+	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
 	if (slash == dir)
 		return -EINVAL;		/* no tables in / */
 	*slash = '\0';
-	if (lstat(dir, &st) != 0) {
+	if (fstatat(AT_FDCWD, dir, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 		if (errno != ENOENT || !create)
 			return -errno;
 		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 			return -errno;
-		if (lstat(dir, &st) != 0)
+		if (fstatat(AT_FDCWD, dir, &st, AT_SYMLINK_NOFOLLOW) != 0)
 			return -errno;
 	}
 	if (!S_ISDIR(st.st_mode) || st.st_uid != euid ||
@@ -292,7 +292,7 @@ static int build(const char *path, uint32_t size, bool replace)
 		goto out;
 	atomic_store_explicit(&h->magic, VG_TABLE_MAGIC, memory_order_release);
 	if (replace)
-		ret = rename(tmp, path) == 0 ? 0 : -errno;
+		ret = renameat(AT_FDCWD, tmp, AT_FDCWD, path) == 0 ? 0 : -errno;
 	else
 		ret = link(tmp, path) == 0 ? 0 : -errno;
 out:
@@ -301,7 +301,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	if (ret != 0 || !replace)
-		unlink(tmp);
+		unlinkat(AT_FDCWD, tmp, 0);
 	return ret;
 }
 
@@ -352,7 +352,8 @@ static int try_open(struct vg_table *t, uint32_t size, bool ro, bool full)
 	struct stat st;
 	int fd, ret;
 
-	fd = open(t->path, (ro ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(AT_FDCWD, t->path, (ro ? O_RDONLY : O_RDWR) | O_NOFOLLOW |
+		    O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	ret = check_fd(fd, &st, t->euid);
@@ -392,7 +393,7 @@ static struct vg_table *new_handle(const char *path, uid_t euid)
 	memset(&t->win, 0, offsetof(struct win, first));
 	t->fd = -1;
 	t->euid = euid;
-	strcpy(t->path, path);	/* length checked by the caller */
+	snprintf(t->path, sizeof(t->path), "%s", path); /* length checked */
 	return t;
 }
 
@@ -478,7 +479,7 @@ bool vg_table_stale(const struct vg_table *t)
 	struct hdr_id id;
 	struct stat st;
 
-	if (stat(t->path, &st) != 0 || st.st_dev != t->dev ||
+	if (fstatat(AT_FDCWD, t->path, &st, 0) != 0 || st.st_dev != t->dev ||
 	    st.st_ino != t->ino || (uint64_t)st.st_size != t->file_len)
 		return true;
 	hdr_id_of(t->hdr, &id);

@@ -238,7 +238,8 @@ static int open_dir(const char *dir, char *err, size_t errlen)
 	struct stat st;
 	int fd;
 
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
 

@@ -27,6 +27,17 @@
 
 #define TOTP_PROMPT	"Verification code: "
 
+/* TOTP steps count from the Unix epoch: the wall clock, not the table's
+ * boot time.  clock_gettime() rather than time(): the module already
+ * imports it, and each symbol it imports is looked up on every load. */
+static time_t wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec;
+}
+
 /* The table for a countable source.  R_OK: go on, with *t set when the
  * source is counted, NULL when nothing is to be recorded; R_DENY: no
  * code is asked (banned, or table trouble under failmode closed). */
@@ -251,7 +262,7 @@ int do_totp(struct request *rq, int src)
 		ret = totp_release(rq, t, R_DENY);
 	} else if (ret == R_OK) {
 		res = vg_totp_verify(&o, rq->cfg->totp_secrets, rq->raw_user,
-				     code, time(NULL), rq->cfg->totp_window,
+				     code, wall_now(), rq->cfg->totp_window,
 				     err, sizeof(err));
 		explicit_bzero(code, strlen(code));
 		free(code);

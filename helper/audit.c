@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <glob.h>
 #include <stdio.h>
@@ -388,6 +389,35 @@ static void check_files(struct report *r, const char *dump,
 	    "pam_vpsguard is not stacked in /etc/pam.d/sshd");
 }
 
+/* The connection-rate guard counts only handshakes that conntrack has
+ * seen completed ("assured"): its TCP window check is what stops a blind
+ * spoofer from completing one with a guessed ACK.  be_liberal turns that
+ * check off, and forged SYN + ACK pairs then get any address they claim
+ * dropped (tests/sshd/test_sshd_companion.sh shows the setting; tests/nft
+ * the attack).  Read live, whatever --root says: it is the kernel's. */
+static void check_conntrack(struct report *r)
+{
+	static const char path[] =
+		"/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal";
+	char v[8] = "";
+	/* Not fs_read(): a /proc file says it is 0 bytes long. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, v, sizeof(v) - 1) : -1;
+	bool liberal = n > 0 && v[0] != '0';
+
+	if (fd >= 0)
+		close(fd);
+
+	add(r, liberal ? WARN : PASS, "conntrack-liberal",
+	    "sysctl -w net.netfilter.nf_conntrack_tcp_be_liberal=0, and "
+	    "remove it from /etc/sysctl.d",
+	    liberal ? "nf_conntrack_tcp_be_liberal = 1: forged connections "
+	    "can get any address dropped by the connection-rate guard" :
+	    n > 0 ? "conntrack checks TCP windows "
+	    "(nf_conntrack_tcp_be_liberal = 0)" :
+	    "conntrack not loaded yet (it checks TCP windows by default)");
+}
+
 static void check_host(struct report *r)
 {
 	struct vg_nft_elem *e = NULL;
@@ -426,6 +456,7 @@ static void check_host(struct report *r)
 	    "that allows your SSH port (ufw default deny incoming; ufw allow "
 	    "22/tcp; ufw enable)", ok ? "a default-deny input firewall is "
 	    "on" : "no default-deny input firewall besides pam_vpsguard's");
+	check_conntrack(r);
 }
 
 /* {"fail": N, "lines": [{"result", "check", "text", "fix"}, ...]}: fix

@@ -367,6 +367,17 @@ sleep 0.5
 d="$(elem drop4 203.0.113.11) $(elem drop4 203.0.113.12)"
 [ "$d" = "absent absent" ] &&
 	pass connlimit-forged-rst-or-ack-drop-nobody || fail connlimit-forged-rst-or-ack-drop-nobody "$d"
+# Why `audit` WARNs about nf_conntrack_tcp_be_liberal=1: it turns off
+# the window check that refused the guessed ACK above, the forged
+# handshake completes, and the address it claims is dropped.
+X sysctl -qw net.netfilter.nf_conntrack_tcp_be_liberal=1
+forged synack 203.0.113.13 198.51.100.1 2223 60
+sleep 0.5
+X sysctl -qw net.netfilter.nf_conntrack_tcp_be_liberal=0
+d=$(elem drop4 203.0.113.13)
+ctl del drop 203.0.113.13 >/dev/null
+[ "$d" != absent ] &&
+	pass connlimit-be-liberal-lets-forged-acks-drop || fail connlimit-be-liberal-lets-forged-acks-drop "$d"
 # Forged SYNs from 2000 /64s and 200 IPv4 addresses leave the meters as
 # they were: nothing forged can fill them.
 m0="$(count rate4) $(count rate6)"

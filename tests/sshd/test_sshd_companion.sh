@@ -262,6 +262,25 @@ check "audit --json parses" eval "A audit --root '$R' --json | python3 -m json.t
 check "audit --json: every line has result/check/text/fix" \
 	eval "A audit --root '$R' --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"fail\"]==0 and all(set(l)=={\"result\",\"check\",\"text\",\"fix\"} for l in d[\"lines\"])'"
 
+# conntrack's window check is what keeps forged handshakes out of the
+# connection-rate guard (tests/nft): audit says when it is off.  This
+# namespace has its own copy of the sysctl.
+LIB=/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal
+[ -e $LIB ] || modprobe nf_conntrack 2>/dev/null
+if [ -w $LIB ]; then
+	echo 1 >$LIB
+	run A audit --root "$R"
+	rc=$?
+	echo 0 >$LIB
+	check "audit with nf_conntrack_tcp_be_liberal=1: a WARN, exit 0" \
+		eval "test $rc = 0 && grep -q '^WARN  nf_conntrack_tcp_be_liberal = 1: forged' '$OUT'"
+	check "... with its fix" eval "grep -A1 '^WARN  nf_conntrack_tcp_be_liberal' '$OUT' | grep -q 'fix: sysctl -w net.netfilter.nf_conntrack_tcp_be_liberal=0'"
+	run A audit --root "$R"
+	check "... PASS once it is 0 again" grep -q '^PASS  conntrack checks TCP windows' "$OUT"
+else
+	skip "audit conntrack-liberal" "no nf_conntrack in this kernel ($LIB)"
+fi
+
 # The 01-evil.conf trap: read before ours, it wins.
 echo "PasswordAuthentication yes" >"$R/etc/ssh/sshd_config.d/01-evil.conf"
 run A harden --root "$R"

@@ -118,6 +118,7 @@ int fs_mkdirs(const char *path, mode_t mode)
 {
 	char tmp[FS_PATH_MAX];
 	size_t n = strlen(path);
+	struct stat st;
 
 	if (n >= sizeof(tmp))
 		return -ENAMETOOLONG;
@@ -128,8 +129,13 @@ int fs_mkdirs(const char *path, mode_t mode)
 		char c = *p;
 
 		*p = '\0';
-		if (mkdir(tmp, mode) != 0 && errno != EEXIST)
-			return -errno;
+		/* EEXIST says a name is there, not that it is a directory:
+		 * a file or a dangling symbolic link is an error here, not
+		 * later, in whatever writes into the path. */
+		if (mkdir(tmp, mode) != 0 &&
+		    (errno != EEXIST || stat(tmp, &st) != 0 ||
+		     !S_ISDIR(st.st_mode)))
+			return errno == EEXIST ? -ENOTDIR : -errno;
 		*p = c;
 		if (c == '\0')
 			break;

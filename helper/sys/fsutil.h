@@ -31,7 +31,9 @@ int fs_write_atomic(const char *path, const char *buf, size_t len,
 		    mode_t mode);
 /* Remove path and fsync its directory; an absent file is 0. */
 int fs_remove(const char *path);
-/* mkdir -p with mode for the directories it creates. */
+/* mkdir -p with mode for the directories it creates; a component
+ * that exists and is not a directory (or a symbolic link to one) is
+ * -ENOTDIR, a dangling symbolic link -ENOENT. */
 int fs_mkdirs(const char *path, mode_t mode);
 
 /* What a file was before we touched it: absent, or its bytes and mode. */

@@ -12,6 +12,7 @@
  *  - the data is on disk (fsync) before the rename makes it the only
  *    copy. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -31,6 +32,11 @@
 #define TEMP_TRIES	16	/* names tried before giving up (EEXIST) */
 /* ".", the name cut to fit, ".", the digits */
 #define TEMP_BASE_MAX	(NAME_MAX - 2 - 2 * TEMP_RAND)
+/* A temporary file lives from its create to its rename: milliseconds,
+ * seconds for an fsync on a slow disk.  One this old was left by a
+ * writer that died in between. */
+#define TEMP_STALE_SEC	600
+#define SWEEP_MAX	4096	/* directory entries looked at, at most */
 
 /* The directory the new file goes in, as an fd (*owned: ours to close),
  * and *base, path's last component. */
@@ -144,8 +150,55 @@ static int create_temp(int dfd, const char *base, bool locked,
 	return fd < 0 ? -errno : fd;
 }
 
+/* Is name one of our random temporary names for base? */
+static bool is_temp_of(const char *name, const char *base)
+{
+	size_t n = strnlen(base, TEMP_BASE_MAX);
+
+	if (name[0] != '.' || strncmp(name + 1, base, n) != 0 ||
+	    name[n + 1] != '.' || strlen(name + n + 2) != 2 * TEMP_RAND)
+		return false;
+	for (const char *p = name + n + 2; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
+}
+
+/* What writers that died between create and rename left for base in the
+ * directory dfd: our files under our temporary names, old enough that
+ * no live writer can still be using them.  Best effort, after the new
+ * file is in place: an error here changes nothing that was written. */
+static void sweep_stale(int dfd, const char *base)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct timespec now;
+	struct dirent *de;
+	struct stat st;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	for (int i = 0; i < SWEEP_MAX && (de = readdir(d)); i++) {
+		if (!is_temp_of(de->d_name, base) ||
+		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		if (S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+		    st.st_mtime + TEMP_STALE_SEC < now.tv_sec)
+			unlinkat(dfd, de->d_name, 0);
+	}
+	closedir(d);
+}
+
+/* after: run on the directory once the new file is in place (the
+ * unlocked writer's sweep; NULL for the locked one, which clears its
+ * fixed name first, and is what the module links: no readdir there). */
 static int replace(int dirfd, const char *path, const void *data,
-		   size_t len, mode_t mode, bool locked)
+		   size_t len, mode_t mode, bool locked,
+		   void (*after)(int dfd, const char *base))
 {
 	char tmp[NAME_MAX + 1];
 	const char *base;
@@ -166,10 +219,13 @@ static int replace(int dirfd, const char *path, const void *data,
 		ret = -errno;
 	if (!ret && renameat(dfd, tmp, dfd, base) != 0)
 		ret = -errno;
-	if (ret)
+	if (ret) {
 		unlinkat(dfd, tmp, 0);
-	else
+	} else {
 		fsync(dfd);	/* the rename is durable once this is */
+		if (after)
+			after(dfd, base);
+	}
 out:
 	if (owned)
 		close(dfd);
@@ -179,11 +235,11 @@ out:
 int vg_atomic_write(int dirfd, const char *path, const void *data,
 		    size_t len, mode_t mode)
 {
-	return replace(dirfd, path, data, len, mode, false);
+	return replace(dirfd, path, data, len, mode, false, sweep_stale);
 }
 
 int vg_atomic_write_locked(int dirfd, const char *path, const void *data,
 			   size_t len, mode_t mode)
 {
-	return replace(dirfd, path, data, len, mode, true);
+	return replace(dirfd, path, data, len, mode, true, NULL);
 }

@@ -20,6 +20,11 @@
  *   O_CREAT|O_EXCL|O_NOFOLLOW, created 0600, a few names tried), fchmod,
  *   write all, fsync, renameat over path, fsync of the directory.
  *
+ * Then, best effort, it removes what writers of path that died between
+ * create and rename left: regular files of ours under such a name for
+ * the same path, last changed over 10 minutes ago (no live writer keeps
+ * one that long; the first 4096 directory entries are looked at).
+ *
  * The owner is the caller's (the callers run as root).  A symbolic link
  * at path is replaced, never followed.  The directory's fsync comes after
  * the rename made the new file the only one, so its failure is not

@@ -13,11 +13,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Where valgrind is not installed (the Debian 13 root), nothing runs
@@ -270,6 +272,68 @@ static void t_locked_clears_leftover(void **state)
 	assert_int_equal(others("file"), 0);
 }
 
+/* A file named name in the test directory, last changed age s ago. */
+static void plant(const char *name, time_t age)
+{
+	struct timespec ts[2];
+	char p[160];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs("left by a writer that died", f);
+	fclose(f);
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= age;
+	ts[1] = ts[0];
+	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+}
+
+static bool there(const char *name)
+{
+	char p[160];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return access(p, F_OK) == 0;
+}
+
+/* A writer killed between create and rename leaves its temporary file:
+ * the next write of the same file removes it once it is old enough that
+ * no live writer can be using it, and nothing else. */
+static void t_stale_temp_swept(void **state)
+{
+	char p[160];
+
+	(void)state;
+	put_old();
+	plant(".file.0123456789abcdef", 3600);		/* stale: ours */
+	plant(".file.fedcba9876543210", 10);		/* a live writer's */
+	plant(".other.0123456789abcdef", 3600);	/* another file's */
+	plant(".file.0123456789abcdeg", 3600);		/* not our name */
+	plant(".file.0123456789abcde", 3600);		/* too short */
+	plant("file.0123456789abcdef", 3600);		/* no dot */
+	snprintf(p, sizeof(p), "%s/.file.aaaaaaaaaaaaaaaa", dir);
+	assert_int_equal(mkdir(p, 0700), 0);		/* not a file */
+	assert_int_equal(utimensat(AT_FDCWD, p, (struct timespec[2]){
+		{ 1, 0 }, { 1, 0 } }, 0), 0);
+	assert_int_equal(vg_atomic_write(AT_FDCWD, path, "new", 3, 0600), 0);
+	assert_string_equal(read_text(path), "new");
+	assert_false(there(".file.0123456789abcdef"));
+	assert_true(there(".file.fedcba9876543210"));
+	assert_true(there(".other.0123456789abcdef"));
+	assert_true(there(".file.0123456789abcdeg"));
+	assert_true(there(".file.0123456789abcde"));
+	assert_true(there("file.0123456789abcdef"));
+	assert_true(there(".file.aaaaaaaaaaaaaaaa"));
+	/* The locked writer (the module's) has a fixed name of its own and
+	 * sweeps nothing. */
+	plant(".file.1111111111111111", 3600);
+	assert_int_equal(vg_atomic_write_locked(AT_FDCWD, path, "x", 1,
+						0600), 0);
+	assert_true(there(".file.1111111111111111"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -282,6 +346,7 @@ int main(void)
 		T(t_rename_fails),
 		T(t_no_directory),
 		T(t_locked_clears_leftover),
+		T(t_stale_temp_swept),
 	};
 
 	return cmocka_run_group_tests_name("atomic_file", tests, NULL, NULL);

@@ -14,8 +14,14 @@
  *         N IPv4 from 127.16.0.0: apply = known-absent plain adds,
  *         refresh = add+delete+add, reconcile = against the kernel set
  *   nftctl destroy
+ *   nftctl [-p V6PREFIX] wait drop|trust|dropnet ADDR MS [T0_NS]
+ *         list the set every millisecond until ADDR is in it, at most MS
+ *         ms counted from T0_NS (CLOCK_REALTIME ns, the caller's
+ *         `date +%s%N` when it did what should add ADDR), else from now:
+ *         a latency measured without a process start per look
  * Prints one "rc=..." report line; exit 0 on rc 0, 1 otherwise. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +101,55 @@ static int parse_elem(const char *s, struct vg_nft_elem *e)
 	return 0;
 }
 
+static double realtime_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static bool in_set(enum vg_nft_set set, const struct vg_addr *want)
+{
+	struct vg_nft_elem *v = NULL;
+	size_t n = 0;
+	bool found = false;
+
+	if (vg_nft_list(set, v6prefix, &v, &n) == 0)
+		for (size_t i = 0; i < n && !found; i++)
+			found = v[i].addr.family == want->family &&
+				!memcmp(v[i].addr.bytes, want->bytes,
+					sizeof(want->bytes));
+	free(v);
+	return found;
+}
+
+static int parse_set(const char *s, enum vg_nft_set *out);
+static int parse_elem(const char *s, struct vg_nft_elem *e);
+
+static int cmd_wait(int argc, char **argv)
+{
+	struct timespec tick = { 0, 1000000 };
+	enum vg_nft_set set;
+	struct vg_nft_elem e;
+	double limit, t0, ms;
+	bool found;
+
+	if ((argc != 5 && argc != 6) || parse_set(argv[2], &set) ||
+	    parse_elem(argv[3], &e) < 0)
+		return 2;
+	limit = strtod(argv[4], NULL);
+	if (limit <= 0 || limit > 10000)
+		return 2;
+	t0 = argc == 6 ? strtod(argv[5], NULL) / 1e6 : realtime_ms();
+	while (!(found = in_set(set, &e.addr)) &&
+	       realtime_ms() - t0 < limit)
+		nanosleep(&tick, NULL);
+	ms = realtime_ms() - t0;
+	printf("wait rc=0 found=%d ms=%.1f\n", found, ms);
+	return found && ms <= limit ? 0 : 1;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: see the comment at the top of nftctl.c\n");
@@ -162,6 +217,8 @@ int main(int argc, char **argv)
 		printf("destroy rc=%d (%s)\n", rc, vg_nft_strerror(rc));
 		return rc ? 1 : 0;
 	}
+	if (!strcmp(cmd, "wait"))
+		return cmd_wait(argc, argv);
 	if (!strcmp(cmd, "list")) {
 		struct vg_nft_elem *v;
 		size_t n;

@@ -26,7 +26,9 @@
 # pam_vpsguard.so, absolute path, run as stack vpsguard-before: a
 # before/after in one run)
 # FAILLOCK_RESET (4) TABLE_ARGS (extra bench_table options) TMPBASE
-# (/dev/shm) KEEP=1 keeps the callgrind files.  PARTS (all of "table pam
+# (/dev/shm) KEEP=1 keeps the callgrind files.  SSHD_SCOPE=1: parts 2-3
+# run bench_pam with sshd's libraries preloaded (ldd /usr/sbin/sshd), so
+# each module's imports are looked up as under sshd.  PARTS (all of "table pam
 # nft flood wake banned"): which of the parts above to run, e.g.
 # PARTS=pam for 2-5 alone.  Runs as root (the table
 # must be root-owned like in sshd; faillock writes tally files per user).
@@ -51,6 +53,14 @@ MODULE_BEFORE=${MODULE_BEFORE:-}
 STACKS="permit deny null null-lookup vpsguard faillock"
 PARTS=${PARTS:-table pam nft flood wake banned}
 want() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
+# sshd's libraries but libc: under sshd, ld.so looks each symbol a module
+# imports up in every library loaded before the one that has it.
+SSHD_LIBS=$(ldd /usr/sbin/sshd 2>/dev/null | awk '/=>/ && $3 !~ /libc\.so/ { print $3 }' | tr '\n' ' ')
+PAM_PRELOAD=
+if [ "${SSHD_SCOPE:-0}" = 1 ]; then
+	[ -n "$SSHD_LIBS" ] || { echo "run.sh: SSHD_SCOPE=1 needs /usr/sbin/sshd" >&2; exit 1; }
+	PAM_PRELOAD=$SSHD_LIBS
+fi
 
 for f in "$BIN/bench_pam" "$BIN/bench_table" "$BIN/bench_dlopen" "$MODULE" "$NULLMOD"; do
 	[ -x "$f" ] || [ -f "$f" ] || { echo "run.sh: $f missing: run 'make bench'" >&2; exit 1; }
@@ -75,6 +85,7 @@ PAM_ARGS="$BEFORE_ARG --module $MODULE --null $NULLMOD --conf-template $CONF_TEM
 echo "== pam_vpsguard benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "   host: $(uname -srm), $(nproc) CPU(s): $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 echo "   libpam $(dpkg-query -W -f '${Version}' libpam0g 2>/dev/null || echo '?'), $(valgrind --version)"
+[ -n "$PAM_PRELOAD" ] && echo "   SSHD_SCOPE=1: bench_pam runs with sshd's $(echo "$SSHD_LIBS" | wc -w) libraries preloaded"
 echo
 
 if want table; then
@@ -92,7 +103,7 @@ for sc in $SCENARIOS; do
 	echo "== 2.$sc instructions per authentication, scenario $sc (callgrind, $CG_ITERS iterations after 20 warm-up)"
 	for s in $STACKS; do
 		# shellcheck disable=SC2086
-		valgrind --tool=callgrind --collect-atstart=no --toggle-collect=bench_loop \
+		LD_PRELOAD=$PAM_PRELOAD valgrind --tool=callgrind --collect-atstart=no --toggle-collect=bench_loop \
 			--callgrind-out-file="$OUT/cg.$sc.$s" \
 			"$BIN/bench_pam" $PAM_ARGS --scenario "$sc" --stacks "$s" \
 			--iters "$CG_ITERS" --runs 1 --warmup 20 --quiet >/dev/null 2>"$OUT/cg.$sc.$s.log" || {
@@ -108,7 +119,7 @@ for sc in $SCENARIOS; do
 		# The same stack with a 4-line config instead of the shipped
 		# commented one: separates the cost of parsing comments.
 		# shellcheck disable=SC2086
-		valgrind --tool=callgrind --collect-atstart=no --toggle-collect=bench_loop \
+		LD_PRELOAD=$PAM_PRELOAD valgrind --tool=callgrind --collect-atstart=no --toggle-collect=bench_loop \
 			--callgrind-out-file="$OUT/cg.vpsguard-min" \
 			"$BIN/bench_pam" --module "$MODULE" --sources "$SOURCES" --tmp "$TMPBASE" \
 			--stacks vpsguard --iters "$CG_ITERS" --runs 1 --warmup 20 --quiet \
@@ -118,7 +129,7 @@ for sc in $SCENARIOS; do
 	fi
 	echo "== 3.$sc wall time per authentication, scenario $sc ($RUNS runs x $ITERS iterations, interleaved)"
 	# shellcheck disable=SC2086
-	"$BIN/bench_pam" $PAM_ARGS --scenario "$sc" --iters "$ITERS" --runs "$RUNS" --quiet |
+	LD_PRELOAD=$PAM_PRELOAD "$BIN/bench_pam" $PAM_ARGS --scenario "$sc" --iters "$ITERS" --runs "$RUNS" --quiet |
 		tee "$OUT/wall.$sc.txt" | sed 's/^/   /'
 	echo
 done
@@ -129,10 +140,8 @@ if want pam; then
 		[ -f "$d/pam_faillock.so" ] && echo "$d/pam_faillock.so" && break; done)
 	# shellcheck disable=SC2086
 	"$BIN/bench_dlopen" "$NULLMOD" "$MODULE" $MODULE_BEFORE $FAILLOCK_SO | sed 's/^/   /'
-	# The same in sshd's symbol scope: ld.so looks each imported symbol
-	# up in every library loaded before the one that has it, and sshd
-	# loads ~25 (bench_pam 4), so each import costs more under sshd.
-	SSHD_LIBS=$(ldd /usr/sbin/sshd 2>/dev/null | awk '/=>/ && $3 !~ /libc\.so/ { print $3 }' | tr '\n' ' ')
+	# The same in sshd's symbol scope (~25 libraries, bench_pam's 4):
+	# each import costs more under sshd.
 	if [ -n "$SSHD_LIBS" ]; then
 		echo "   -- in sshd's scope: its $(echo "$SSHD_LIBS" | wc -w) libraries (ldd /usr/sbin/sshd) preloaded"
 		# shellcheck disable=SC2086

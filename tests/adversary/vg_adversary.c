@@ -61,7 +61,6 @@
 
 #include <security/pam_appl.h>
 
-#define EXPORT __attribute__((visibility("default")))
 #define MAXCHILD 256
 
 static unsigned long n_log;
@@ -89,39 +88,7 @@ static void capture(const char *fmt, va_list ap)
 	fflush(stdout);
 }
 
-EXPORT void vsyslog(int pri, const char *fmt, va_list ap)
-{
-	(void)pri;
-	capture(fmt, ap);
-}
-
-EXPORT void syslog(int pri, const char *fmt, ...)
-{
-	va_list ap;
-
-	(void)pri;
-	va_start(ap, fmt);
-	capture(fmt, ap);
-	va_end(ap);
-}
-
-EXPORT void __vsyslog_chk(int pri, int flag, const char *fmt, va_list ap)
-{
-	(void)pri;
-	(void)flag;
-	capture(fmt, ap);
-}
-
-EXPORT void __syslog_chk(int pri, int flag, const char *fmt, ...)
-{
-	va_list ap;
-
-	(void)pri;
-	(void)flag;
-	va_start(ap, fmt);
-	capture(fmt, ap);
-	va_end(ap);
-}
+#include "../syslog_hook.h"
 
 /* --- the conversation ---------------------------------------------------- */
 

@@ -34,7 +34,6 @@
 
 #include <security/pam_appl.h>
 
-#define EXPORT __attribute__((visibility("default")))
 
 static unsigned long n_lines, n_bad;
 
@@ -60,39 +59,7 @@ static void capture(const char *fmt, va_list ap)
 	putchar('\n');
 }
 
-EXPORT void vsyslog(int pri, const char *fmt, va_list ap)
-{
-	(void)pri;
-	capture(fmt, ap);
-}
-
-EXPORT void syslog(int pri, const char *fmt, ...)
-{
-	va_list ap;
-
-	(void)pri;
-	va_start(ap, fmt);
-	capture(fmt, ap);
-	va_end(ap);
-}
-
-EXPORT void __vsyslog_chk(int pri, int flag, const char *fmt, va_list ap)
-{
-	(void)pri;
-	(void)flag;
-	capture(fmt, ap);
-}
-
-EXPORT void __syslog_chk(int pri, int flag, const char *fmt, ...)
-{
-	va_list ap;
-
-	(void)pri;
-	(void)flag;
-	va_start(ap, fmt);
-	capture(fmt, ap);
-	va_end(ap);
-}
+#include "../syslog_hook.h"
 
 static int conv(int n, const struct pam_message **msg,
 		struct pam_response **resp, void *data)

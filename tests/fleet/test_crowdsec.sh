@@ -48,84 +48,10 @@ done
 new_tmpdir || { fail "$VG_SUITE" "mktemp"; exit 1; }
 T=$TMPD
 OUT=$T/out ERR=$T/err
-CS=$T/cs PORT=18080 URL=http://127.0.0.1:18080
-LAPI_PID=""
 
 # ---- the LAPI ------------------------------------------------------------
-mkdir -p "$CS/etc" "$CS/data" "$CS/log" "$CS/hub"
-cat >"$CS/etc/config.yaml" <<EOF
-common:
-  daemonize: false
-  log_media: file
-  log_level: info
-  log_dir: $CS/log/
-  working_dir: .
-config_paths:
-  config_dir: $CS/etc/
-  data_dir: $CS/data/
-  simulation_path: $CS/etc/simulation.yaml
-  hub_dir: $CS/hub/
-  index_path: $CS/hub/.index.json
-  notification_dir: $CS/etc/notifications/
-  plugin_dir: /usr/lib/crowdsec/plugins/
-crowdsec_service:
-  acquisition_path: $CS/etc/acquis.yaml
-cscli:
-  output: human
-db_config:
-  log_level: info
-  type: sqlite
-  db_path: $CS/data/crowdsec.db
-  use_wal: false
-api:
-  client:
-    insecure_skip_verify: false
-    credentials_path: $CS/etc/local_api_credentials.yaml
-  server:
-    log_level: info
-    listen_uri: 127.0.0.1:$PORT
-    profiles_path: $CS/etc/profiles.yaml
-    trusted_ips:
-      - 127.0.0.1
-      - ::1
-prometheus:
-  enabled: false
-EOF
-cat >"$CS/etc/profiles.yaml" <<'EOF'
-name: default_ip_remediation
-filters:
- - Alert.Remediation == true && Alert.GetScope() == "Ip"
-decisions:
- - type: ban
-   duration: 4h
-on_success: break
-EOF
-: >"$CS/etc/simulation.yaml"
-cscli() { command cscli -c "$CS/etc/config.yaml" "$@"; }
-
-start_lapi() {
-	crowdsec -c "$CS/etc/config.yaml" -no-cs >>"$CS/lapi.out" 2>&1 </dev/null &
-	LAPI_PID=$!
-	track_pid "$LAPI_PID"
-	wait_for 20 sh -c "curl -sf $URL/health | grep -q up"
-}
-stop_lapi() {
-	[ -n "$LAPI_PID" ] || return 0
-	kill "$LAPI_PID" 2>/dev/null
-	wait "$LAPI_PID" 2>/dev/null
-	untrack_pid "$LAPI_PID"
-	LAPI_PID=""
-}
-
-umask 077
-cscli machines add vg-cli --auto -f "$CS/etc/local_api_credentials.yaml" \
-	--url "$URL" >"$T/setup.log" 2>&1 &&
-cscli bouncers add vg-fleet -o raw >"$T/bouncer.key" 2>>"$T/setup.log" &&
-head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$T/machine.pw" &&
-cscli machines add vg-push --password "$(cat "$T/machine.pw")" \
-	-f "$T/push.yaml" --url "$URL" >>"$T/setup.log" 2>&1 ||
-	{ fail "$VG_SUITE" "cscli setup: $(_vg_tail "$(cat "$T/setup.log")")"; exit 1; }
-umask 022
+. tests/fleet/lapi.sh
+lapi_setup 18080 vg-fleet vg-push
 start_lapi || { fail "$VG_SUITE" "LAPI did not come up: $(_vg_tail "$(cat "$CS/lapi.out" "$CS/log/"* 2>/dev/null)")"; exit 1; }
 
 $NH serve 2222 </dev/null >/dev/null 2>&1 &

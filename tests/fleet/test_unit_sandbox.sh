@@ -98,73 +98,10 @@ sandboxed() {
 		"$VGS" --syscalls "$SYSF" --families "$fams" -- "$@"
 }
 
-# ---- a private LAPI (as tests/fleet/test_crowdsec.sh) --------------------------
-CS=$T/cs PORT=18081 URL=http://127.0.0.1:18081
-LAPI_PID=""
-mkdir -p "$CS/etc" "$CS/data" "$CS/log" "$CS/hub"
-cat >"$CS/etc/config.yaml" <<EOC
-common:
-  daemonize: false
-  log_media: file
-  log_level: info
-  log_dir: $CS/log/
-  working_dir: .
-config_paths:
-  config_dir: $CS/etc/
-  data_dir: $CS/data/
-  simulation_path: $CS/etc/simulation.yaml
-  hub_dir: $CS/hub/
-  index_path: $CS/hub/.index.json
-  notification_dir: $CS/etc/notifications/
-  plugin_dir: /usr/lib/crowdsec/plugins/
-crowdsec_service:
-  acquisition_path: $CS/etc/acquis.yaml
-cscli:
-  output: human
-db_config:
-  log_level: info
-  type: sqlite
-  db_path: $CS/data/crowdsec.db
-  use_wal: false
-api:
-  client:
-    insecure_skip_verify: false
-    credentials_path: $CS/etc/local_api_credentials.yaml
-  server:
-    log_level: info
-    listen_uri: 127.0.0.1:$PORT
-    profiles_path: $CS/etc/profiles.yaml
-    trusted_ips:
-      - 127.0.0.1
-      - ::1
-prometheus:
-  enabled: false
-EOC
-cat >"$CS/etc/profiles.yaml" <<'EOC'
-name: default_ip_remediation
-filters:
- - Alert.Remediation == true && Alert.GetScope() == "Ip"
-decisions:
- - type: ban
-   duration: 4h
-on_success: break
-EOC
-: >"$CS/etc/simulation.yaml"
-cscli() { command cscli -c "$CS/etc/config.yaml" "$@"; }
-umask 077
-cscli machines add vg-cli --auto -f "$CS/etc/local_api_credentials.yaml" \
-	--url "$URL" >"$T/setup.log" 2>&1 &&
-cscli bouncers add vg-sbx -o raw >"$T/bouncer.key" 2>>"$T/setup.log" &&
-head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$T/machine.pw" &&
-cscli machines add vg-sbx-push --password "$(cat "$T/machine.pw")" \
-	-f "$T/push.yaml" --url "$URL" >>"$T/setup.log" 2>&1 ||
-	{ fail "$VG_SUITE" "cscli setup: $(_vg_tail "$(cat "$T/setup.log")")"; exit 1; }
-umask 022
-crowdsec -c "$CS/etc/config.yaml" -no-cs >>"$CS/lapi.out" 2>&1 </dev/null &
-LAPI_PID=$!
-track_pid "$LAPI_PID"
-wait_for 20 sh -c "curl -sf $URL/health | grep -q up" ||
-	{ fail "$VG_SUITE" "LAPI did not come up"; exit 1; }
+# ---- a private LAPI --------------------------------------------------------------
+. tests/fleet/lapi.sh
+lapi_setup 18081 vg-sbx vg-sbx-push
+start_lapi || { fail "$VG_SUITE" "LAPI did not come up"; exit 1; }
 
 # ---- the helper's files ---------------------------------------------------------
 D=$T/vg

@@ -10,6 +10,7 @@
  *
  *   bench_dlopen [--runs N] [--iters N] module.so...
  */
+#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,23 +19,10 @@
 
 #include <security/pam_appl.h>
 
+#include "bench_util.h"
+
 #define MAX_MODULES	16
 #define MAX_RUNS	101
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 static int time_pairs(const char *path, long iters, double *ns)
 {

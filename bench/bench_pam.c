@@ -98,6 +98,8 @@
 
 #include <security/pam_appl.h>
 
+#include "bench_util.h"
+
 #define MAX_RUNS	101
 
 enum { PERMIT, DENY, NULLMOD, NULL_LOOKUP, VPSGUARD, FAILLOCK, BEFORE,
@@ -204,20 +206,9 @@ static void write_file(const char *dir, const char *name, const char *text)
 		die(path);
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(p);
-	return 0;
-}
-
 static void cleanup(void)
 {
-	if (g_tmp[0])
-		nftw(g_tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(g_tmp);
 }
 
 /* Documentation addresses only (RFC 5737, RFC 3849): 198.51.100.x,
@@ -436,21 +427,6 @@ __attribute__((noinline)) long bench_loop(int stack, long n, long *pos,
 					  const struct opts *o)
 {
 	return run_iters(stack, n, pos, o);
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 static void usage(void)

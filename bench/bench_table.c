@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "addr.h"
 #include "config.h"
 #include "table.h"
@@ -44,35 +45,9 @@
 
 static char g_dir[256];
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static int rm_entry(const char *p, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(p);
-	return 0;
-}
-
 static void cleanup(void)
 {
-	if (g_dir[0])
-		nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(g_dir);
 }
 
 static void die(const char *what, int err)

@@ -10,6 +10,10 @@
  *   WHERE: KEY: 'VALUE' PROBLEM
  * with WHERE and VALUE sanitised, since both may come from hostile or
  * merely broken input and end up in syslog. */
+/* As in the rest of lib/: with glibc >= 2.38 it also makes strtoull() the
+ * C23 one, so the module imports one strtoull, not two (base 10 here:
+ * the two read the same digits). */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>

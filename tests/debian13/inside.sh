@@ -84,6 +84,9 @@ suite() {	# name cmd...: its output, case lines marked "$L: "
 }
 for t in $UNIT $PAMT; do suite "$t" "$t"; done
 suite pamtester/test_module.sh bash tests/pamtester/test_module.sh
+# The hardening and the import budget with Debian 13's compiler, linker
+# and glibc (_FORTIFY_SOURCE=3 there).
+suite security/test_hardening.sh bash tests/security/test_hardening.sh
 # OpenSSH 10 against the module alone (the claims are ours, not sshd's)...
 L="trixie, PerSourcePenalties no"
 VE_SSHD_EXTRA="PerSourcePenalties no" suite e2e/test_sshd.sh bash tests/e2e/test_sshd.sh

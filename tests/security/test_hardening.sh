@@ -72,5 +72,6 @@ imports=$(nm -D --undefined-only "$MOD" | awk '{ print $NF }')
 case_ "module: no C start files (their weak symbols are looked up on every load and never found)" \
 	eval '! grep -qE "^(_ITM_deregisterTMCloneTable|_ITM_registerTMCloneTable|__gmon_start__|__cxa_finalize)" <<<"$imports" && ! readelf -dW "$MOD" | grep -qE "\((INIT|FINI)\)"'
 n=$(grep -c . <<<"$imports")
+[ "$n" -le $IMPORTS_MAX ] || echo "the module's imports: $(tr '\n' ' ' <<<"$imports")"
 case_ "module: at most $IMPORTS_MAX imported symbols ($n)" test "$n" -le $IMPORTS_MAX
 summary

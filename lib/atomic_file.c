@@ -193,53 +193,58 @@ static void sweep_stale(int dfd, const char *base)
 	closedir(d);
 }
 
-/* after: run on the directory once the new file is in place (the
- * unlocked writer's sweep; NULL for the locked one, which clears its
- * fixed name first, and is what the module links: no readdir there). */
-static int replace(int dirfd, const char *path, const void *data,
-		   size_t len, mode_t mode, bool locked,
-		   void (*after)(int dfd, const char *base))
+/* The write itself, in the open directory dfd. */
+static int replace_in(int dfd, const char *base, const void *data,
+		      size_t len, mode_t mode, bool locked)
 {
 	char tmp[NAME_MAX + 1];
-	const char *base;
-	bool owned;
-	int dfd, fd, ret = 0;
+	int fd = create_temp(dfd, base, locked, tmp), ret;
 
-	dfd = open_parent(dirfd, path, &base, &owned);
-	if (dfd < 0)
-		return dfd;
-	fd = create_temp(dfd, base, locked, tmp);
-	if (fd < 0) {
-		ret = fd;
-		goto out;
-	}
+	if (fd < 0)
+		return fd;
 	ret = fill(fd, data, len, mode);
 	/* A network file system may report a lost write only here. */
 	if (close(fd) != 0 && !ret)
 		ret = -errno;
 	if (!ret && renameat(dfd, tmp, dfd, base) != 0)
 		ret = -errno;
-	if (ret) {
+	if (ret)
 		unlinkat(dfd, tmp, 0);
-	} else {
+	else
 		fsync(dfd);	/* the rename is durable once this is */
-		if (after)
-			after(dfd, base);
-	}
-out:
-	if (owned)
-		close(dfd);
 	return ret;
 }
 
 int vg_atomic_write(int dirfd, const char *path, const void *data,
 		    size_t len, mode_t mode)
 {
-	return replace(dirfd, path, data, len, mode, false, sweep_stale);
+	const char *base;
+	bool owned;
+	int dfd = open_parent(dirfd, path, &base, &owned), ret;
+
+	if (dfd < 0)
+		return dfd;
+	ret = replace_in(dfd, base, data, len, mode, false);
+	if (!ret)
+		sweep_stale(dfd, base);
+	if (owned)
+		close(dfd);
+	return ret;
 }
 
+/* No sweep: the fixed name is cleared before each write instead (and
+ * the module, which links only this writer, links no readdir). */
 int vg_atomic_write_locked(int dirfd, const char *path, const void *data,
 			   size_t len, mode_t mode)
 {
-	return replace(dirfd, path, data, len, mode, true, NULL);
+	const char *base;
+	bool owned;
+	int dfd = open_parent(dirfd, path, &base, &owned), ret;
+
+	if (dfd < 0)
+		return dfd;
+	ret = replace_in(dfd, base, data, len, mode, true);
+	if (owned)
+		close(dfd);
+	return ret;
 }

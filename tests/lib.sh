@@ -140,6 +140,12 @@ untrack_pid() {
 	done
 	VG_PIDS=(${keep[@]+"${keep[@]}"})
 }
+# stop_pid PID: SIGTERM to a tracked child, reap it, stop tracking it.
+stop_pid() {
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	untrack_pid "$1"
+}
 _vg_is_child() {	# PID
 	local s
 	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
@@ -234,9 +240,7 @@ syslog_sync() {
 
 stop_syslog() {
 	[ -n "$VG_SYSLOG_PID" ] || return 0
-	kill "$VG_SYSLOG_PID" 2>/dev/null
-	wait "$VG_SYSLOG_PID" 2>/dev/null
-	untrack_pid "$VG_SYSLOG_PID"
+	stop_pid "$VG_SYSLOG_PID"
 	VG_SYSLOG_PID=""
 }
 

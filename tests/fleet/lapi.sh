@@ -85,8 +85,6 @@ start_lapi() {
 
 stop_lapi() {
 	[ -n "$LAPI_PID" ] || return 0
-	kill "$LAPI_PID" 2>/dev/null
-	wait "$LAPI_PID" 2>/dev/null
-	untrack_pid "$LAPI_PID"
+	stop_pid "$LAPI_PID"
 	LAPI_PID=""
 }

@@ -407,7 +407,7 @@ track_pid "$LP"
 wait_for 5 grep -q ':08FB ' /proc/net/tcp
 run A harden --root "$R" --port 2299
 check "harden --port on a port in use is refused" eval "test $? = 1 && grep -q 'listens there' '$OUT'"
-kill "$LP"; wait "$LP" 2>/dev/null; untrack_pid "$LP"
+stop_pid "$LP"
 run A harden --root "$R" --port 2222
 check "harden --port 2222: exit 0" test $? = 0
 check "... prints the provider firewall reminder" grep -q "provider's firewall" "$OUT"

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "accounts.h"
+#include "unit_tmpdir.h"
 
 static char root[64];
 
@@ -64,11 +65,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", root);
-	return system(cmd) == 0 ? 0 : -1;
+	return remove_tree(root);
 }
 
 /* One user line, in group sudo, with a key: counted or not.  What

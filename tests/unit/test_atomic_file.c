@@ -31,6 +31,7 @@
 #endif
 
 #include "atomic_file.h"
+#include "unit_tmpdir.h"
 
 static char dir[64], path[128];
 static const char old_text[] = "the old content\n";
@@ -47,11 +48,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return remove_tree(dir);
 }
 
 static void put_old(void)

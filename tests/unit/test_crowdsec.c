@@ -24,6 +24,7 @@
 
 #include "crowdsec.h"
 #include "lapi.h"
+#include "unit_tmpdir.h"
 
 static const char *str_field(struct json_object *o, const char *key)
 {
@@ -371,11 +372,8 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	char cmd[64];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return remove_tree(dir);
 }
 
 /* A config whose credentials exist (mode 0600) and whose state file is

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "state.h"
+#include "unit_tmpdir.h"
 
 static char dir[64], path[128];
 
@@ -31,11 +32,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
+	return remove_tree(dir);
 }
 
 static struct vg_state_rec rec(const char *cidr, uint32_t count,

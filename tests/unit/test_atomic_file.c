@@ -332,6 +332,32 @@ static void t_stale_temp_swept(void **state)
 	assert_true(there(".file.1111111111111111"));
 }
 
+/* The sweep removes only what one of our writers could have left: never
+ * a symbolic link (nor what it points at) and never a file someone else
+ * owns, however old and well named. */
+static void t_sweep_spares_links_and_others(void **state)
+{
+	char p[160], target[160];
+
+	(void)state;
+	put_old();
+	plant("victim", 3600);
+	snprintf(target, sizeof(target), "%s/victim", dir);
+	snprintf(p, sizeof(p), "%s/.file.bbbbbbbbbbbbbbbb", dir);
+	assert_int_equal(symlink(target, p), 0);
+	plant(".file.cccccccccccccccc", 3600);
+	snprintf(p, sizeof(p), "%s/.file.cccccccccccccccc", dir);
+	if (geteuid() == 0)
+		assert_int_equal(chown(p, 65534, 65534), 0);
+	assert_int_equal(vg_atomic_write(AT_FDCWD, path, "new", 3, 0600), 0);
+	assert_true(there(".file.bbbbbbbbbbbbbbbb"));
+	assert_true(there("victim"));
+	if (geteuid() == 0)
+		assert_true(there(".file.cccccccccccccccc"));
+	else
+		assert_false(there(".file.cccccccccccccccc"));	/* ours */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -345,6 +371,7 @@ int main(void)
 		T(t_no_directory),
 		T(t_locked_clears_leftover),
 		T(t_stale_temp_swept),
+		T(t_sweep_spares_links_and_others),
 	};
 
 	return cmocka_run_group_tests_name("atomic_file", tests, NULL, NULL);

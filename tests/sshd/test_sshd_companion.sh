@@ -277,6 +277,13 @@ if [ -w $LIB ]; then
 	check "... with its fix" eval "grep -A1 '^WARN  nf_conntrack_tcp_be_liberal' '$OUT' | grep -q 'fix: sysctl -w net.netfilter.nf_conntrack_tcp_be_liberal=0'"
 	run A audit --root "$R"
 	check "... PASS once it is 0 again" grep -q '^PASS  conntrack checks TCP windows' "$OUT"
+	# Before nf_conntrack is loaded the sysctl is missing: a tmpfs
+	# over the directory, in a private mount namespace, shows that.
+	run unshare -m sh -c 'mount --make-rprivate / &&
+		mount -t tmpfs vg-empty /proc/sys/net/netfilter &&
+		exec "$0" audit --root "$1"' "$ADMIN" "$R"
+	check "... PASS 'not loaded yet' without the sysctl (conntrack's default checks windows)" \
+		grep -q '^PASS  conntrack not loaded yet' "$OUT"
 else
 	skip "audit conntrack-liberal" "no nf_conntrack in this kernel ($LIB)"
 fi

@@ -211,10 +211,12 @@ static const struct cli_cmd show_cmd = {
 	.name = "show",
 	.args = "ADDR",
 	.help = "One source in detail.  ADDR is an IPv4 or IPv6 address "
-		"(::ffff:a.b.c.d is the\nIPv4 source) or a prefix no wider "
-		"than a table key.  Shows the key the\nmodule counts it under "
-		"(IPv6: the ipv6.prefix network), whether ignoreip\ncovers "
-		"it, and its record.  Exit 0 whether or not it has a record.",
+		"(::ffff:a.b.c.d is the\nIPv4 source), a prefix no wider than "
+		"a table key, or the /24 or /48 of a\nprefix ban.  Shows the "
+		"key the module counts it under (IPv6: the\nipv6.prefix "
+		"network), whether ignoreip covers it, its record, and a ban "
+		"of\nthe /24 or /48 around it (aggregate.v4 / .v6), which "
+		"refuses it too.  Exit 0\nwhether or not it has a record.",
 	.min_args = 1,
 	.max_args = 1,
 	.json = true,
@@ -223,10 +225,56 @@ static const struct cli_cmd show_cmd = {
 struct detail {
 	/* Sized for the longest text gcc can prove, not the usual one. */
 	char addr[VG_ADDR_STRLEN], key[VG_ADDR_STRLEN], ign[VG_ADDR_STRLEN];
+	char net[VG_ADDR_STRLEN], net_text[160];
 	char counted[160], ign_text[192], failures[96], trust[128];
-	struct when until, at, fail, seen, succ;
-	struct out_field f[32];
+	struct when until, at, fail, seen, succ, net_until;
+	struct out_field f[36];
 };
+
+/* The /24 or /48 around a source, banned as a whole (aggregate.v4 /
+ * .v6): the module refuses every source inside it, with or without a
+ * record of its own, so "why is this address refused" must say so.
+ * 0 and *pe filled, or -ENOENT. */
+static int prefix_ban_of(struct vg_table *t, const struct vg_config *cfg,
+			 const struct vg_addr *key, vg_time_t now,
+			 struct vg_entry *pe)
+{
+	unsigned int bits = key->family == VG_FAMILY_V4 ? 24 : 48;
+	struct vg_addr net = *key;
+
+	if (!t || key->prefix <= bits)
+		return -ENOENT;	/* the key is the prefix: its own record */
+	vg_addr_mask(&net, bits);
+	if (cli_lookup(t, cfg, &net, now, pe) != 0 ||
+	    pe->kind != VG_KIND_PREFIX || !vg_entry_banned(pe, now))
+		return -ENOENT;
+	return 0;
+}
+
+/* The prefix-ban part of show. */
+static size_t prefix_fields(struct detail *d, size_t n,
+			    const struct vg_entry *pe, vg_time_t now)
+{
+	struct vg_addr net;
+
+	if (pe) {
+		vg_entry_addr(pe, &net);
+		vg_addr_format(&net, d->net, sizeof(d->net));
+		when_set(&d->net_until, pe->banned_until, now, time(NULL));
+		snprintf(d->net_text, sizeof(d->net_text), "%s, until %s: "
+			 "refuses every source inside it as a ban of its own would", d->net,
+			 d->net_until.rel);
+	}
+	d->f[n++] = (struct out_field){ NULL, "prefix ban", OUT_STR,
+					pe ? d->net_text : "-", 0,
+					pe ? "31" : NULL, 0 };
+	d->f[n++] = (struct out_field){ "prefix_ban", NULL,
+					pe ? OUT_STR : OUT_NULL,
+					pe ? d->net : NULL, 0, NULL, 0 };
+	d->f[n++] = iso_field("prefix_banned_until", &d->net_until,
+			      pe ? pe->banned_until : 0);
+	return n;
+}
 
 /* The record part of show; counts fields added to d->f. */
 static size_t record_fields(struct detail *d, size_t n,
@@ -296,7 +344,7 @@ static size_t record_fields(struct detail *d, size_t n,
 
 static int print_show(const struct vg_config *cfg, const struct vg_addr *a,
 		      const struct vg_addr *key, const struct vg_entry *e,
-		      vg_time_t now)
+		      const struct vg_entry *pe, vg_time_t now)
 {
 	struct detail *d = calloc(1, sizeof(*d));
 	int how, ret;
@@ -339,6 +387,8 @@ static int print_show(const struct vg_config *cfg, const struct vg_addr *a,
 					NULL, 0 };
 	if (e)
 		n = record_fields(d, n, e, cfg, now);
+	/* The module never gets as far as a prefix for an ignored source. */
+	n = prefix_fields(d, n, how == 1 ? NULL : pe, now);
 	out_init(&o, cli_opts.json);
 	out_record(&o, d->f, n);
 	ret = out_finish(&o);
@@ -350,7 +400,7 @@ int show_main(int argc, const char **argv)
 {
 	struct vg_config cfg;
 	struct vg_table *t = NULL;
-	struct vg_entry e;
+	struct vg_entry e, pe;
 	struct vg_addr a, key;
 	const char *args[1];
 	unsigned int nargs;
@@ -373,7 +423,9 @@ int show_main(int argc, const char **argv)
 	if (found == 0)
 		cli_mark_dropped(&cfg, &e, 1);
 	ret = found == 0 || found == -ENOENT ?
-	      print_show(&cfg, &a, &key, found == 0 ? &e : NULL, now) : found;
+	      print_show(&cfg, &a, &key, found == 0 ? &e : NULL,
+			 prefix_ban_of(t, &cfg, &key, now, &pe) == 0 ? &pe :
+			 NULL, now) : found;
 	if (ret)
 		cli_error("show: %s", strerror(-ret));
 	ret = cli_exit_code(ret);

@@ -34,7 +34,7 @@
 #define QUOTE_MAX	64
 /* "where" is a path plus ":line"; the error buffer is what cuts it. */
 #define WHERE_MAX	(PATH_MAX + 32)
-#define WHY_MAX		160
+#define WHY_MAX		256
 /* A rate above this is no limit at all; it only keeps nft's numbers sane. */
 #define RATE_COUNT_MAX	1000000u
 
@@ -170,7 +170,7 @@ static int set_bool(struct vg_config *c, const struct key *k, const char *v,
 			return 0;
 		}
 	}
-	snprintf(why, whylen, "is not yes or no");
+	snprintf(why, whylen, "is not yes or no (nor true/false, on/off, 1/0)");
 	return -EINVAL;
 }
 

@@ -417,6 +417,11 @@ static int do_preauth(struct request *rq, struct vg_table *t, vg_time_t now)
 	return R_DENY;
 }
 
+static const char *plural(unsigned int n)
+{
+	return n == 1 ? "" : "s";
+}
+
 int do_authfail(struct request *rq, struct vg_table *t, vg_time_t now,
 		unsigned int w)
 {
@@ -433,19 +438,22 @@ int do_authfail(struct request *rq, struct vg_table *t, vg_time_t now,
 
 		vg_duration_format(r.ban_length, len, sizeof(len));
 		log_event(t, VG_LOG_BAN, now, LOG_NOTICE, "ban %s for %s "
-			  "(%u failures in %s)%s: sources the table cannot "
+			  "(%u failure%s in %s)%s: sources the table cannot "
 			  "hold share this limit", shown_src(rq), len,
-			  r.failures, win, level_note(&r, note, sizeof(note)));
+			  r.failures, plural(r.failures), win,
+			  level_note(&r, note, sizeof(note)));
 	} else if (r.verdict == VG_BANNED_NOW) {
 		vg_duration_format(r.ban_length, len, sizeof(len));
 		if (r.trusted)
 			log_event(t, VG_LOG_BAN, now, LOG_NOTICE, "ban %s for "
-				  "%s (%u failures in %s, trusted: not escalated)",
-				  shown_src(rq), len, r.failures, win);
+				  "%s (%u failure%s in %s, trusted: not escalated)",
+				  shown_src(rq), len, r.failures,
+				  plural(r.failures), win);
 		else
 			log_event(t, VG_LOG_BAN, now, LOG_NOTICE, "ban %s for "
-				  "%s (%u failures in %s, ban #%u)", shown_src(rq),
-				  len, r.failures, win, r.ban_count);
+				  "%s (%u failure%s in %s, ban #%u)", shown_src(rq),
+				  len, r.failures, plural(r.failures), win,
+				  r.ban_count);
 	}
 	if (r.prefix_banned.family != VG_FAMILY_NONE) {
 		char net[VG_ADDR_STRLEN];

@@ -478,8 +478,16 @@ elif start_daemon >"$T/msg" 2>&1; then
 	else
 		fail "a prefix ban (aggregate.v6) is one drop6net element within 100 ms" "$got"
 	fi
+	# Its /64s' own entries were freed into the /48's: show must still
+	# say why another address inside is refused.
+	case_ "show of another /64 inside the banned /48 names the prefix ban" \
+		eval 'rc 0 show 2001:db8:5:ff::1 && has "^prefix ban: +2001:db8:5::/48, until in "'
+	case_ "... and so does show --json" \
+		eval 'rc 0 show 2001:db8:5:ff::1 --json && python3 -c "import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if j[\"prefix_ban\"] == \"2001:db8:5::/48\" and j[\"prefix_banned_until\"] else 1)" "$OUT"'
 	case_ "... and unban of the /48 lifts it" \
 		eval 'rc 0 unban 2001:db8:5::/48 && ! nft list set inet vpsguard drop6net | grep -qw 2001:db8:5::'
+	case_ "... and show no longer names a prefix ban" \
+		eval 'rc 0 show 2001:db8:5:ff::1 && has "^prefix ban: +-$"'
 	term_ok "the woken daemon stops on SIGTERM: exit 0"
 else
 	fail "a ban reaches the kernel at once" "$(cat "$T/msg")"

@@ -249,6 +249,11 @@ int cli_table_open(const struct vg_config *cfg, bool rw, struct vg_table **t)
 		cli_error("cannot open the table %s: %s%s", path,
 			  strerror(-ret), ret == -EACCES ?
 			  " (root only, mode 0600 in a 0700 directory)" : "");
+	} else if (vg_table_size(*t) != cfg->table_size) {
+		cli_note("the table %s holds %u entries, table.size says %u: "
+			 "the helper's next pass resizes it and keeps its "
+			 "records (now: pam_vpsguard-admin sync)", path,
+			 vg_table_size(*t), cfg->table_size);
 	}
 	return cli_exit_code(ret);
 }

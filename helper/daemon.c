@@ -583,6 +583,33 @@ static long snapshot(struct helper *h, struct vg_table *t, vg_time_t now)
 	return n;
 }
 
+/* table.size changed (or the module made the table with another size):
+ * a full pass resizes it, carrying every record, and goes on with the
+ * new file; one that cannot keeps the old one and says why. */
+static int resize(struct helper *h, struct vg_table **t,
+		  struct vg_table **own)
+{
+	uint32_t from = vg_table_size(*t), kept;
+	int ret = vg_table_resize(*t, h->cfg.table_size, &h->cfg, &kept);
+
+	if (ret) {
+		vg_log(LOG_ERR, "table %s: cannot resize it from %u to %u "
+		       "entries (table.size): %s; keeping it as it is",
+		       h->cfg.table_path, from, h->cfg.table_size,
+		       strerror(-ret));
+		return 0;
+	}
+	vg_log(LOG_NOTICE, "table %s resized from %u to %u entries "
+	       "(table.size), %u records carried over", h->cfg.table_path,
+	       from, h->cfg.table_size, kept);
+	vg_table_close(*own);
+	*own = NULL;
+	ret = cli_table_open(&h->cfg, true, own);
+	if (ret == 0)
+		*t = *own;
+	return ret;
+}
+
 /* A woken pass (fast) only brings the kernel's sets up to date: the
  * state file, the restore and the CrowdSec exchange wait for the next
  * full pass, at most VG_DAEMON_INTERVAL away.  t: the daemon's open
@@ -603,6 +630,11 @@ static int one_pass(struct helper *h, struct vg_table *t,
 		if (ret)
 			return ret;
 		t = own;
+	}
+	if (!fast && vg_table_size(t) != h->cfg.table_size) {
+		ret = resize(h, &t, &own);
+		if (ret)
+			goto out;
 	}
 	if (!fast) {
 		vg_table_stats(t, &h->cfg, now, &st);
@@ -686,12 +718,17 @@ int sync_main(int argc, const char **argv)
 
 static void daemon_log(void *ctx, int prio, const char *fmt, va_list ap)
 {
+	va_list again;
+
 	(void)ctx;
+	/* vsyslog() consumed ap: the second use needs its own copy. */
+	va_copy(again, ap);
 	vsyslog(LOG_AUTHPRIV | prio, fmt, ap);
 	if (isatty(STDERR_FILENO) || getenv("VG_LOG_STDERR")) {
-		vfprintf(stderr, fmt, ap);
+		vfprintf(stderr, fmt, again);
 		fputc('\n', stderr);
 	}
+	va_end(again);
 }
 
 /* Signals set flags and interrupt the wait (no SA_RESTART). */
@@ -787,6 +824,12 @@ int daemon_main(int argc, const char **argv)
 		one_pass(&h, wt, first, woken &&
 			 mono_ms() - h.last_full_ms < VG_DAEMON_INTERVAL * 1000);
 		first = false;
+		/* The pass resized the table, or the module rebuilt it:
+		 * its bans now wake the new file's futex, not this one. */
+		if (wt && vg_table_stale(wt)) {
+			woken = false;
+			continue;
+		}
 		woken = wait_event(wt, seen, h.last_full_ms);
 		sig_usr1 = 0;
 		if (sig_stop)

@@ -227,6 +227,7 @@ struct detail {
 	char addr[VG_ADDR_STRLEN], key[VG_ADDR_STRLEN], ign[VG_ADDR_STRLEN];
 	char net[VG_ADDR_STRLEN], net_text[160];
 	char counted[160], ign_text[192], failures[96], trust[128];
+	char until_text[160];
 	struct when until, at, fail, seen, succ, net_until;
 	struct out_field f[36];
 };
@@ -284,6 +285,7 @@ static size_t record_fields(struct detail *d, size_t n,
 	time_t wall = time(NULL);
 	bool banned = vg_entry_banned(e, now);
 	bool trusted = vg_entry_trusted(e, cfg, now);
+	bool inherited;
 	char span[32];
 
 	when_set(&d->until, e->banned_until, now, wall);
@@ -311,9 +313,19 @@ static size_t record_fields(struct detail *d, size_t n,
 					e->ban_count, NULL, 0 };
 	d->f[n++] = (struct out_field){ "banned", NULL, OUT_BOOL, NULL,
 					banned, NULL, 0 };
+	/* A ban taken over from the overflow level the source was counted
+	 * in while the table was full: ban # stays 0, and it refuses the
+	 * source's passwords but not its key logins (vg_table_check). */
+	inherited = banned && (e->flags & VG_ENTRY_INHERITED);
+	snprintf(d->until_text, sizeof(d->until_text), "%s%s",
+		 banned ? d->until.rel : "-", inherited ? " (inherited from "
+		 "the sources counted together while the table was full: "
+		 "passwords only)" : "");
 	d->f[n++] = (struct out_field){ NULL, "banned until", OUT_STR,
-					banned ? d->until.rel : "-", 0,
+					d->until_text, 0,
 					banned ? "31" : NULL, 0 };
+	d->f[n++] = (struct out_field){ "inherited", NULL, OUT_BOOL, NULL,
+					inherited, NULL, 0 };
 	d->f[n++] = iso_field("banned_until", &d->until,
 			      banned ? e->banned_until : 0);
 	d->f[n++] = secs_field("ban_remaining", &d->until, banned);

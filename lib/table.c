@@ -245,18 +245,16 @@ int table_init_mutex(pthread_mutex_t *m)
 	return -rc;
 }
 
-/* Rule 2: build a complete table under a temporary name, then publish
- * it with link() (replace = false: the first creator wins, EEXIST tells
- * the others to open the winner's) or rename() (replace = true). */
-static int build(const char *path, uint32_t size, bool replace)
+/* Rule 2: a complete, empty table under a temporary name beside path
+ * (written to tmp), not yet published; on failure nothing is left. */
+static int build_unpublished(const char *path, uint32_t size, char *tmp,
+			     size_t tmplen)
 {
-	char tmp[PATH_MAX];
 	struct vg_table_hdr *h = NULL;
 	uint64_t len = file_size_for(size);
 	int fd = -1, ret;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.new.XXXXXX", path) >=
-	    (int)sizeof(tmp))
+	if (snprintf(tmp, tmplen, "%s.new.XXXXXX", path) >= (int)tmplen)
 		return -ENAMETOOLONG;
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
@@ -291,18 +289,37 @@ static int build(const char *path, uint32_t size, bool replace)
 	if (ret)
 		goto out;
 	atomic_store_explicit(&h->magic, VG_TABLE_MAGIC, memory_order_release);
-	if (replace)
-		ret = renameat(AT_FDCWD, tmp, AT_FDCWD, path) == 0 ? 0 : -errno;
-	else
-		ret = link(tmp, path) == 0 ? 0 : -errno;
 out:
 	if (h)
 		munmap(h, len);
 	if (fd >= 0)
 		close(fd);
+	if (ret != 0)
+		unlinkat(AT_FDCWD, tmp, 0);
+	return ret;
+}
+
+/* Publish with link() (replace = false: the first creator wins, EEXIST
+ * tells the others to open the winner's) or rename() (replace = true). */
+static int publish(const char *tmp, const char *path, bool replace)
+{
+	int ret;
+
+	if (replace)
+		ret = renameat(AT_FDCWD, tmp, AT_FDCWD, path) == 0 ? 0 : -errno;
+	else
+		ret = link(tmp, path) == 0 ? 0 : -errno;
 	if (ret != 0 || !replace)
 		unlinkat(AT_FDCWD, tmp, 0);
 	return ret;
+}
+
+static int build(const char *path, uint32_t size, bool replace)
+{
+	char tmp[PATH_MAX];
+	int ret = build_unpublished(path, size, tmp, sizeof(tmp));
+
+	return ret ? ret : publish(tmp, path, replace);
 }
 
 /* A window handle maps the header page straight away (fstat said it is
@@ -412,18 +429,21 @@ static int open_rw(struct vg_table **tp, const char *path, uint32_t size,
 	if (!t)
 		return -ENOMEM;
 	for (tries = 0; tries < 3; tries++) {
-		ret = try_open(t, size, false, full);
+		/* A sound table of another size is used as it is: a
+		 * table.size the module and the admin tool disagree on
+		 * must not wipe every record (vg_table_resize() is the
+		 * helper's, and carries them over). */
+		ret = try_open(t, 0, false, full);
 		if (ret == 0 || !create || size == 0)
 			break;
 		if (ret == -ENOENT) {
 			ret = build(path, size, false);
 			if (ret == -EEXIST)
 				continue;	/* lost the race: open theirs */
-		} else if (ret == -EBADMSG || ret == -ERANGE ||
-			   ret == -EACCES || ret == -ELOOP) {
+		} else if (ret == -EBADMSG || ret == -EACCES ||
+			   ret == -ELOOP) {
 			vg_log(LOG_WARNING, "table %s is %s: rebuilding it",
-			       path, ret == -ERANGE ? "of another table.size" :
-			       ret == -EACCES ? "not root-only" :
+			       path, ret == -EACCES ? "not root-only" :
 			       ret == -ELOOP ? "a symbolic link" :
 			       "corrupt or of another version");
 			ret = build(path, size, true);
@@ -546,6 +566,99 @@ int table_map_entries(struct vg_table *t)
 	return 0;
 }
 
+
+/* Which entries a smaller table takes first.  make_room() evicts no
+ * entry that holds anything (rule 9), so what is copied first stays:
+ * bans and live slots, then ban history and trust, then counts. */
+static int carry_rank(const struct vg_entry *e, const struct vg_config *c,
+		      vg_time_t now)
+{
+	struct vg_entry x = *e;
+
+	vg_entry_refresh(&x, c, now);
+	if (vg_entry_banned(&x, now) || x.inflight)
+		return 0;
+	if (x.ban_count || vg_entry_trusted(&x, c, now))
+		return 1;
+	return 2;
+}
+
+/* Copy t's hash key, counters and overflow levels, and its entries,
+ * into nt (locked).  Returns the entries kept. */
+static uint32_t carry_over(struct vg_table *nt, const struct vg_table *t,
+			   const struct vg_config *c, vg_time_t now)
+{
+	struct vg_table_hdr *d = nt->hdr;
+	const struct vg_table_hdr *o = t->hdr;
+	uint32_t kept = 0;
+
+	/* The same hash key: user counters (totp.maxfail) are keyed by a
+	 * hash of the name under it, so a new key would lose them. */
+	memcpy(d->seed, o->seed, sizeof(d->seed));
+	atomic_store(&d->failures_total, atomic_load(&o->failures_total));
+	atomic_store(&d->bans_total, atomic_load(&o->bans_total));
+	atomic_store(&d->denied_total, atomic_load(&o->denied_total));
+	atomic_store(&d->evictions_total, atomic_load(&o->evictions_total));
+	atomic_store(&d->overflow_total, atomic_load(&o->overflow_total));
+	d->overflow = o->overflow;
+	d->user_overflow = o->user_overflow;
+	for (int rank = 0; rank <= 2; rank++) {
+		for (uint32_t i = 0; i < t->nb * VG_BUCKET; i++) {
+			const struct vg_entry *e = &t->ent[i];
+			struct vg_entry *ne;
+			struct vg_key k;
+
+			if (!entry_valid(e) || carry_rank(e, c, now) != rank)
+				continue;
+			vg_entry_addr(e, &k.a);
+			k.kind = e->kind;
+			ne = table_lookup(nt, &k);
+			if (!ne)
+				ne = table_insert(nt, c, &k, now);
+			if (!ne)
+				continue;	/* a smaller table is full */
+			*ne = *e;
+			kept++;
+		}
+	}
+	return kept;
+}
+
+int vg_table_resize(struct vg_table *t, uint32_t size,
+		    const struct vg_config *c, uint32_t *kept)
+{
+	char tmp[PATH_MAX];
+	struct vg_table *nt = NULL;
+	int ret;
+
+	*kept = 0;
+	if (!t->ent || t->ro || size < VG_TABLE_SIZE_MIN ||
+	    size > VG_TABLE_SIZE_MAX)
+		return -EINVAL;
+	/* Held until the new file is in place: nothing changes the old
+	 * one while it is copied. */
+	ret = table_lock(t);
+	if (ret)
+		return ret;
+	ret = build_unpublished(t->path, size, tmp, sizeof(tmp));
+	if (ret)
+		goto out;
+	ret = vg_table_open(&nt, tmp, size, false);
+	if (ret == 0)
+		ret = table_lock(nt);
+	if (ret) {
+		vg_table_close(nt);
+		unlinkat(AT_FDCWD, tmp, 0);
+		goto out;
+	}
+	*kept = carry_over(nt, t, c, vg_now());
+	table_unlock(nt);
+	vg_table_close(nt);
+	ret = publish(tmp, t->path, true);
+out:
+	table_unlock(t);
+	return ret;
+}
 
 uint32_t vg_table_size(const struct vg_table *t)
 {

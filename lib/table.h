@@ -78,9 +78,10 @@ struct vg_table_stats {
 	bool overflow_banned;	/* the overflow bucket is banned now */
 };
 
-/* Open (creating if missing and create is set) the table at path with
- * `size` entries.  A corrupt, foreign or wrongly sized file is rebuilt
- * (if create) with a log line.  0, or -errno: -EACCES for a caller that
+/* Open (creating if missing and create is set) the table at path; a
+ * new one gets `size` entries.  A sound table of another size is opened
+ * as it is (vg_table_size() tells; vg_table_resize() changes it).  A
+ * corrupt or foreign file is rebuilt (if create) with a log line.  0, or -errno: -EACCES for a caller that
  * may not use it, -ENOENT if missing and !create, -EBADMSG corrupt. */
 int vg_table_open(struct vg_table **t, const char *path, uint32_t size,
 		  bool create);
@@ -224,6 +225,16 @@ int vg_table_restore(struct vg_table *t, const struct vg_entry *saved);
  * -errno. */
 long vg_table_snapshot(struct vg_table *t, struct vg_entry *out, size_t max);
 uint32_t vg_table_size(const struct vg_table *t);
+/* Replace the table behind t (a full, writable handle) with one of
+ * `size` entries holding t's records: every entry, the overflow levels
+ * and the counters (a smaller table keeps what a flood would leave:
+ * bans, ban history and trust first).  t's lock is held throughout:
+ * an update that waited for it lands in the old file, so what the
+ * milliseconds of a resize see is not carried.  t is stale afterwards
+ * (vg_table_stale()): close it and open the path again.  0 or -errno;
+ * *kept: the entries carried. */
+int vg_table_resize(struct vg_table *t, uint32_t size,
+		    const struct vg_config *c, uint32_t *kept);
 void vg_table_stats(struct vg_table *t, const struct vg_config *c,
 		    vg_time_t now, struct vg_table_stats *s);
 

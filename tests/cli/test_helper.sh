@@ -488,6 +488,26 @@ elif start_daemon >"$T/msg" 2>&1; then
 		eval 'rc 0 unban 2001:db8:5::/48 && ! nft list set inet vpsguard drop6net | grep -qw 2001:db8:5::'
 	case_ "... and show no longer names a prefix ban" \
 		eval 'rc 0 show 2001:db8:5:ff::1 && has "^prefix ban: +-$"'
+	# table.size: a write command whose configuration says another size
+	# keeps the table as it is (it used to rebuild it: every ban gone);
+	# the helper's next full pass resizes it and carries the records.
+	fail_from 192.0.2.95 3
+	sed 's/^table.size = .*/table.size = 4096/' "$CONF" >"$D/other.conf"
+	jbanned() { python3 -c "import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))['banned'] else 1)" "$OUT"; }
+	case_ "ban with another table.size in its configuration: done, with a note, no rebuild" \
+		eval '"$ADMIN" --conf "$D/other.conf" ban 198.51.100.77 >"$OUT" 2>"$ERR" && has "holds 1024 entries, table.size says 4096" "$ERR" && ! grep -q rebuilding "$ERR"'
+	case_ "... the bans made before are all still there" \
+		eval 'rc 0 show 192.0.2.95 --json && jbanned && rc 0 show 198.51.100.77 --json && jbanned'
+	sed -i 's/^table.size = .*/table.size = 2048/' "$CONF"
+	kill -HUP "$DPID"
+	case_ "SIGHUP with a new table.size: the helper resizes the table" \
+		wait_for 5 grep -q "resized from 1024 to 2048 entries (table.size), [0-9]* records carried over" "$D/daemon.err"
+	case_ "... status says 2048, and both bans were carried over" \
+		eval 'rc 0 status --json && python3 -c "import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))[\"table_size\"] == 2048 else 1)" "$OUT" && rc 0 show 192.0.2.95 --json && jbanned && rc 0 show 198.51.100.77 --json && jbanned'
+	fail_from 192.0.2.96 3
+	t0=$(date +%s%N)
+	case_ "... and a ban in the new file reaches drop4 at once (the module and the helper moved to it)" \
+		until_in_set drop4 192.0.2.96 1000 "$t0"
 	term_ok "the woken daemon stops on SIGTERM: exit 0"
 else
 	fail "a ban reaches the kernel at once" "$(cat "$T/msg")"

@@ -740,10 +740,15 @@ static void t_corrupt_rebuild(void **state)
 	assert_int_equal(write(fd, zero, sizeof(zero)), sizeof(zero));
 	close(fd);
 	assert_int_equal(vg_table_open(&f->t, f->path, 1024, true), 0);
+	/* another table.size: opened as it is, nothing lost (a size the
+	 * module and the admin tool disagree on must not wipe the bans;
+	 * vg_table_resize() is how it changes) */
+	assert_int_equal(attempt(f, &a, 1, 1000, &r), VG_ALLOW);
 	vg_table_close(f->t);
-	/* another table.size: rebuilt at the new size */
 	assert_int_equal(vg_table_open(&f->t, f->path, 2048, true), 0);
-	assert_int_equal(vg_table_size(f->t), 2048);
+	assert_int_equal(vg_table_size(f->t), 1024);
+	assert_int_equal(attempt(f, &a, 1, 1000, &r), VG_ALLOW);
+	assert_int_equal(r.failures, 2);
 	vg_table_close(f->t);
 	/* without create, a missing table is reported, not made */
 	unlink(f->path);
@@ -1016,6 +1021,110 @@ static void t_window_file_shrunk(void **state)
 	vg_table_close(w);
 }
 
+/* The full handle vg_table_resize() needs, whatever g_window says. */
+#undef vg_table_open
+static struct vg_table *full_handle(struct fx *f)
+{
+	struct vg_table *t;
+
+	assert_int_equal(vg_table_open(&t, f->path, 0, false), 0);
+	return t;
+}
+#define vg_table_open open_either
+
+static uint32_t failures_of(struct fx *f, const struct vg_addr *k)
+{
+	struct vg_entry e;
+
+	assert_int_equal(vg_table_lookup(f->t, k, &e), 0);
+	return e.failures;
+}
+
+/* table.size changed: every kind of record crosses to the new file. */
+static void t_resize_carries_records(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr banned = addr("192.0.2.90"), trusted = addr("192.0.2.91");
+	struct vg_addr failing = addr("2001:db8:90::1");
+	vg_time_t now = vg_now();
+	struct vg_table_stats before, after;
+	struct vg_table *full;
+	struct vg_result r;
+	struct vg_entry e;
+	uint32_t kept, n = 0;
+
+	for (unsigned int i = 0; i < f->c.maxretry; i++)
+		attempt(f, &banned, 1, now, &r);
+	assert_int_equal(r.verdict, VG_BANNED_NOW);
+	assert_int_equal(vg_table_success(f->t, &f->c, &trusted, false, now), 0);
+	attempt(f, &failing, 1, now, &r);
+	assert_int_equal(vg_table_user_fail(f->t, &f->c, "alice", now, &n), 0);
+	vg_table_stats(f->t, &f->c, now, &before);
+
+	full = full_handle(f);
+	assert_int_equal(vg_table_resize(full, 2048, &f->c, &kept), 0);
+	assert_int_equal(kept, 4);
+	assert_true(vg_table_stale(full));
+	assert_true(vg_table_stale(f->t));
+	vg_table_close(full);
+	vg_table_close(f->t);
+	/* the module's table.size still says 1024: it takes the new file */
+	assert_int_equal(vg_table_open(&f->t, f->path, 1024, true), 0);
+	assert_int_equal(vg_table_size(f->t), 2048);
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &banned, now, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_BANNED);
+	assert_int_equal(vg_table_lookup(f->t, &trusted, &e), 0);
+	assert_true(vg_entry_trusted(&e, &f->c, now));
+	assert_int_equal(failures_of(f, &failing), 1);
+	assert_int_equal(vg_table_user_fail(f->t, &f->c, "alice", now, &n), 0);
+	assert_int_equal(n, 2);
+	vg_table_stats(f->t, &f->c, now, &after);
+	assert_int_equal(after.failures_total, before.failures_total);
+	assert_int_equal(after.bans_total, before.bans_total);
+}
+
+/* Shrinking below what is stored keeps what a flood would: the ban and
+ * the trusted source, not the one-failure strangers. */
+static void t_resize_shrink_keeps_bans(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr banned = addr("192.0.2.92"), trusted = addr("192.0.2.93");
+	vg_time_t now = vg_now();
+	struct vg_table *full;
+	struct vg_result r;
+	struct vg_entry e;
+	char a[64];
+	uint32_t kept;
+
+	for (unsigned int i = 0; i < f->c.maxretry; i++)
+		attempt(f, &banned, 1, now, &r);
+	assert_int_equal(vg_table_success(f->t, &f->c, &trusted, false, now), 0);
+	for (int i = 0; i < 600; i++) {
+		struct vg_addr k;
+
+		snprintf(a, sizeof(a), "2001:db8:%x::1", 0x100 + i);
+		k = addr(a);
+		attempt(f, &k, 1, now, &r);
+	}
+	full = full_handle(f);
+	assert_int_equal(vg_table_resize(full, VG_TABLE_SIZE_MIN, &f->c,
+					 &kept), 0);
+	assert_true(kept <= VG_TABLE_SIZE_MIN);
+	assert_true(kept >= VG_TABLE_SIZE_MIN / 2);
+	vg_table_close(full);
+	vg_table_close(f->t);
+	assert_int_equal(vg_table_open(&f->t, f->path, 1024, true), 0);
+	assert_int_equal(vg_table_size(f->t), VG_TABLE_SIZE_MIN);
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &banned, now, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_BANNED);
+	assert_int_equal(vg_table_lookup(f->t, &trusted, &e), 0);
+	assert_true(vg_entry_trusted(&e, &f->c, now));
+	/* a window handle or a read-only one cannot resize */
+	assert_int_equal(vg_table_open_window(&full, f->path, 0, false), 0);
+	assert_int_equal(vg_table_resize(full, 1024, &f->c, &kept), -EINVAL);
+	vg_table_close(full);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1047,6 +1156,8 @@ int main(void)
 		T(t_killed_holding_lock),
 		T(t_window_and_full_mix),
 		T(t_window_file_shrunk),
+		T(t_resize_carries_records),
+		T(t_resize_shrink_keeps_bans),
 	};
 
 	int failed;

@@ -38,7 +38,9 @@ void vg_sanitize(char *dst, size_t dstlen, const char *src)
 	for (; src && src[i] && i + 1 < dstlen; i++) {
 		unsigned char c = (unsigned char)src[i];
 
-		dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+		/* A quote too: names are shown in '...', and one inside
+		 * must not end the field for whoever parses the line. */
+		dst[i] = (c >= 0x20 && c < 0x7f && c != '\'') ? (char)c : '?';
 	}
 	dst[i] = '\0';
 }

@@ -17,8 +17,9 @@ void vg_vlog(int prio, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
 /* Copy src into dst (always NUL-terminated) with every byte that is not
- * printable ASCII replaced by '?', and cut to dstlen - 1 bytes, so that a
- * hostile user name or host name can never forge or split a log line. */
+ * printable ASCII, and the single quote, replaced by '?', and cut to
+ * dstlen - 1 bytes, so that a hostile user name or host name can never
+ * forge or split a log line, nor end the '...' it is shown in. */
 void vg_sanitize(char *dst, size_t dstlen, const char *src);
 
 /* Deep code returns errors, never prints them: format the message for

@@ -426,7 +426,7 @@ int cli_parse_source(const char *arg, const struct vg_config *cfg,
 	unsigned int kp, agg;
 
 	if (vg_cidr_parse(arg, addr) != 0) {
-		vg_sanitize(shown, sizeof(shown), arg);
+		vg_sanitize_quoted(shown, sizeof(shown), arg);
 		cli_error("'%s' is not an IPv4 or IPv6 address or prefix",
 			  shown);
 		return VG_EXIT_USAGE;

@@ -264,7 +264,7 @@ static void quote_item(char *bad, size_t badlen, const char *item,
 		len = VG_ADDR_TEXT_MAX;
 	memcpy(buf, item, len);
 	buf[len] = '\0';
-	vg_sanitize(bad, badlen, buf);
+	vg_sanitize_quoted(bad, badlen, buf);
 }
 
 int vg_cidr_list_parse(const char *s, struct vg_cidr_list *list,

@@ -213,7 +213,7 @@ static int set_cidrs(struct vg_config *c, const struct key *k, const char *v,
 			return -EINVAL;
 		}
 		if (r) {
-			vg_sanitize(qbad, sizeof(qbad), bad);
+			vg_sanitize_quoted(qbad, sizeof(qbad), bad);
 			snprintf(why, whylen, "is not a list of addresses or "
 				 "CIDRs: bad item '%s'", qbad);
 			return -EINVAL;
@@ -452,7 +452,7 @@ static const struct key keys[] = {
 /* Sanitise and cut a quoted string; "..." marks that it was cut. */
 static void quote(char *dst, size_t dstlen, const char *src)
 {
-	vg_sanitize(dst, dstlen, src);
+	vg_sanitize_quoted(dst, dstlen, src);
 	if (dstlen > 4 && strlen(src) >= dstlen)
 		memcpy(dst + dstlen - 4, "...", 4);
 }

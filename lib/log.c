@@ -1,3 +1,4 @@
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,7 +30,8 @@ void vg_vlog(int prio, const char *fmt, va_list ap)
 		log_fn(log_ctx, prio, fmt, ap);
 }
 
-void vg_sanitize(char *dst, size_t dstlen, const char *src)
+static void sanitize(char *dst, size_t dstlen, const char *src,
+		     bool quoted)
 {
 	size_t i = 0;
 
@@ -38,11 +40,20 @@ void vg_sanitize(char *dst, size_t dstlen, const char *src)
 	for (; src && src[i] && i + 1 < dstlen; i++) {
 		unsigned char c = (unsigned char)src[i];
 
-		/* A quote too: names are shown in '...', and one inside
-		 * must not end the field for whoever parses the line. */
-		dst[i] = (c >= 0x20 && c < 0x7f && c != '\'') ? (char)c : '?';
+		dst[i] = (c >= 0x20 && c < 0x7f && !(quoted && c == '\'')) ?
+			 (char)c : '?';
 	}
 	dst[i] = '\0';
+}
+
+void vg_sanitize(char *dst, size_t dstlen, const char *src)
+{
+	sanitize(dst, dstlen, src, false);
+}
+
+void vg_sanitize_quoted(char *dst, size_t dstlen, const char *src)
+{
+	sanitize(dst, dstlen, src, true);
 }
 
 int vg_errf(char *err, size_t len, int ret, const char *fmt, ...)

@@ -17,10 +17,12 @@ void vg_vlog(int prio, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
 /* Copy src into dst (always NUL-terminated) with every byte that is not
- * printable ASCII, and the single quote, replaced by '?', and cut to
- * dstlen - 1 bytes, so that a hostile user name or host name can never
- * forge or split a log line, nor end the '...' it is shown in. */
+ * printable ASCII replaced by '?', and cut to dstlen - 1 bytes, so that a
+ * hostile user name or host name can never forge or split a log line. */
 void vg_sanitize(char *dst, size_t dstlen, const char *src);
+/* The same, and the single quote too: for text shown in '...', where a
+ * quote of its own would end the field for whoever parses the line. */
+void vg_sanitize_quoted(char *dst, size_t dstlen, const char *src);
 
 /* Deep code returns errors, never prints them: format the message for
  * the caller into err (if any) and return ret, so that

@@ -12,12 +12,14 @@
  *     regular, owned by our euid, no group/other bits.
  *  2. Be created complete or not at all: a new table is built under a
  *     temporary name in the same directory and link()ed (first creator
- *     wins) or rename()d (rebuild) into place.  Readers never see a half
- *     initialised header, mutex or size.
+ *     wins) or rename()d (rebuild, resize) into place.  Readers never
+ *     see a half initialised header, mutex or size.
  *  3. Start with a header carrying magic, version, header size, entry
  *     size, entry count, mutex size and file size.  Any mismatch means
  *     the file is foreign or corrupt: rebuild it with a log line (or
- *     refuse, read-only), never trust it.  The size is checked before
+ *     refuse, read-only), never trust it.  An entry count other than
+ *     table.size is no mismatch: the table is used at its own size until
+ *     the helper resizes it (vg_table_resize()).  The size is checked before
  *     mmap(), because touching a mapping past the end of a shorter file
  *     is SIGBUS, and a SIGBUS kills the sshd monitor.
  *  4. Fixed-size 64-byte entries with reserved bytes; every field bounded
@@ -326,7 +328,7 @@ static int build(const char *path, uint32_t size, bool replace)
  * there: rule 3) and checks a copy of it, one system call less than
  * pread() + mmap() (each is microseconds in a VM, per connection).  It
  * keeps the fd for its reads and writes. */
-static int open_window(struct vg_table *t, int fd, uint32_t size, bool ro,
+static int open_window(struct vg_table *t, int fd, bool ro,
 		       const struct stat *st)
 {
 	struct hdr_id h;
@@ -343,7 +345,7 @@ static int open_window(struct vg_table *t, int fd, uint32_t size, bool ro,
 		return ret;
 	}
 	hdr_id_of(p, &h);
-	ret = check_hdr(&h, size, st);
+	ret = check_hdr(&h, 0, st);
 	if (ret) {
 		munmap(p, VG_HDR_SIZE);
 		close(fd);
@@ -363,7 +365,7 @@ static int open_window(struct vg_table *t, int fd, uint32_t size, bool ro,
 }
 
 /* Open an existing file and validate it. */
-static int try_open(struct vg_table *t, uint32_t size, bool ro, bool full)
+static int try_open(struct vg_table *t, bool ro, bool full)
 {
 	struct hdr_id h;	/* the file's first bytes, as they are */
 	struct stat st;
@@ -377,13 +379,13 @@ static int try_open(struct vg_table *t, uint32_t size, bool ro, bool full)
 	if (ret)
 		goto out;
 	if (!full && (uint64_t)st.st_size >= VG_HDR_SIZE)
-		return open_window(t, fd, size, ro, &st);
+		return open_window(t, fd, ro, &st);
 	if ((uint64_t)st.st_size < sizeof(h) ||
 	    pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
 		ret = -EBADMSG;
 		goto out;
 	}
-	ret = check_hdr(&h, size, &st);
+	ret = check_hdr(&h, 0, &st);
 	if (ret)
 		goto out;
 	ret = map_fd(t, fd, &h, ro, full);
@@ -433,7 +435,7 @@ static int open_rw(struct vg_table **tp, const char *path, uint32_t size,
 		 * table.size the module and the admin tool disagree on
 		 * must not wipe every record (vg_table_resize() is the
 		 * helper's, and carries them over). */
-		ret = try_open(t, 0, false, full);
+		ret = try_open(t, false, full);
 		if (ret == 0 || !create || size == 0)
 			break;
 		if (ret == -ENOENT) {
@@ -482,7 +484,7 @@ int vg_table_open_ro(struct vg_table **tp, const char *path)
 	t = new_handle(path, geteuid());
 	if (!t)
 		return -ENOMEM;
-	ret = try_open(t, 0, true, true);
+	ret = try_open(t, true, true);
 	if (ret) {
 		free(t);
 		return ret;

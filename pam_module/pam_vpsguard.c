@@ -123,7 +123,7 @@ static int load_config(struct request *rq, int argc, const char **argv,
 		if (!eq || (size_t)(eq - argv[i]) >= sizeof(key)) {
 			char bad[64];
 
-			vg_sanitize(bad, sizeof(bad), argv[i]);
+			vg_sanitize_quoted(bad, sizeof(bad), argv[i]);
 			snprintf(err, sizeof(err), "argument: unknown "
 				 "argument '%s'", bad);
 			ret = -EINVAL;
@@ -306,7 +306,7 @@ static int get_source(struct request *rq)
 
 	pam_get_item(rq->pamh, PAM_USER, &user);
 	rq->raw_user = user;
-	vg_sanitize(rq->user, sizeof(rq->user), user ? user : "");
+	vg_sanitize_quoted(rq->user, sizeof(rq->user), user ? user : "");
 	if (pam_get_item(rq->pamh, PAM_RHOST, &rhost) != PAM_SUCCESS)
 		rhost = NULL;
 	ret = vg_source_resolve(rhost, pam_getenv(rq->pamh, "SSH_CONNECTION"),
@@ -315,7 +315,7 @@ static int get_source(struct request *rq)
 		return ret;
 	if (ret < 0 || ret == 2) {
 		rq->host_note = ret < 0 ? HOST_UNUSABLE : HOST_LITERAL;
-		vg_sanitize(rq->host, sizeof(rq->host), rhost);
+		vg_sanitize_quoted(rq->host, sizeof(rq->host), rhost);
 		if (ret < 0)
 			return ret;
 	}
@@ -611,7 +611,7 @@ static int entry(pam_handle_t *pamh, int flags, int argc, const char **argv,
 	} else if (rq.mode == MODE_ACCOUNT) {
 		char bad[64];
 
-		vg_sanitize(bad, sizeof(bad), argc > 0 ? argv[0] : "");
+		vg_sanitize_quoted(bad, sizeof(bad), argc > 0 ? argv[0] : "");
 		vg_log(LOG_ERR, "auth needs a mode (preauth, authfail, "
 		       "authsucc or totp) as its first argument, not '%s'",
 		       bad);

@@ -513,6 +513,25 @@ else
 	fail "a ban reaches the kernel at once" "$(cat "$T/msg")"
 fi
 
+# ---- an inherited ban, as show tells it --------------------------------------
+# A full table counts the sources it cannot hold in the overflow bucket,
+# which maxretry bans like a source; a source that then finds room (here:
+# sync resized the table) takes that ban on, for its passwords only, with
+# ban # 0.  show must say where the ban came from.
+mkconf inherit "maxretry = 3" "table.size = 64"
+sed -i "s|conf=[^ ]*|conf=$CONF|" "$T/pam.d/vg-helper"
+for i in $(seq 1 80); do fail_from "198.51.100.$i" 1; done
+a status --json
+case_ "80 one-failure sources into table.size 64: the overflow bucket is banned (setup)" \
+	python3 -c "import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if j['overflow_banned'] else 1)" "$OUT"
+sed -i 's/^table.size = .*/table.size = 1024/' "$CONF"
+a sync
+fail_from 203.0.113.9 1
+case_ "show of a source that took the overflow bucket's ban: inherited, ban # 0" \
+	eval 'rc 0 show 203.0.113.9 && has "^banned until: +in .* \(inherited from the sources counted together while the table was full: passwords only\)$" && has "^ban #: +0$"'
+case_ "... and show --json: inherited, banned" \
+	eval 'rc 0 show 203.0.113.9 --json && python3 -c "import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if j[\"inherited\"] and j[\"banned\"] and j[\"ban_count\"] == 0 else 1)" "$OUT"'
+
 # ---- configuration errors -------------------------------------------------------
 
 mkconf badkey "bogus.key = 1"

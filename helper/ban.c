@@ -14,6 +14,7 @@
 #include "nft.h"
 #include "output.h"
 #include "policy.h"
+#include "state.h"
 #include "subcommands.h"
 
 /* SPEC: unban also removes the nftables drop, at once (the helper's
@@ -319,6 +320,48 @@ static const struct cli_cmd unban_cmd = {
 	.max_args = 1,
 };
 
+/* The saved bans too (key NULL: all of them).  The helper restores the
+ * state file into the live table when it starts: a ban lifted while it
+ * was stopped (the admin at the console, getting back in) would come
+ * back with its nftables drop.  A running helper saves the table soon
+ * after anyway; this covers the stopped one and the reboot.  Only the
+ * bans go: ban counts and trust stay, as in the table. */
+static int state_lift(const struct vg_config *cfg, const struct vg_addr *key)
+{
+	struct vg_state_rec *r = NULL;
+	char err[VG_ERR_MAX];
+	size_t n = 0;
+	bool changed = false;
+	int ret = vg_state_load(cfg->state_path, &r, &n, err, sizeof(err));
+
+	if (ret == -ENOENT)
+		return 0;
+	if (ret == -EBADMSG) {
+		/* The helper sets a bad file aside and restores nothing. */
+		cli_note("%s: left for the helper to set aside", err);
+		return 0;
+	}
+	if (ret) {
+		cli_error("unban: %s", err);
+		return ret;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((key && !vg_addr_equal(&r[i].key, key)) ||
+		    r[i].banned_until == 0)
+			continue;
+		r[i].banned_until = 0;
+		r[i].flags &= (uint8_t)~VG_ENTRY_MANUAL;
+		changed = true;
+	}
+	if (changed) {
+		ret = vg_state_save(cfg->state_path, r, n, err, sizeof(err));
+		if (ret)
+			cli_error("unban: %s", err);
+	}
+	free(r);
+	return ret;
+}
+
 /* A source with no record in the table may still be dropped by a
  * decision pulled from CrowdSec: that is lifted too. */
 static int unban_one(struct vg_table *t, const struct vg_config *cfg,
@@ -343,6 +386,8 @@ static int unban_one(struct vg_table *t, const struct vg_config *cfg,
 		ret = 0;
 	if (ret == 0)
 		ret = nft_drop_remove(cfg, key);
+	if (ret == 0)
+		ret = state_lift(cfg, key);
 	if (ret == -ENOENT)
 		cli_error("unban: no record for %s", shown);
 	else if (ret)
@@ -379,6 +424,8 @@ static int unban_every(struct vg_table *t, const struct vg_config *cfg)
 		fleet_unban(cfg, NULL, &f);
 	if (ret == 0)
 		ret = nft_drop_remove_all(cfg);
+	if (ret == 0)
+		ret = state_lift(cfg, NULL);
 	if (ret) {
 		cli_error("unban: %s", strerror(-ret));
 		return cli_exit_code(ret);

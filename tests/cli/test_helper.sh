@@ -97,6 +97,8 @@ rc() {
 }
 # state_has KEY: a line for KEY in the state file
 state_has() { grep -qE "^$1 " "$STATE" 2>/dev/null; }
+# jbanned: the show --json in $OUT says banned
+jbanned() { python3 -c "import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))['banned'] else 1)" "$OUT"; }
 
 # nftset SET: "ADDR TIMEOUT EXPIRES" per element of inet vpsguard SET
 # (timeouts in seconds, "-" when none); exit 1 if the set is missing.
@@ -493,7 +495,6 @@ elif start_daemon >"$T/msg" 2>&1; then
 	# the helper's next full pass resizes it and carries the records.
 	fail_from 192.0.2.95 3
 	sed 's/^table.size = .*/table.size = 4096/' "$CONF" >"$D/other.conf"
-	jbanned() { python3 -c "import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))['banned'] else 1)" "$OUT"; }
 	case_ "ban with another table.size in its configuration: done, with a note, no rebuild" \
 		eval '"$ADMIN" --conf "$D/other.conf" ban 198.51.100.77 >"$OUT" 2>"$ERR" && has "holds 1024 entries, table.size says 4096" "$ERR" && ! grep -q rebuilding "$ERR"'
 	case_ "... the bans made before are all still there" \
@@ -511,6 +512,44 @@ elif start_daemon >"$T/msg" 2>&1; then
 	term_ok "the woken daemon stops on SIGTERM: exit 0"
 else
 	fail "a ban reaches the kernel at once" "$(cat "$T/msg")"
+fi
+
+# ---- unban while the helper is stopped ------------------------------------------
+# The admin locked out stops the unit at the console, unbans his address
+# and starts it again: the start restores the state file into the live
+# table, so unban must lift the saved ban too, or it comes back with its
+# drop.  The other saved bans are restored as before.
+fresh_nft
+mkconf relift "maxretry = 3"
+sed -i "s|conf=[^ ]*|conf=$CONF|" "$T/pam.d/vg-helper"
+if start_daemon >"$T/msg" 2>&1; then
+	fail_from 192.0.2.150 3
+	a ban 2001:db8:77::1 --time 1h
+	wait_for 5 in_set drop4 192.0.2.150
+	term_ok "relift: the helper stops on SIGTERM (setup)"
+	case_ "... its final pass saved both bans (setup)" \
+		eval 'state_has 192\.0\.2\.150 && state_has 2001:db8:77::/64 || { cat "$STATE"; false; }'
+	case_ "unban while the helper is stopped: exit 0, the drop gone" \
+		eval 'rc 0 unban 192.0.2.150 && not_in_set drop4 192.0.2.150'
+	if start_daemon >"$T/msg" 2>&1; then
+		case_ "the helper's start does not bring the lifted ban back: not banned, not in drop4" \
+			eval 'rc 0 show 192.0.2.150 --json && ! jbanned && not_in_set drop4 192.0.2.150'
+		case_ "... the other saved ban is still restored and dropped" \
+			eval 'rc 0 show 2001:db8:77::1 --json && jbanned && in_set drop6 2001:db8:77::'
+		term_ok "relift: the helper stops on SIGTERM again"
+		case_ "unban --all while the helper is stopped: exit 0" rc 0 unban --all
+		if start_daemon >"$T/msg" 2>&1; then
+			case_ "... and the helper's start brings none of the bans back" \
+				eval 'rc 0 show 2001:db8:77::1 --json && ! jbanned && not_in_set drop6 2001:db8:77::'
+			term_ok "relift: the helper stops on SIGTERM a third time"
+		else
+			fail "relift: the helper starts a third time" "$(cat "$T/msg")"
+		fi
+	else
+		fail "relift: the helper starts again" "$(cat "$T/msg")"
+	fi
+else
+	fail "relift: the helper starts" "$(cat "$T/msg")"
 fi
 
 # ---- an inherited ban, as show tells it --------------------------------------

@@ -371,18 +371,22 @@ static int unban_one(struct vg_table *t, const struct vg_config *cfg,
 	struct vg_entry e;
 	struct fleet f = { 0 };
 	vg_time_t now = vg_now();
-	bool was_banned, rec, fleet = cs_enabled(cfg);
+	bool was_banned, rec, kernel_only, fleet = cs_enabled(cfg);
 	int ret;
 
 	vg_addr_format(key, shown, sizeof(shown));
 	ret = cli_lookup(t, cfg, key, now, &e);
 	rec = ret == 0;
 	was_banned = rec && vg_entry_banned(&e, now);
+	/* No record, but dropped: the connection-rate guard's drop (the
+	 * admin's own burst of connections) is lifted like any other. */
+	kernel_only = !rec && cli_kernel_drop(cfg, key, NULL);
 	if (rec)
 		ret = vg_table_unban(t, key);
 	if ((ret == 0 || ret == -ENOENT) && fleet)
 		fleet_unban(cfg, key, &f);
-	if (ret == -ENOENT && fleet && (fleet_matched(&f) || f.err))
+	if (ret == -ENOENT && (kernel_only ||
+			       (fleet && (fleet_matched(&f) || f.err))))
 		ret = 0;
 	if (ret == 0)
 		ret = nft_drop_remove(cfg, key);
@@ -392,6 +396,9 @@ static int unban_one(struct vg_table *t, const struct vg_config *cfg,
 		cli_error("unban: no record for %s", shown);
 	else if (ret)
 		cli_error("unban: %s: %s", shown, strerror(-ret));
+	else if (kernel_only && !fleet_matched(&f))
+		printf("unbanned %s (no record: its drop in nftables is "
+		       "gone)\n", shown);
 	else if (was_banned || (!rec && fleet_matched(&f)))
 		printf("unbanned %s\n", shown);
 	else if (rec)

@@ -385,6 +385,70 @@ void cli_mark_dropped(const struct vg_config *cfg, struct vg_entry *e,
 		mark_dropped(&e[i]);
 }
 
+bool cli_kernel_drop(const struct vg_config *cfg, const struct vg_addr *key,
+		     uint64_t *expires_ms)
+{
+	struct vg_nft_elem k = { 0 }, *f;
+
+	load_drops(cfg);
+	k.addr = *key;
+	f = drops.n ? bsearch(&k, drops.e, drops.n, sizeof(k), cli_elem_cmp) :
+	    NULL;
+	if (f && expires_ms)
+		*expires_ms = f->expires_ms;
+	return f != NULL;
+}
+
+long cli_add_kernel_only(const struct vg_config *cfg, struct vg_entry **e,
+			 long n)
+{
+	struct vg_entry *all;
+	bool *has;
+	size_t extra = 0;
+
+	load_drops(cfg);
+	if (!drops.n)
+		return n;
+	has = calloc(drops.n, sizeof(*has));
+	if (!has)
+		return -ENOMEM;
+	for (long i = 0; i < n; i++) {
+		struct vg_nft_elem k = { 0 }, *f;
+
+		vg_entry_addr(&(*e)[i], &k.addr);
+		f = bsearch(&k, drops.e, drops.n, sizeof(k), cli_elem_cmp);
+		if (f)
+			has[f - drops.e] = true;
+	}
+	for (size_t j = 0; j < drops.n; j++)
+		extra += !has[j];
+	all = extra ? realloc(*e, ((size_t)n + extra) * sizeof(*all)) : *e;
+	if (!all) {
+		free(has);
+		return -ENOMEM;
+	}
+	*e = all;
+	for (size_t j = 0; j < drops.n; j++) {
+		struct vg_entry *x = &all[n];
+		const struct vg_addr *a = &drops.e[j].addr;
+
+		if (has[j])
+			continue;
+		memset(x, 0, sizeof(*x));
+		memcpy(x->key, a->bytes, sizeof(x->key));
+		x->family = a->family;
+		x->prefix = a->prefix;
+		/* Shorter than a source's key: a /24 or /48. */
+		x->kind = a->prefix < (a->family == VG_FAMILY_V4 ? 32 :
+				       cfg->ipv6_prefix) ?
+			  VG_KIND_PREFIX : VG_KIND_SOURCE;
+		x->flags = VG_ENTRY_DROPPED;
+		n++;
+	}
+	free(has);
+	return n;
+}
+
 long cli_snapshot(struct vg_table *t, const struct vg_config *cfg,
 		  vg_time_t now, struct vg_entry **out)
 {

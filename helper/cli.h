@@ -110,6 +110,18 @@ int cli_kernel_drops(const struct vg_config *cfg, size_t *n);
  * is shown: the helper and ban/unban have no use for the dump. */
 void cli_mark_dropped(const struct vg_config *cfg, struct vg_entry *e,
 		      long n);
+/* The kernel's own drop element for exactly this key (drop4/drop6, or
+ * a prefix's in drop4net/drop6net): true, with the time it has left
+ * (0: none) if expires_ms. */
+bool cli_kernel_drop(const struct vg_config *cfg, const struct vg_addr *key,
+		     uint64_t *expires_ms);
+/* Append to *e (n entries, realloc'd) one entry for each kernel drop
+ * element that none of them stands for: the connection-rate guard's
+ * drops and CrowdSec's decisions have no record in the table, and a
+ * list of what is dropped must show them.  They carry only their key
+ * and VG_ENTRY_DROPPED.  The new count, or -ENOMEM. */
+long cli_add_kernel_only(const struct vg_config *cfg, struct vg_entry **e,
+			 long n);
 bool cli_entry_failing(const struct vg_entry *e, vg_time_t now);
 /* qsort/bsearch order of nftables elements: family, prefix, bytes (a
  * /48 of drop6net and a /64 of drop6 can share their bytes). */

@@ -197,6 +197,8 @@ int list_main(int argc, const char **argv)
 	n = cli_snapshot(t, &cfg, now, &e);
 	if (n > 0)
 		cli_mark_dropped(&cfg, e, n);
+	if (n >= 0)
+		n = cli_add_kernel_only(&cfg, &e, n);
 	ret = n < 0 ? (int)n : print_list(e, n, &cfg, now);
 	if (ret)
 		cli_error("list: %s", strerror(-ret));
@@ -227,7 +229,7 @@ struct detail {
 	char addr[VG_ADDR_STRLEN], key[VG_ADDR_STRLEN], ign[VG_ADDR_STRLEN];
 	char net[VG_ADDR_STRLEN], net_text[160];
 	char counted[160], ign_text[192], failures[96], trust[128];
-	char until_text[160];
+	char until_text[160], drop_text[160];
 	struct when until, at, fail, seen, succ, net_until;
 	struct out_field f[36];
 };
@@ -354,9 +356,33 @@ static size_t record_fields(struct detail *d, size_t n,
 	return n;
 }
 
+/* A drop in nftables with no record behind it: the connection-rate
+ * guard's (connlimit), or a CrowdSec decision's.  ms: time left. */
+static size_t kernel_only_fields(struct detail *d, size_t n, bool dropped,
+				 uint64_t ms)
+{
+	char span[32];
+
+	out_span(span, sizeof(span), (ms + 999) / 1000);
+	snprintf(d->drop_text, sizeof(d->drop_text), "yes, for %s more, with "
+		 "no record here: the connection-rate guard (connlimit) or "
+		 "a CrowdSec decision dropped it", ms ? span : "ever");
+	d->f[n++] = (struct out_field){ NULL, "dropped", OUT_STR,
+					dropped ? d->drop_text : "-", 0,
+					dropped ? "35" : NULL, 0 };
+	d->f[n++] = (struct out_field){ "dropped", NULL, OUT_BOOL, NULL,
+					dropped, NULL, 0 };
+	d->f[n++] = (struct out_field){ "drop_remaining", NULL,
+					dropped && ms ? OUT_INT : OUT_NULL,
+					NULL, (long long)((ms + 999) / 1000),
+					NULL, 0 };
+	return n;
+}
+
 static int print_show(const struct vg_config *cfg, const struct vg_addr *a,
 		      const struct vg_addr *key, const struct vg_entry *e,
-		      const struct vg_entry *pe, vg_time_t now)
+		      const struct vg_entry *pe, bool kdrop, uint64_t kms,
+		      vg_time_t now)
 {
 	struct detail *d = calloc(1, sizeof(*d));
 	int how, ret;
@@ -399,6 +425,8 @@ static int print_show(const struct vg_config *cfg, const struct vg_addr *a,
 					NULL, 0 };
 	if (e)
 		n = record_fields(d, n, e, cfg, now);
+	else
+		n = kernel_only_fields(d, n, kdrop, kms);
 	/* The module never gets as far as a prefix for an ignored source. */
 	n = prefix_fields(d, n, how == 1 ? NULL : pe, now);
 	out_init(&o, cli_opts.json);
@@ -417,6 +445,8 @@ int show_main(int argc, const char **argv)
 	const char *args[1];
 	unsigned int nargs;
 	vg_time_t now = vg_now();
+	uint64_t kms = 0;
+	bool kdrop;
 	int ret, found;
 
 	ret = cli_parse(&show_cmd, argc, argv, args, &nargs);
@@ -434,10 +464,11 @@ int show_main(int argc, const char **argv)
 	found = t ? cli_lookup(t, &cfg, &key, now, &e) : -ENOENT;
 	if (found == 0)
 		cli_mark_dropped(&cfg, &e, 1);
+	kdrop = found == -ENOENT && cli_kernel_drop(&cfg, &key, &kms);
 	ret = found == 0 || found == -ENOENT ?
 	      print_show(&cfg, &a, &key, found == 0 ? &e : NULL,
 			 prefix_ban_of(t, &cfg, &key, now, &pe) == 0 ? &pe :
-			 NULL, now) : found;
+			 NULL, kdrop, kms, now) : found;
 	if (ret)
 		cli_error("show: %s", strerror(-ret));
 	ret = cli_exit_code(ret);

@@ -545,6 +545,20 @@ if start_daemon >"$T/msg" 2>&1; then
 		else
 			fail "relift: the helper starts a third time" "$(cat "$T/msg")"
 		fi
+		# A drop with no record behind it, as the connection-rate
+		# guard's rule adds one (no comment, a timeout): the admin
+		# whose own burst of connections was dropped must see it,
+		# and get it lifted.
+		nft add element inet vpsguard drop4 '{ 198.51.100.40 timeout 10m }'
+		case_ "show of an address dropped with no record: dropped, for how long, by what" \
+			eval 'rc 0 show 198.51.100.40 && has "^dropped: +yes, for (10m|9m[0-9]+s) more, with no record here: the connection-rate guard"'
+		case_ "... list --dropped has its row, as many rows as status counts drops" \
+			eval 'rc 0 list --dropped --json && cp "$OUT" "$T/ld.json" && rc 0 status --json &&
+			      python3 -c "import json,sys; l=json.load(open(sys.argv[1])); s=json.load(open(sys.argv[2])); sys.exit(0 if any(r[\"address\"] == \"198.51.100.40\" and r[\"dropped\"] for r in l) and len(l) == s[\"sources_dropped\"] else 1)" "$T/ld.json" "$OUT"'
+		case_ "unban of it: exit 0, said, and the element is gone" \
+			eval 'rc 0 unban 198.51.100.40 && has "unbanned 198.51.100.40 \(no record: its drop in nftables is gone\)" && not_in_set drop4 198.51.100.40'
+		case_ "... and unban of an address neither recorded nor dropped still says no record, exit 1" \
+			eval 'rc 1 unban 198.51.100.41 && has "no record for 198.51.100.41" "$ERR"'
 	else
 		fail "relift: the helper starts again" "$(cat "$T/msg")"
 	fi

@@ -193,14 +193,15 @@ int pamstack_apply(const char *text, size_t len, enum pam_layout l,
 	sb_printf(&s, "auth     [default=die]               %s authfail\n",
 		  module);
 	if (debian) {
-		sb_printf(&s, "# Right password: clear the count, done.\n");
+		sb_printf(&s, "# Right password: free the slot, stamp trust "
+			  "(failures stay), done.\n");
 		sb_printf(&s, "auth     sufficient                  %s "
 			  "authsucc\n", module);
 		sb_printf(&s, "auth     requisite                   "
 			  "pam_deny.so\n");
 	} else {
-		sb_printf(&s, "# Right password: clear the count; the "
-			  "auth lines below still run.\n");
+		sb_printf(&s, "# Right password: free the slot, stamp trust "
+			  "(failures stay); the auth lines below still run.\n");
 		sb_printf(&s, "auth     required                    %s "
 			  "authsucc\n", module);
 	}

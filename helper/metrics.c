@@ -30,7 +30,8 @@ struct metric {
 	unsigned long long value;
 };
 
-static int print_metrics(const struct vg_table_stats *s, unsigned int dropped)
+static int print_metrics(const struct vg_table_stats *s, unsigned int dropped,
+			 bool nft_up)
 {
 	const struct metric m[] = {
 		{ "vpsguard_failures_total", "counter",
@@ -57,6 +58,10 @@ static int print_metrics(const struct vg_table_stats *s, unsigned int dropped)
 		  "Sources banned now.", s->banned },
 		{ "vpsguard_sources_dropped", "gauge",
 		  "Sources dropped in nftables now.", dropped },
+		{ "vpsguard_nftables_up", "gauge",
+		  "1 if the nftables table inet vpsguard could be read (0: no "
+		  "table, the helper never ran, or no nftables): "
+		  "vpsguard_sources_dropped is 0 then.", nft_up },
 		{ "vpsguard_table_entries", "gauge",
 		  "Entries in use in the shared table.", s->used },
 		{ "vpsguard_table_size", "gauge",
@@ -89,6 +94,7 @@ int metrics_main(int argc, const char **argv)
 	const char *args[1];
 	unsigned int nargs, dropped = 0;
 	size_t kn = 0;
+	bool nft_up;
 	int ret;
 
 	ret = cli_parse(&cmd, argc, argv, args, &nargs);
@@ -101,9 +107,10 @@ int metrics_main(int argc, const char **argv)
 	if (ret)
 		goto out;
 	/* What the kernel drops, read back (0 without nftables). */
-	if (cli_kernel_drops(&cfg, &kn) == 0)
+	nft_up = cli_kernel_drops(&cfg, &kn) == 0;
+	if (nft_up)
 		dropped = (unsigned int)kn;
-	ret = print_metrics(&s, dropped);
+	ret = print_metrics(&s, dropped, nft_up);
 	if (ret)
 		cli_error("metrics: cannot write the output");
 out:

@@ -142,6 +142,10 @@ static int print_status(const struct vg_config *cfg,
 		  (long long)s->denied_total, NULL, 0 },
 		{ "sources_dropped", "dropped", OUT_INT, drop, dropped, NULL,
 		  0 },
+		/* Tells "nothing dropped" from "no table to ask" in JSON. */
+		{ "nftables", NULL, OUT_STR, kerr == 0 ? "ok" :
+		  kerr == -ENOENT ? "no table" : vg_nft_strerror(kerr), 0,
+		  NULL, 0 },
 		{ "table_used", NULL, OUT_INT, NULL, s->used, NULL, 0 },
 		{ "table_size", NULL, OUT_INT, NULL, s->size, NULL, 0 },
 		{ NULL, "table fill", OUT_STR, fill, 0, NULL, 0 },

@@ -253,7 +253,7 @@ want = {"vpsguard_failures_total": "counter", "vpsguard_bans_total": "counter",
         "vpsguard_sources_failing": "gauge", "vpsguard_sources_banned": "gauge",
         "vpsguard_sources_dropped": "gauge", "vpsguard_table_entries": "gauge",
         "vpsguard_table_size": "gauge", "vpsguard_overflow_total": "counter",
-        "vpsguard_prefix_bans": "gauge"}
+        "vpsguard_prefix_bans": "gauge", "vpsguard_nftables_up": "gauge"}
 helps, types, vals = set(), {}, {}
 for line in open(sys.argv[1]).read().splitlines():
     if m := re.match(r"^# HELP ([a-z_]+) \S.*$", line):
@@ -276,7 +276,7 @@ EOF
 case_ "metrics: HELP and TYPE for every metric, values as status" \
 	eval 'rc 0 metrics && python3 "$T/prom.py" "$OUT" vpsguard_sources_banned=4 vpsguard_sources_failing=1 vpsguard_table_entries=$USED vpsguard_table_size=1024 vpsguard_failures_total=5 vpsguard_sources_dropped=0'
 case_ "metrics --json: one object, the same names and values" \
-	eval 'rc 0 metrics --json && py "len(j) == 11 and j[\"vpsguard_overflow_total\"] == 0 and j[\"vpsguard_sources_banned\"] == 4 and j[\"vpsguard_table_size\"] == 1024 and j[\"vpsguard_failures_total\"] == 5"'
+	eval 'rc 0 metrics --json && py "len(j) == 12 and j[\"vpsguard_overflow_total\"] == 0 and j[\"vpsguard_sources_banned\"] == 4 and j[\"vpsguard_table_size\"] == 1024 and j[\"vpsguard_failures_total\"] == 5"'
 
 # --- unban --all ---------------------------------------------------------------
 

@@ -522,7 +522,12 @@ fi
 fresh_nft
 mkconf relift "maxretry = 3"
 sed -i "s|conf=[^ ]*|conf=$CONF|" "$T/pam.d/vg-helper"
+jnft() { python3 -c "import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))['nftables'] == sys.argv[2] else 1)" "$OUT" "$1"; }
+case_ "no nftables table yet: status --json says so, metrics' vpsguard_nftables_up is 0" \
+	eval 'rc 0 status --json && jnft "no table" && rc 0 metrics && has "^vpsguard_nftables_up 0$"'
 if start_daemon >"$T/msg" 2>&1; then
+	case_ "... and once the helper made it: ok, and 1" \
+		eval 'rc 0 status --json && jnft ok && rc 0 metrics && has "^vpsguard_nftables_up 1$"'
 	fail_from 192.0.2.150 3
 	a ban 2001:db8:77::1 --time 1h
 	wait_for 5 in_set drop4 192.0.2.150

@@ -713,7 +713,7 @@ void table_notify(struct vg_table *t)
 {
 	atomic_fetch_add(&t->hdr->ban_seq, 1);
 	/* Wakes nobody when no helper waits: one cheap system call, and
-	 * only when a ban starts or ends. */
+	 * only when a ban starts or ends or a source becomes trusted. */
 	syscall(SYS_futex, &t->hdr->ban_seq, FUTEX_WAKE, INT_MAX, NULL,
 		NULL, 0);
 }

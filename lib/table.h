@@ -196,8 +196,9 @@ int vg_table_user_over(struct vg_table *t, const struct vg_config *c,
 int vg_table_user_fail(struct vg_table *t, const struct vg_config *c,
 		       const char *user, vg_time_t now, uint32_t *count);
 
-/* Waking the helper: every ban started (and every unban) bumps a
- * counter in the header and wakes whoever sleeps on it.
+/* Waking the helper: every ban started, every unban and every source
+ * newly trusted bumps a counter in the header and wakes whoever sleeps
+ * on it.
  * vg_table_wait() returns 1 at once when the counter is no longer
  * `seen` (read it with vg_table_seq() before looking at the table),
  * else sleeps up to timeout_ms: 1 changed, 0 timed out, -EINTR a

@@ -205,6 +205,7 @@ int vg_table_success_slot(struct vg_table *t, const struct vg_config *c,
 {
 	struct vg_key sk = table_source_key(key);
 	struct vg_entry *e;
+	bool newly_trusted = false;
 	int ret = table_lock(t);
 
 	if (ret)
@@ -224,10 +225,18 @@ int vg_table_success_slot(struct vg_table *t, const struct vg_config *c,
 	}
 	vg_entry_refresh(e, c, now);
 	entry_give_back(e, slot, now);
+	newly_trusted = c->trust && !vg_entry_trusted(e, c, now);
 	e->last_success = now;
 	e->last_seen = now;
 out:
-	return table_unlock(t);
+	ret = table_unlock(t);
+	/* A source trusted from now on goes into trust4/trust6 at once,
+	 * as a ban goes into drop4/drop6: the connection-rate guard exempts
+	 * it, and the admin's first scp burst after the login must not be
+	 * counted for the helper's next poll.  Once per trust period. */
+	if (ret == 0 && newly_trusted)
+		table_notify(t);
+	return ret;
 }
 
 int vg_table_release(struct vg_table *t, const struct vg_config *c,

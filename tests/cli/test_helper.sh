@@ -439,7 +439,8 @@ fail_from() {	# RHOST N: N wrong passwords through real PAM
 NFTCTL=$BUILD/tests/nft/nftctl
 until_in_set() {
 	local set=$1 out rc
-	case $set in drop4|drop6) set=drop ;; drop4net|drop6net) set=dropnet ;; esac
+	case $set in drop4|drop6) set=drop ;; drop4net|drop6net) set=dropnet ;;
+		trust4|trust6) set=trust ;; esac
 	out=$("$NFTCTL" wait "$set" "$2" "$3" "$4")
 	rc=$?
 	if [ $rc = 0 ]; then echo "${out##*ms=}"; else echo "$out"; fi
@@ -458,6 +459,16 @@ elif start_daemon >"$T/msg" 2>&1; then
 		fail "a ban through PAM is in drop4 within 100 ms" "$got"
 	fi
 	case_ "the wake is the module's futex, not the 5 s poll (daemon still running)" daemon_alive
+	# A first login stamps trust: trust4 at once too (the connection-
+	# rate guard exempts it; the admin's first scp burst must not wait
+	# for the poll).
+	pamtester -I rhost=192.0.2.93 vg-helper gooduser authenticate acct_mgmt </dev/null >/dev/null 2>&1
+	t0=$(date +%s%N)
+	if got=$(until_in_set trust4 192.0.2.93 100 "$t0"); then
+		pass "a first login puts the source in trust4 within 100 ms, no poll ($got ms)"
+	else
+		fail "a first login puts the source in trust4 within 100 ms" "$got"
+	fi
 	pamtester -I rhost=192.0.2.91 vg-helper gooduser authenticate acct_mgmt </dev/null >/dev/null 2>&1
 	fail_from 192.0.2.91 3
 	case_ "a trusted source banned through PAM is banned in the table" \

@@ -308,8 +308,14 @@ static void t_trust(void **state)
 	struct vg_addr a = addr("192.0.2.60");
 	struct vg_result r;
 	unsigned int allowed = 0;
+	uint32_t seq = vg_table_seq(f->t);
 
 	assert_int_equal(vg_table_success(f->t, &f->c, &a, false, 1000), 0);
+	/* the first login wakes the helper (trust4 at once), later ones
+	 * within `trust` do not */
+	assert_int_equal(vg_table_seq(f->t), seq + 1);
+	assert_int_equal(vg_table_success(f->t, &f->c, &a, false, 1000), 0);
+	assert_int_equal(vg_table_seq(f->t), seq + 1);
 	/* trust never raises the budget: 20 parallel attempts of a
 	 * trusted source get maxretry slots, like anyone's */
 	for (int i = 0; i < 20; i++) {

@@ -183,10 +183,15 @@ static int guards(const struct sshd_tree *t, const char *dump,
 		return 1;
 	}
 	if (!r.key_users) {
+		/* Name the files sshd reads: AuthorizedKeysFile may move
+		 * them, and the admin must add the key where it looks. */
 		cli_error("harden: %s: no user but root has an authorized key "
-			  "(~/.ssh/authorized_keys): with passwords off, "
+			  "(AuthorizedKeysFile: %s): with passwords off, "
 			  "nobody could log in.  Add your key for your sudo "
-			  "user (ssh-copy-id) and test a key login first", how);
+			  "user (ssh-copy-id) and test a key login first", how,
+			  sshd_dump_get(dump, "authorizedkeysfile", ak,
+					sizeof(ak)) ? ak :
+			  ".ssh/authorized_keys .ssh/authorized_keys2");
 		bad++;
 	}
 	if (!r.sudo_users) {

@@ -165,6 +165,8 @@ run A harden --root "$G"
 rc=$?
 check "harden without any authorized key is refused (exit 1)" test $rc = 1
 check "... saying why" grep -q 'no user but root has an authorized key' "$OUT"
+check "... and where sshd looks for keys (AuthorizedKeysFile, as sshd -T says)" \
+	grep -q 'AuthorizedKeysFile: .ssh/authorized_keys .ssh/authorized_keys2)' "$OUT"
 check "... and writes nothing" test "$before" = "$(tree_sum "$G")"
 expect_rc "harden --force writes anyway" 0 A harden --root "$G" --force
 check "... the drop-in is there" test -f "$G/etc/ssh/sshd_config.d/10-vpsguard.conf"

@@ -421,6 +421,7 @@ static int open_rw(struct vg_table **tp, const char *path, uint32_t size,
 {
 	uid_t euid = geteuid();	/* once: a system call is microseconds */
 	struct vg_table *t;
+	bool opened = false;
 	int ret, tries;
 
 	*tp = NULL;
@@ -436,7 +437,11 @@ static int open_rw(struct vg_table **tp, const char *path, uint32_t size,
 		 * must not wipe every record (vg_table_resize() is the
 		 * helper's, and carries them over). */
 		ret = try_open(t, false, full);
-		if (ret == 0 || !create || size == 0)
+		if (ret == 0) {
+			opened = true;
+			break;
+		}
+		if (!create || size == 0)
 			break;
 		if (ret == -ENOENT) {
 			ret = build(path, size, false);
@@ -453,6 +458,11 @@ static int open_rw(struct vg_table **tp, const char *path, uint32_t size,
 		if (ret)
 			break;
 	}
+	/* The last try built a table and no open followed: something keeps
+	 * breaking the file faster than we rebuild it.  A handle that was
+	 * never opened must not be returned (its lock is a NULL pointer). */
+	if (ret == 0 && !opened)
+		ret = -EAGAIN;
 	if (ret) {
 		free(t);
 		return ret;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <setjmp.h>
@@ -37,6 +38,9 @@ static int open_either(struct vg_table **t, const char *path, uint32_t n,
 }
 #define vg_table_open open_either
 
+/* See renameat() below. */
+static bool g_break_after_rename;
+
 struct fx {
 	char dir[64];
 	char path[128];
@@ -52,6 +56,7 @@ static int setup(void **state)
 	strcpy(f->dir, "/tmp/vg-table-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/table", f->dir);
+	g_break_after_rename = false;
 	vg_config_defaults(&f->c);
 	f->c.table_size = 1024;
 	assert_int_equal(vg_table_open(&f->t, f->path, 1024, true), 0);
@@ -1027,6 +1032,47 @@ static void t_window_file_shrunk(void **state)
 	vg_table_close(w);
 }
 
+/* Stands in for whoever keeps breaking the table file: while set, every
+ * table renamed into place gets its magic overwritten at once.  This
+ * definition takes the place of libc's for the library linked in. */
+int renameat(int olddirfd, const char *oldpath, int newdirfd,
+	     const char *newpath)
+{
+	long r = syscall(SYS_renameat, olddirfd, oldpath, newdirfd, newpath);
+
+	if (r == 0 && g_break_after_rename) {
+		uint32_t bad = 0xdeadbeef;
+		int fd = open(newpath, O_WRONLY);
+
+		if (fd >= 0) {
+			if (pwrite(fd, &bad, sizeof(bad), 0) != sizeof(bad))
+				r = -1;
+			close(fd);
+		}
+	}
+	return r == 0 ? 0 : -1;
+}
+
+/* Three rebuilds all broken again before they could be opened: an error,
+ * never a handle that was not opened (its lock was a NULL pointer, and
+ * the next operation crashed sshd). */
+static void t_rebuild_broken_each_time(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("192.0.2.99");
+	struct vg_result r;
+
+	vg_table_close(f->t);
+	f->t = NULL;
+	write_at(f->path, 0, "garbage!", 8);
+	g_break_after_rename = true;
+	assert_int_equal(vg_table_open(&f->t, f->path, 1024, true), -EAGAIN);
+	assert_null(f->t);
+	g_break_after_rename = false;
+	assert_int_equal(vg_table_open(&f->t, f->path, 1024, true), 0);
+	assert_int_equal(attempt(f, &a, 1, 1000, &r), VG_ALLOW);
+}
+
 /* The full handle vg_table_resize() needs, whatever g_window says. */
 #undef vg_table_open
 static struct vg_table *full_handle(struct fx *f)
@@ -1162,6 +1208,7 @@ int main(void)
 		T(t_killed_holding_lock),
 		T(t_window_and_full_mix),
 		T(t_window_file_shrunk),
+		T(t_rebuild_broken_each_time),
 		T(t_resize_carries_records),
 		T(t_resize_shrink_keeps_bans),
 	};

@@ -121,7 +121,7 @@ int vg_totp_store(const char *dir, const char *user, const struct vg_totp *s,
 		  bool replace, char *err, size_t errlen)
 {
 	struct stat st;
-	int dfd, ret;
+	int dfd, lfd = -1, ret;
 
 	if (!vg_totp_user_ok(user))
 		return vg_errf(err, errlen, -EINVAL, "'%s' cannot be used as "
@@ -129,7 +129,7 @@ int vg_totp_store(const char *dir, const char *user, const struct vg_totp *s,
 	ret = make_dir(dir, err, errlen);
 	if (ret)
 		return ret;
-	dfd = vg_totp_lock_dir(dir, err, errlen);
+	dfd = vg_totp_lock_dir(dir, &lfd, err, errlen);
 	if (dfd < 0)
 		return dfd;
 	if (!replace && fstatat(dfd, user, &st, AT_SYMLINK_NOFOLLOW) == 0)
@@ -137,19 +137,19 @@ int vg_totp_store(const char *dir, const char *user, const struct vg_totp *s,
 			   dir, user);
 	else
 		ret = vg_totp_store_at(dfd, dir, user, s, err, errlen);
-	close(dfd);
+	vg_totp_unlock_dir(dfd, lfd);
 	return ret;
 }
 
 int vg_totp_remove(const char *dir, const char *user, char *err,
 		   size_t errlen)
 {
-	int dfd, ret = 0;
+	int dfd, lfd = -1, ret = 0;
 
 	if (!vg_totp_user_ok(user))
 		return vg_errf(err, errlen, -EINVAL, "'%s' cannot be used as "
 			    "a TOTP file name", user);
-	dfd = vg_totp_lock_dir(dir, err, errlen);
+	dfd = vg_totp_lock_dir(dir, &lfd, err, errlen);
 	if (dfd < 0)
 		return dfd;
 	if (unlinkat(dfd, user, 0) != 0)
@@ -157,7 +157,7 @@ int vg_totp_remove(const char *dir, const char *user, char *err,
 			   errno == ENOENT ? "not enrolled" : strerror(errno));
 	else
 		fsync(dfd);	/* the removal is durable once this is */
-	close(dfd);
+	vg_totp_unlock_dir(dfd, lfd);
 	return ret;
 }
 

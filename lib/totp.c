@@ -7,8 +7,10 @@
  *    on every way out, and never copied into an error message;
  *  - every file is opened relative to the checked directory fd with
  *    O_NOFOLLOW, and checked on the fd (owner root, mode);
- *  - read-check-write runs under flock(LOCK_EX) of the directory, and a
- *    change is a new file: vg_atomic_write_locked (temp + fsync +
+ *  - read-check-write runs under flock(LOCK_EX) of DIR/.lock, a file
+ *    only root can open (the directory's own flock can be taken by any
+ *    user who can read the directory, and would hold every TOTP login
+ *    in sshd for as long as he likes), and a change is a new file: vg_atomic_write_locked (temp + fsync +
  *    rename + fsync of the dir; the fixed temp name clears what a writer
  *    killed under the lock left);
  *  - recovery hashes are compared in constant time, all of them. */
@@ -455,27 +457,58 @@ out:
 	return ret;
 }
 
+#define LOCK_NAME	".lock"	/* no user's: user names never start with '.' */
+
+/* The lock file's fd, locked; -errno.  Only root opens it, so only root
+ * (the module, the CLI) ever waits for it. */
 static int lock_dir(int dfd, const char *dir, char *err, size_t errlen)
 {
-	while (flock(dfd, LOCK_EX) != 0)
-		if (errno != EINTR)
-			return vg_errf(err, errlen, -errno, "%s: lock: %s", dir,
-				    strerror(errno));
-	return 0;
+	struct stat st;
+	int lfd = openat(dfd, LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW |
+			 O_CLOEXEC, 0600);
+
+	if (lfd < 0)
+		return vg_errf(err, errlen, -errno, "%s/" LOCK_NAME ": %s",
+			    dir, strerror(errno));
+	/* One made by hand with looser bits: take them back. */
+	if (fstat(lfd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    ((st.st_mode & 077) && fchmod(lfd, 0600) != 0)) {
+		close(lfd);
+		return vg_errf(err, errlen, -EPERM, "%s/" LOCK_NAME ": not a "
+			    "root-only file", dir);
+	}
+	while (flock(lfd, LOCK_EX) != 0) {
+		if (errno != EINTR) {
+			int e = errno;
+
+			close(lfd);
+			return vg_errf(err, errlen, -e, "%s: lock: %s", dir,
+				    strerror(e));
+		}
+	}
+	return lfd;
 }
 
-int vg_totp_lock_dir(const char *dir, char *err, size_t errlen)
+int vg_totp_lock_dir(const char *dir, int *lockfd, char *err,
+		     size_t errlen)
 {
-	int dfd = open_dir(dir, err, errlen), ret;
+	int dfd = open_dir(dir, err, errlen), lfd;
 
 	if (dfd < 0)
 		return dfd;
-	ret = lock_dir(dfd, dir, err, errlen);
-	if (ret) {
+	lfd = lock_dir(dfd, dir, err, errlen);
+	if (lfd < 0) {
 		close(dfd);
-		return ret;
+		return lfd;
 	}
+	*lockfd = lfd;
 	return dfd;
+}
+
+void vg_totp_unlock_dir(int dfd, int lockfd)
+{
+	close(lockfd);		/* drops the lock */
+	close(dfd);
 }
 
 int vg_totp_verify(const struct vg_oath *o, const char *dir,
@@ -483,12 +516,12 @@ int vg_totp_verify(const struct vg_oath *o, const char *dir,
 		   unsigned int window, char *err, size_t errlen)
 {
 	struct vg_totp s;
-	int dfd, ret;
+	int dfd, lfd = -1, ret;
 
 	if (!vg_totp_user_ok(user))
 		return vg_errf(err, errlen, -EINVAL, "not a usable user name "
 			    "for a TOTP file");
-	dfd = vg_totp_lock_dir(dir, err, errlen);
+	dfd = vg_totp_lock_dir(dir, &lfd, err, errlen);
 	if (dfd < 0)
 		return dfd;
 	ret = load_at(dfd, dir, user, &s, err, errlen);
@@ -505,7 +538,7 @@ int vg_totp_verify(const struct vg_oath *o, const char *dir,
 	}
 	vg_totp_wipe(&s);
 out:
-	close(dfd);		/* drops the lock */
+	vg_totp_unlock_dir(dfd, lfd);
 	return ret;
 }
 

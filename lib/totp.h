@@ -20,8 +20,8 @@
  * a code whose step is not after it is a replay.  A recovery line is
  * SHA-256(salt || code) of a single-use code; using one removes its line.
  * Every change is a new file renamed over the old one under an flock of
- * the directory (vg_atomic_write), so concurrent logins never both
- * accept one code.
+ * the directory's root-only lock file (vg_totp_lock_dir), so concurrent
+ * logins never both accept one code.
  *
  * This is what the module needs: loading, checking and recording a
  * code.  Enrolment (new secrets, their text, removal) is the CLI's
@@ -122,10 +122,14 @@ int vg_totp_verify(const struct vg_oath *o, const char *dir,
 		   const char *user, const char *input, time_t now,
 		   unsigned int window, char *err, size_t errlen);
 
-/* The directory's fd, checked as vg_totp_load() does and locked
- * (LOCK_EX) for a read-check-write; close() drops the lock.  -errno as
- * above, err filled. */
-int vg_totp_lock_dir(const char *dir, char *err, size_t errlen);
+/* The directory's fd, checked as vg_totp_load() does, locked for a
+ * read-check-write: LOCK_EX on DIR/.lock, a file only root can open
+ * (made 0600 when missing), whose fd goes to *lockfd.
+ * vg_totp_unlock_dir() drops the lock and closes both.  -errno as above,
+ * err filled. */
+int vg_totp_lock_dir(const char *dir, int *lockfd, char *err,
+		     size_t errlen);
+void vg_totp_unlock_dir(int dfd, int lockfd);
 
 /* Store s as USER's file in the locked directory dfd (dir names it in
  * messages): vg_atomic_write, 0600.  0 or -errno, err filled. */

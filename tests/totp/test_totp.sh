@@ -324,4 +324,36 @@ S3=$(secret_of "$T/enroll3.out")
 ok "re-enroll with --force: the new secret works" "$(code_at "$S3" "$(date +%s)")" "192.0.2.71" vg-totp "$U"
 refused "re-enroll with --force: the old secret no longer works" "$(code_at "$S2" $(( $(date +%s) + 30 )))" "192.0.2.71" vg-totp "$U"
 
+# --- a local user cannot stall TOTP logins ----------------------------------
+# The secrets directory may be 0755 (only group/other write is refused);
+# any user can then open it and hold flock(LOCK_EX) on it.  The module's
+# lock is a root-only file inside it, so that stalls nothing.
+OT=$TMPD
+new_tmpdir || { fail "$VG_SUITE" "mktemp"; exit 1; }
+PUB=$TMPD
+TMPD=$OT
+chmod 0755 "$PUB" && mkdir -m 0755 "$PUB/totp"
+sed "s|^totp.secrets = .*|totp.secrets = $PUB/totp|" "$CONF" >"$T/pub.conf"
+echo "auth requisite $MOD totp conf=$T/pub.conf" >"$T/pam.d/vg-totp-pub"
+"$ADMIN" --conf "$T/pub.conf" totp enroll "$U" >"$T/pub.out" 2>&1
+SP=$(secret_of "$T/pub.out")
+if [ -n "$SP" ] && command -v setpriv >/dev/null; then
+	setpriv --reuid=nobody --regid=nogroup --clear-groups flock -x "$PUB/totp" sleep 20 &
+	HOLDER=$!
+	track_pid "$HOLDER"
+	sleep 0.3
+	t0=$(date +%s%N)
+	ok "the directory flocked by nobody: a right code is still accepted" "$(code_at "$SP" "$(date +%s)")" "192.0.2.72" vg-totp-pub "$U"
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	check "... without waiting for nobody's lock ($ms ms)" test "$ms" -lt 5000
+	check "... and nobody cannot open the lock file" \
+		eval '! setpriv --reuid=nobody --regid=nogroup --clear-groups flock -n -x "$PUB/totp/.lock" true 2>/dev/null'
+	check "... which is root's, 0600" test "$(stat -c '%U %a' "$PUB/totp/.lock")" = "root 600"
+	stop_pid "$HOLDER"
+	check "totp status does not list the lock file as a user" \
+		eval '! "$ADMIN" --conf "$T/pub.conf" totp status | grep -q "\.lock"'
+else
+	skip "TOTP lock held by another user" "no secret from enroll, or no setpriv"
+fi
+
 summary

@@ -37,6 +37,11 @@ int vg_table_preauth(struct vg_table *t, const struct vg_config *c,
 {
 	enum vg_verdict v = VG_ALLOW;
 	struct vg_entry *e, *p;
+	/* now is whole seconds, rounded down: a slot taken at 10.9 s with
+	 * a 3 s timeout must not expire at 13 s, 2.1 s later (a prompt
+	 * held that long would get its password evaluated while the slot
+	 * went to a new connection).  One second more: never early. */
+	vg_time_t exp = table_add_time(now, (uint64_t)c->inflight_timeout + 1);
 	int ret = table_lock(t);
 
 	if (ret)
@@ -53,13 +58,13 @@ int vg_table_preauth(struct vg_table *t, const struct vg_config *c,
 	} else if ((uint32_t)e->failures + e->inflight >= c->maxretry) {
 		v = VG_DENY_INFLIGHT;
 	} else {
-		entry_slot_push(e, table_add_time(now, c->inflight_timeout));
+		entry_slot_push(e, exp);
 	}
 	if (v != VG_ALLOW)
 		atomic_fetch_add(&t->hdr->denied_total, 1);
 	result(r, e, c, now, v);
 	if (r && v == VG_ALLOW)
-		r->slot = table_add_time(now, c->inflight_timeout);
+		r->slot = exp;
 	return table_unlock(t);
 }
 

@@ -53,4 +53,26 @@ else
 		"$ev evaluated: connection 1's failure handed back a live slot of another connection"
 fi
 
+# A slot is never freed early: the table counts whole seconds, so a slot
+# taken at x.93 s used to expire at x + 3 s, 2.07 s later, with a 3 s
+# inflight.timeout.  Connection 1 takes its slot late in a second of the
+# table's clock (CLOCK_BOOTTIME) and holds its prompt 2.2 s, less than
+# the timeout; then maxretry more try: maxretry - 1 may get a slot.
+adv_conf ie "maxretry = $MAXRETRY" "findtime = 10m" "bantime = 1h" "ignoreip =" \
+	"invalid_user.weight = 1" "connlimit.rate = 0" "inflight.timeout = 3s"
+adv_stack ie "$T/ie.conf" right-$RANDOM || { fail "$VG_SUITE" "stack"; exit 1; }
+python3 -c 'import time; t = time.clock_gettime(time.CLOCK_BOOTTIME); time.sleep((0.90 - (t - int(t))) % 1)'
+out=$(adv hold ie root 192.0.2.89 2200 "$MAXRETRY" 1 wrong-pw)
+first=$(kv "$out" first) second=$(kv "$out" second) ev=$(kv "$out" evaluated)
+figure "connection 1 took its slot at ~0.9 s into a second and held 2.2 s (inflight.timeout 3s):" \
+	"then $MAXRETRY tried: $second prompted; evaluated in all: $ev (maxretry $MAXRETRY)"
+if [ "$first" != 1 ]; then
+	fail "setup: connection 1 reaches the prompt" "$(line1 "$out")"
+elif [ "$second" = $((MAXRETRY - 1)) ] && [ "$ev" -le "$MAXRETRY" ]; then
+	pass "a slot held for less than inflight.timeout is never freed early: $second more prompted, $ev evaluated"
+else
+	fail "a slot held for less than inflight.timeout is never freed early" \
+		"$second more prompted, $ev evaluated (maxretry $MAXRETRY): the whole-second clock freed it early"
+fi
+
 summary

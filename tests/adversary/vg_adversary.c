@@ -389,6 +389,10 @@ static bool finish(struct child *k, int timeout_ms)
 	struct pollfd p = { .fd = k->status_fd, .events = POLLIN };
 	int st;
 
+	/* Finished already (hold's connection 1): pid 0 would make the
+	 * waitpid() below wait for any child, one still held included. */
+	if (k->pid == 0)
+		return true;
 	if (k->go_fd >= 0) {
 		/* A refused child has exited: nothing reads its pipe. */
 		if (!k->done && write(k->go_fd, &c, 1) != 1)

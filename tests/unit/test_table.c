@@ -180,10 +180,12 @@ static void t_inflight_slots(void **state)
 		assert_int_equal(vg_table_preauth(f->t, &f->c, &b, 1000, &r), 0);
 		assert_int_equal(r.verdict, VG_ALLOW);
 	}
-	/* slots of processes that died expire after inflight.timeout */
-	assert_int_equal(vg_table_preauth(f->t, &f->c, &b, 1119, &r), 0);
-	assert_int_equal(r.verdict, VG_DENY_INFLIGHT);
+	/* slots of processes that died expire after inflight.timeout,
+	 * never before: taken in second 1000 (up to 1000.99), still held
+	 * in second 1120, free from 1121 */
 	assert_int_equal(vg_table_preauth(f->t, &f->c, &b, 1120, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_INFLIGHT);
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &b, 1121, &r), 0);
 	assert_int_equal(r.verdict, VG_ALLOW);
 }
 
@@ -201,29 +203,31 @@ static void t_slot_clocks(void **state)
 				 0);
 		assert_int_equal(r.verdict, VG_ALLOW);
 	}
-	/* 1119: all five held */
-	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1119, &r), 0);
-	assert_int_equal(r.verdict, VG_DENY_INFLIGHT);
-	/* 1120: the first one ran out, only it: one new slot, no more */
+	/* A slot taken in second T is held through T + 120 (T may have
+	 * been T.99) and free from T + 121.  1120: all five held */
 	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1120, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_INFLIGHT);
+	/* 1121: the first one ran out, only it: one new slot, no more */
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1121, &r), 0);
 	assert_int_equal(r.verdict, VG_ALLOW);
-	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1120, &r), 0);
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1121, &r), 0);
 	assert_int_equal(r.verdict, VG_DENY_INFLIGHT);
-	/* 1169: the second (1050 + 120) is still held */
-	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1169, &r), 0);
-	assert_int_equal(r.verdict, VG_DENY_INFLIGHT);
+	/* 1170: the second (1050 + 120) is still held */
 	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1170, &r), 0);
+	assert_int_equal(r.verdict, VG_DENY_INFLIGHT);
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1171, &r), 0);
 	assert_int_equal(r.verdict, VG_ALLOW);
 	/* A finished attempt gives back the oldest clock: the late slots
-	 * keep theirs.  Slots now: 1220 1230 1235 1240 1290 (held as
+	 * keep theirs.  Slots now: 1221 1231 1236 1242 1292 (held as
 	 * VG_SLOT_CLOCKS clocks: some later than their own, never
 	 * earlier). */
-	assert_int_equal(vg_table_fail(f->t, &f->c, &a, 1, 1171, &r), 0);
+	assert_int_equal(vg_table_fail(f->t, &f->c, &a, 1, 1172, &r), 0);
 	assert_int_equal(r.failures, 1);
-	/* 4 held + 1 failure: full until at least 1230 */
-	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1229, &r), 0);
+	/* 4 held + 1 failure: full until at least 1231; the clocks left
+	 * are 1242 1292 1292 (1231 and 1236 shared later ones) */
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1230, &r), 0);
 	assert_int_equal(r.verdict, VG_DENY_INFLIGHT);
-	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1240, &r), 0);
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1242, &r), 0);
 	assert_int_equal(r.verdict, VG_ALLOW);
 }
 
@@ -543,7 +547,7 @@ static void t_late_failure_frees_no_live_slot(void **state)
 
 	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1000, &r), 0);
 	mine = r.slot;
-	assert_int_equal(mine, 1120);
+	assert_int_equal(mine, 1121);	/* 1000 + 120, rounded up */
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1125, &r),
 				 0);
@@ -556,7 +560,7 @@ static void t_late_failure_frees_no_live_slot(void **state)
 	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1126, &r), 0);
 	assert_int_equal(r.verdict, VG_DENY_INFLIGHT);
 	/* a live slot named by its attempt goes back */
-	assert_int_equal(vg_table_release_slot(f->t, &f->c, &a, 1245, 1130),
+	assert_int_equal(vg_table_release_slot(f->t, &f->c, &a, 1246, 1130),
 			 0);
 	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1130, &r), 0);
 	assert_int_equal(r.verdict, VG_ALLOW);
@@ -943,7 +947,7 @@ static void t_killed_between_preauth_and_authfail(void **state)
 	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1000, &r), 0);
 	assert_int_equal(r.verdict, VG_DENY_INFLIGHT);
 	/* after inflight.timeout (2m) the dead processes' slots are free */
-	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1120, &r), 0);
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &a, 1121, &r), 0);
 	assert_int_equal(r.verdict, VG_ALLOW);
 	assert_int_equal(r.failures, 0);
 }

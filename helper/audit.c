@@ -304,6 +304,39 @@ static void check_sshd(struct report *r, const struct sshd_tree *t,
 	}
 }
 
+/* A keyboard-interactive prompt can be held open for LoginGraceTime; a
+ * slot that ran out before (inflight.timeout) goes to another connection
+ * while the held password is still to be evaluated: more than maxretry. */
+static void check_grace(struct report *r, const char *dump)
+{
+	struct vg_config c;
+	char v[64] = "", span[32];
+	unsigned long g;
+
+	if (cli_load_config(&c) != VG_EXIT_OK) {
+		add(r, WARN, "inflight-timeout", "correct the configuration "
+		    "(the line above names it)", "inflight.timeout not "
+		    "compared with LoginGraceTime: the configuration does "
+		    "not read");
+		return;
+	}
+	vg_duration_format(c.inflight_timeout, span, sizeof(span));
+	sshd_dump_get(dump, "logingracetime", v, sizeof(v));
+	g = strtoul(v, NULL, 10);
+	if (g == 0 || g > c.inflight_timeout)
+		add(r, WARN, "inflight-timeout", "LoginGraceTime 30 "
+		    "(pam_vpsguard-admin harden), or at least not more than "
+		    "inflight.timeout", "LoginGraceTime %s is longer than "
+		    "inflight.timeout (%s): a client holding a "
+		    "keyboard-interactive prompt that long gets its password "
+		    "evaluated after its slot went to another connection",
+		    g ? v : "0 (no limit)", span);
+	else
+		add(r, PASS, "inflight-timeout", "", "LoginGraceTime %lus is "
+		    "within inflight.timeout (%s): a held prompt never "
+		    "outlives its slot", g, span);
+}
+
 /* Match blocks that let some connections around the hardened values
  * (dropin.h): the same findings as harden's, one line each. */
 static void check_match(struct report *r, const struct sshd_tree *t,
@@ -549,6 +582,7 @@ int audit_main(int argc, const char **argv)
 		goto out;
 	}
 	check_sshd(r, &t, dump);
+	check_grace(r, dump);
 	check_files(r, dump, &acct);
 	check_match(r, &t, dump, acct.admin[0] ? acct.admin :
 		    acct.key_user[0] ? acct.key_user :

@@ -302,6 +302,20 @@ check "audit with 01-evil.conf: exit 3, password login FAIL" \
 	eval "test $rc = 3 && grep -q '^FAIL  password login allowed' '$OUT'"
 rm -f "$R/etc/ssh/sshd_config.d/01-evil.conf"
 
+# A held keyboard-interactive prompt must not outlive its slot: audit
+# compares LoginGraceTime with inflight.timeout (2m by default).
+run A audit --root "$R"
+check "audit: LoginGraceTime 30s (harden's) is within inflight.timeout: PASS" \
+	grep -q '^PASS  LoginGraceTime 30s is within inflight.timeout (2m)' "$OUT"
+for g in 0 5m; do
+	echo "LoginGraceTime $g" >"$R/etc/ssh/sshd_config.d/00-grace.conf"
+	run A audit --root "$R"
+	check "audit: LoginGraceTime $g: a WARN naming inflight.timeout, with a fix" \
+		eval "grep -q '^WARN  LoginGraceTime .* is longer than inflight.timeout (2m)' '$OUT' &&
+		      grep -A1 '^WARN  LoginGraceTime' '$OUT' | grep -q 'fix: LoginGraceTime 30'"
+done
+rm -f "$R/etc/ssh/sshd_config.d/00-grace.conf"
+
 # ============================ Match blocks =================================
 # sshd applies a matching Match block over every global value, ours
 # included, and plain sshd -T does not show it: harden and audit read

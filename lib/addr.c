@@ -96,7 +96,11 @@ static bool zone_ok(const char *z, size_t n)
 }
 
 /* s is n visible bytes and holds a ':'.  The zone names a link on this
- * host, which says nothing about the source, so it is checked and dropped. */
+ * host, which says nothing about the source, so it is checked and dropped,
+ * and only a link-local address (fe80::/10) has one: sshd prints no zone
+ * on any other, and a PTR name such as "::1%a.example" (not numeric to
+ * getaddrinfo(), so sshd passes it on with UseDNS yes) must not count as
+ * ::1, which ignoreip covers, in place of SSH_CONNECTION's address. */
 static int parse_v6(const char *s, size_t n, struct vg_addr *out)
 {
 	char buf[V6_TEXT_MAX + 1];
@@ -110,6 +114,8 @@ static int parse_v6(const char *s, size_t n, struct vg_addr *out)
 	memcpy(buf, s, alen);
 	buf[alen] = '\0';
 	if (inet_pton(AF_INET6, buf, out->bytes) != 1)
+		return -EINVAL;
+	if (pct && !(out->bytes[0] == 0xfe && (out->bytes[1] & 0xc0) == 0x80))
 		return -EINVAL;
 	/* ::ffff:a.b.c.d is the IPv4 source: one key, one ban, one ignoreip
 	 * entry, whichever way the caller wrote it. */

@@ -196,6 +196,16 @@ int vg_table_user_over(struct vg_table *t, const struct vg_config *c,
 int vg_table_user_fail(struct vg_table *t, const struct vg_config *c,
 		       const char *user, vg_time_t now, uint32_t *count);
 
+/* Is the source banned (its own entry, or the /24 or /48 around it)?
+ * Read without the lock, for when the lock cannot be had (its holder is
+ * stopped or stuck: vg_table_* gave -ETIMEDOUT): a ban that stands must
+ * not lapse because of it.  1 banned, 0 not seen banned; *trusted from
+ * its entry.  A writer may be half way through an entry: for one
+ * attempt the answer can be wrong either way. */
+int vg_table_peek_ban(struct vg_table *t, const struct vg_config *c,
+		      const struct vg_addr *key, vg_time_t now,
+		      bool *trusted);
+
 /* Waking the helper: every ban started, every unban and every source
  * newly trusted bumps a counter in the header and wakes whoever sleeps
  * on it.

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -126,4 +127,56 @@ void table_win_sync(struct vg_table *t, uint32_t slot)
 			c->orig[i][j] = c->cur[i][j];
 		return;
 	}
+}
+
+/* --- without the lock ----------------------------------------------------- */
+
+/* A copy of k's entry as it is, read without the lock: a writer may be
+ * half way through it (rule 4: every field is checked where it is
+ * used), which is good enough to keep a ban that stands.  true if
+ * found. */
+static bool peek_key(struct vg_table *t, const struct vg_key *k,
+		     struct vg_entry *out)
+{
+	struct vg_entry buf[VG_BUCKET];
+	uint32_t b[2];
+
+	table_key_buckets(t, k, b);
+	for (int j = 0; j < 2; j++) {
+		if (t->ent)
+			memcpy(buf, &t->ent[b[j] * VG_BUCKET], sizeof(buf));
+		else if (pread(t->fd, buf, sizeof(buf), bucket_off(b[j])) !=
+			 (ssize_t)sizeof(buf))
+			continue;
+		for (int i = 0; i < (int)VG_BUCKET; i++) {
+			if (entry_valid(&buf[i]) &&
+			    entry_key_match(&buf[i], k)) {
+				*out = buf[i];
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+int vg_table_peek_ban(struct vg_table *t, const struct vg_config *c,
+		      const struct vg_addr *key, vg_time_t now,
+		      bool *trusted)
+{
+	struct vg_key k = table_source_key(key), pk;
+	struct vg_entry e;
+	int banned = 0;
+
+	*trusted = false;
+	if (peek_key(t, &k, &e)) {
+		*trusted = vg_entry_trusted(&e, c, now);
+		if (vg_entry_banned(&e, now))
+			banned = 1;
+	}
+	if (!banned && table_prefix_key(key, table_agg_bits(key),
+					VG_KIND_PREFIX, &pk) &&
+	    pk.a.prefix != key->prefix && peek_key(t, &pk, &e) &&
+	    vg_entry_banned(&e, now))
+		banned = 1;
+	return banned;
 }

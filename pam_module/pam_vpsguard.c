@@ -490,6 +490,24 @@ static int do_account(struct request *rq, struct vg_table *t, vg_time_t now)
 }
 
 
+/* The table's lock could not be had in time (its holder is stopped or
+ * stuck): failmode would apply, but a ban that stands still refuses, read
+ * without the lock.  account: a trusted source's key login passes. */
+static bool stuck_ban(struct request *rq, struct vg_table *t, vg_time_t now,
+		      bool account)
+{
+	bool trusted;
+
+	if (vg_table_peek_ban(t, rq->cfg, &rq->key, now, &trusted) != 1 ||
+	    (account && trusted))
+		return false;
+	log_event(t, VG_LOG_DENY, now, LOG_NOTICE, "deny %s: banned (read "
+		  "without the table's lock: its holder is stuck)",
+		  shown_src(rq));
+	tell_denied(rq);
+	return true;
+}
+
 static int run(struct request *rq)
 {
 	struct vg_table *t = NULL;
@@ -531,6 +549,8 @@ static int run(struct request *rq)
 	switch (rq->mode) {
 	case MODE_PREAUTH:
 		ret = do_preauth(rq, t, now);
+		if (ret == -ETIMEDOUT && stuck_ban(rq, t, now, false))
+			ret = R_DENY;
 		break;
 	case MODE_AUTHFAIL:
 		ret = do_authfail(rq, t, now, failure_weight(rq));
@@ -541,6 +561,8 @@ static int run(struct request *rq)
 		break;
 	default:
 		ret = do_account(rq, t, now);
+		if (ret == -ETIMEDOUT && stuck_ban(rq, t, now, true))
+			ret = R_BANNED;
 		break;
 	}
 	if (ret < 0)		/* to_pam(): failmode */

@@ -21,8 +21,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+
 #include <security/pam_appl.h>
 #include <security/pam_modules.h>
+
+#include "table_internal.h"
 
 typedef int (*sm_fn)(pam_handle_t *, int, int, const char **);
 
@@ -257,6 +262,54 @@ static void t_failmode_open(void **state)
 			 PAM_AUTH_ERR);
 }
 
+/* A process stuck while it holds the table's lock (stopped, frozen):
+ * every call waits out the lock's bound, then failmode applies, except
+ * that a ban that stands still refuses (read without the lock). */
+static void t_stuck_lock_keeps_bans(void **state)
+{
+	const char *ip = "198.51.100.30", *other = "198.51.100.31";
+	char path[256], c;
+	struct vg_table *t;
+	int p[2];
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(call(sm_auth, ip, "root", "preauth", NULL),
+			 PAM_SUCCESS);
+	for (int i = 0; i < 5; i++)
+		call(sm_auth, ip, "root", "authfail", NULL);
+	assert_int_equal(call(sm_auth, ip, "root", "preauth", NULL),
+			 PAM_AUTH_ERR);
+	snprintf(path, sizeof(path), "%s/run/table", dir);
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* Never outlives a failed test, nor holds its output open. */
+		alarm(20);
+		if (!freopen("/dev/null", "w", stdout) ||
+		    !freopen("/dev/null", "w", stderr))
+			_exit(1);
+		if (vg_table_open(&t, path, 0, false) != 0 ||
+		    table_lock(t) != 0 || write(p[1], "L", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(p[0], &c, 1), 1);
+	assert_int_equal(call(sm_auth, ip, "root", "preauth", NULL),
+			 PAM_AUTH_ERR);
+	assert_int_equal(call(sm_acct, ip, "root", NULL, NULL),
+			 PAM_PERM_DENIED);
+	/* not banned: failmode (open) as before */
+	assert_int_equal(call(sm_auth, other, "root", "preauth", NULL),
+			 PAM_IGNORE);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(p[0]);
+	close(p[1]);
+}
+
 static void t_failmode_closed(void **state)
 {
 	const char *ip = "198.51.100.4";
@@ -346,6 +399,7 @@ int main(void)
 		T(t_ignoreip),
 		T(t_failmode_open),
 		T(t_failmode_closed),
+		T(t_stuck_lock_keeps_bans),
 		T(t_arguments_override_file),
 		T(t_reference_stack),
 		T(t_reference_stack_invalid_user_weight),

@@ -984,6 +984,42 @@ static void t_killed_holding_lock(void **state)
 	close(p[1]);
 }
 
+/* A lock holder that is stuck (stopped, frozen) makes operations time
+ * out; a ban that stands is still read, without the lock. */
+static void t_stuck_holder_keeps_bans(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr banned = addr("203.0.113.90"), other = addr("203.0.113.91");
+	struct vg_addr trusted = addr("203.0.113.92");
+	vg_time_t now = vg_now();
+	struct vg_result r;
+	bool tr;
+	int p[2];
+	char c;
+	pid_t pid;
+
+	for (unsigned int i = 0; i < f->c.maxretry; i++)
+		attempt(f, &banned, 1, now, &r);
+	assert_int_equal(r.verdict, VG_BANNED_NOW);
+	assert_int_equal(vg_table_success(f->t, &f->c, &trusted, false, now), 0);
+	assert_int_equal(vg_table_ban(f->t, &f->c, &trusted, 3600, now), 0);
+	assert_int_equal(pipe(p), 0);
+	pid = spawn(lock_and_hang, f, p[1]);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	/* the lock cannot be had: the operation gives up after its bound */
+	assert_int_equal(vg_table_preauth(f->t, &f->c, &other, now, &r),
+			 -ETIMEDOUT);
+	assert_int_equal(vg_table_peek_ban(f->t, &f->c, &banned, now, &tr), 1);
+	assert_false(tr);
+	assert_int_equal(vg_table_peek_ban(f->t, &f->c, &other, now, &tr), 0);
+	assert_int_equal(vg_table_peek_ban(f->t, &f->c, &trusted, now, &tr), 1);
+	assert_true(tr);
+	kill(pid, SIGKILL);
+	reap(pid, -1);
+	close(p[0]);
+	close(p[1]);
+}
+
 /* Window and full handles on one file see each other's writes at once
  * (the same page cache pages), both ways. */
 static void t_window_and_full_mix(void **state)
@@ -1210,6 +1246,7 @@ int main(void)
 		T(t_concurrent_preauth_limit),
 		T(t_killed_between_preauth_and_authfail),
 		T(t_killed_holding_lock),
+		T(t_stuck_holder_keeps_bans),
 		T(t_window_and_full_mix),
 		T(t_window_file_shrunk),
 		T(t_rebuild_broken_each_time),

@@ -614,6 +614,9 @@ static uint32_t carry_over(struct vg_table *nt, const struct vg_table *t,
 	atomic_store(&d->overflow_total, atomic_load(&o->overflow_total));
 	d->overflow = o->overflow;
 	d->user_overflow = o->user_overflow;
+	/* Overflow entries are only looked up once the table has
+	 * overflowed (table_route()): the carried ones must stay found. */
+	d->fill_at_overflow = o->fill_at_overflow;
 	for (int rank = 0; rank <= 2; rank++) {
 		for (uint32_t i = 0; i < t->nb * VG_BUCKET; i++) {
 			const struct vg_entry *e = &t->ent[i];

@@ -167,6 +167,16 @@ static int stack(const char *user, const char *rhost, bool account)
 	return rc;
 }
 
+/* Refused in preauth and in the account phase (banned, or failmode
+ * closed). */
+static void assert_refused(const char *ip)
+{
+	assert_int_equal(call(sm_auth, ip, "root", "preauth", NULL),
+			 PAM_AUTH_ERR);
+	assert_int_equal(call(sm_acct, ip, "root", NULL, NULL),
+			 PAM_PERM_DENIED);
+}
+
 static void t_exports_only_pam_sm(void **state)
 {
 	(void)state;
@@ -188,10 +198,7 @@ static void t_mode_codes(void **state)
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(call(sm_auth, ip, "root", "authfail", NULL),
 				 PAM_AUTH_ERR);
-	assert_int_equal(call(sm_auth, ip, "root", "preauth", NULL),
-			 PAM_AUTH_ERR);
-	assert_int_equal(call(sm_acct, ip, "root", NULL, NULL),
-			 PAM_PERM_DENIED);
+	assert_refused(ip);
 	assert_int_equal(call(sm_auth, ip, "root", "authsucc", NULL),
 			 PAM_SUCCESS);
 	assert_int_equal(call(sm_setcred, ip, "root", NULL, NULL),
@@ -297,10 +304,7 @@ static void t_stuck_lock_keeps_bans(void **state)
 		_exit(0);
 	}
 	assert_int_equal(read(p[0], &c, 1), 1);
-	assert_int_equal(call(sm_auth, ip, "root", "preauth", NULL),
-			 PAM_AUTH_ERR);
-	assert_int_equal(call(sm_acct, ip, "root", NULL, NULL),
-			 PAM_PERM_DENIED);
+	assert_refused(ip);
 	/* not banned: failmode (open) as before */
 	assert_int_equal(call(sm_auth, other, "root", "preauth", NULL),
 			 PAM_IGNORE);
@@ -317,10 +321,7 @@ static void t_failmode_closed(void **state)
 	(void)state;
 	/* the bad line comes first: failmode still holds */
 	write_conf("maxretry = lots\nfailmode = closed\n");
-	assert_int_equal(call(sm_auth, ip, "root", "preauth", NULL),
-			 PAM_AUTH_ERR);
-	assert_int_equal(call(sm_acct, ip, "root", NULL, NULL),
-			 PAM_PERM_DENIED);
+	assert_refused(ip);
 	assert_int_equal(call(sm_auth, ip, "root", "authsucc", NULL),
 			 PAM_SUCCESS);
 	/* an unusable table: its directory is open to everyone */
@@ -332,10 +333,7 @@ static void t_failmode_closed(void **state)
 	snprintf(bad, sizeof(bad), "%s/open", dir);
 	assert_int_equal(mkdir(bad, 0777), 0);
 	assert_int_equal(chmod(bad, 0777), 0);
-	assert_int_equal(call(sm_auth, ip, "root", "preauth", NULL),
-			 PAM_AUTH_ERR);
-	assert_int_equal(call(sm_acct, ip, "root", NULL, NULL),
-			 PAM_PERM_DENIED);
+	assert_refused(ip);
 	assert_int_equal(call(sm_auth, ip, "root", "preauth",
 			      "failmode=open"), PAM_IGNORE);
 	rmdir(bad);

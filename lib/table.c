@@ -29,7 +29,10 @@
  *  5. One process-shared robust mutex serialises writers.  A holder that
  *     dies leaves it EOWNERDEAD; the next locker marks it consistent and
  *     carries on (at most the dead process's own update is lost).  Locks
- *     are taken with a deadline: sshd must never hang on us.
+ *     are taken with a deadline: sshd must never hang on us.  A resize
+ *     marks the old file retired under its lock once the new one is in
+ *     place; whoever locks it after that reopens the path and locks the
+ *     new file, so no count lands in a file nobody reads.
  *  6. Nothing slow under the lock: no syslog, no allocation, no I/O.
  *  7. Times are CLOCK_BOOTTIME seconds: a stepped wall clock neither
  *     lifts nor stretches a ban.  The table is on a tmpfs (/run) and dies
@@ -670,6 +673,8 @@ int vg_table_resize(struct vg_table *t, uint32_t size,
 	table_unlock(nt);
 	vg_table_close(nt);
 	ret = publish(tmp, t->path, true);
+	if (ret == 0)
+		atomic_store(&t->hdr->retired, 1);
 out:
 	table_unlock(t);
 	return ret;
@@ -680,14 +685,45 @@ uint32_t vg_table_size(const struct vg_table *t)
 	return t->n;
 }
 
-/* Rule 5. */
-int table_lock(struct vg_table *t)
+/* t's file was retired by a resize: open what is at the path now, in
+ * place and of the same kind (full, window, window with its entries
+ * mapped), so that the caller's operation lands in the live table. */
+static int table_reopen(struct vg_table *t)
+{
+	struct vg_table *nt = new_handle(t->path, t->euid);
+	bool full = t->fd < 0;
+	int ret;
+
+	if (!nt)
+		return -ENOMEM;
+	ret = try_open(nt, false, full);
+	if (ret) {
+		free(nt);
+		return ret;
+	}
+	if (!full && t->ent) {
+		ret = table_map_entries(nt);
+		if (ret) {
+			vg_table_close(nt);
+			return ret;
+		}
+	}
+	if (t->ent_len)
+		munmap(t->ent, t->ent_len);
+	munmap(t->hdr, t->map_len);
+	if (t->fd >= 0)
+		close(t->fd);
+	/* Everything but the window, whose chunks t keeps (nt has none). */
+	memcpy(t, nt, offsetof(struct vg_table, win));
+	free(nt);
+	return 0;
+}
+
+static int lock_once(struct vg_table *t)
 {
 	struct timespec ts;
 	int rc;
 
-	if (t->ro)
-		return -EROFS;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += VG_LOCK_TIMEOUT_MS / 1000;
 	ts.tv_nsec += (VG_LOCK_TIMEOUT_MS % 1000) * 1000000L;
@@ -708,6 +744,28 @@ int table_lock(struct vg_table *t)
 		rc = 0;
 	}
 	return -rc;
+}
+
+/* Rule 5.  A caller that waited on the lock while vg_table_resize()
+ * copied the table gets it once the copy is published: it moves to the
+ * new file (twice at most: one resize follows another only by hand). */
+int table_lock(struct vg_table *t)
+{
+	int ret;
+
+	if (t->ro)
+		return -EROFS;
+	for (int tries = 0;; tries++) {
+		ret = lock_once(t);
+		if (ret || !atomic_load(&t->hdr->retired))
+			return ret;
+		pthread_mutex_unlock(&t->hdr->lock);
+		if (tries == 2)
+			return -ESTALE;
+		ret = table_reopen(t);
+		if (ret)
+			return ret;
+	}
 }
 
 /* A window handle writes back first: 0, or why the changes of this

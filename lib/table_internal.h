@@ -66,7 +66,11 @@ struct vg_table_hdr {
 	 * by inode and offset, so it works across sshd's processes and
 	 * their mount namespaces, with no socket to cross privsep. */
 	_Atomic uint32_t ban_seq;
-	uint32_t reserved1;
+	/* Set (under the lock) once vg_table_resize() has renamed a new
+	 * file over this one: whoever gets the lock next reopens the
+	 * path instead of counting in a file nobody reads any more.  Was
+	 * reserved, always zero: older tables read as not retired. */
+	_Atomic uint32_t retired;
 	/* The last level for sources (rule 10) and for user counters
 	 * that find no room: always there, never evicted. */
 	struct vg_entry overflow;

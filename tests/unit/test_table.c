@@ -40,6 +40,7 @@ static int open_either(struct vg_table **t, const char *path, uint32_t n,
 
 /* See renameat() below. */
 static bool g_break_after_rename;
+static void (*g_before_rename)(void);
 
 struct fx {
 	char dir[64];
@@ -57,6 +58,7 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/table", f->dir);
 	g_break_after_rename = false;
+	g_before_rename = NULL;
 	vg_config_defaults(&f->c);
 	f->c.table_size = 1024;
 	assert_int_equal(vg_table_open(&f->t, f->path, 1024, true), 0);
@@ -1073,13 +1075,17 @@ static void t_window_file_shrunk(void **state)
 }
 
 /* Stands in for whoever keeps breaking the table file: while set, every
- * table renamed into place gets its magic overwritten at once.  This
+ * table renamed into place gets its magic overwritten at once.  And
+ * g_before_rename runs first, inside vg_table_resize()'s lock.  This
  * definition takes the place of libc's for the library linked in. */
 int renameat(int olddirfd, const char *oldpath, int newdirfd,
 	     const char *newpath)
 {
-	long r = syscall(SYS_renameat, olddirfd, oldpath, newdirfd, newpath);
+	long r;
 
+	if (g_before_rename)
+		g_before_rename();
+	r = syscall(SYS_renameat, olddirfd, oldpath, newdirfd, newpath);
 	if (r == 0 && g_break_after_rename) {
 		uint32_t bad = 0xdeadbeef;
 		int fd = open(newpath, O_WRONLY);
@@ -1217,6 +1223,100 @@ static void t_resize_shrink_keeps_bans(void **state)
 	vg_table_close(full);
 }
 
+/* A process that opened the table before a resize and takes its lock
+ * after it (the module's handle waiting while the helper copies) counts
+ * in the new file, not in the renamed-over one nobody reads. */
+static void t_resize_moves_open_handles(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("192.0.2.94"), b = addr("2001:db8:94::1");
+	vg_time_t now = vg_now();
+	struct vg_table *full, *fresh;
+	struct vg_result r;
+	struct vg_entry e;
+	uint32_t kept;
+
+	attempt(f, &a, 1, now, &r);
+	full = full_handle(f);
+	assert_int_equal(vg_table_resize(full, 2048, &f->c, &kept), 0);
+	/* f->t is the old file's handle, opened before the resize */
+	assert_int_equal(attempt(f, &a, 1, now, &r), VG_ALLOW);
+	assert_int_equal(attempt(f, &b, 1, now, &r), VG_ALLOW);
+	assert_int_equal(vg_table_size(f->t), 2048);
+	/* the resizer's own handle moves too */
+	assert_int_equal(vg_table_fail(full, &f->c, &b, 1, now, &r), 0);
+	assert_int_equal(vg_table_open(&fresh, f->path, 0, false), 0);
+	assert_int_equal(vg_table_lookup(fresh, &a, &e), 0);
+	assert_int_equal(e.failures, 2);
+	assert_int_equal(vg_table_lookup(fresh, &b, &e), 0);
+	assert_int_equal(e.failures, 2);
+	vg_table_close(fresh);
+	vg_table_close(full);
+}
+
+
+/* The race itself: a process (the module in sshd) opened the table, and
+ * takes the lock while a resize holds it; it gets the lock once the
+ * new file is in place and must count there. */
+static int g_go[2];
+
+static void let_child_go(void)
+{
+	if (write(g_go[1], "g", 1) != 1)
+		abort();
+	usleep(300 * 1000);	/* the child is now waiting on the lock */
+}
+
+static void t_resize_moves_waiting_process(void **state)
+{
+	struct fx *f = *state;
+	struct vg_addr a = addr("192.0.2.95");
+	vg_time_t now = vg_now();
+	struct vg_table *full, *fresh;
+	int ready[2], status;
+	struct vg_entry e;
+	uint32_t kept;
+	pid_t pid;
+	char ch;
+
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(g_go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct vg_table *t;
+		struct vg_result r;
+		int bad = 0;
+
+		if (vg_table_open_window(&t, f->path, 1024, false) != 0)
+			_exit(10);
+		if (write(ready[1], "r", 1) != 1 || read(g_go[0], &ch, 1) != 1)
+			_exit(11);
+		for (int i = 0; i < 2; i++)
+			bad |= vg_table_preauth(t, &f->c, &a, now, &r) != 0 ||
+			       vg_table_fail(t, &f->c, &a, 1, now, &r) != 0;
+		_exit(bad ? 12 : 0);
+	}
+	assert_int_equal(read(ready[0], &ch, 1), 1);
+	g_before_rename = let_child_go;
+	full = full_handle(f);
+	assert_int_equal(vg_table_resize(full, 2048, &f->c, &kept), 0);
+	g_before_rename = NULL;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(vg_table_open(&fresh, f->path, 0, false), 0);
+	assert_int_equal(vg_table_size(fresh), 2048);
+	assert_int_equal(vg_table_lookup(fresh, &a, &e), 0);
+	assert_int_equal(e.failures, 2);
+	vg_table_close(fresh);
+	vg_table_close(full);
+	for (int i = 0; i < 2; i++) {
+		close(ready[i]);
+		close(g_go[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1252,6 +1352,8 @@ int main(void)
 		T(t_rebuild_broken_each_time),
 		T(t_resize_carries_records),
 		T(t_resize_shrink_keeps_bans),
+		T(t_resize_moves_open_handles),
+		T(t_resize_moves_waiting_process),
 	};
 
 	int failed;

@@ -1317,6 +1317,62 @@ static void t_resize_moves_waiting_process(void **state)
 	}
 }
 
+/* A source counted in an overflow entry (its /48: no room for its own)
+ * keeps that count across a resize.  Which level a source lands in
+ * depends on the table's random hash key, so sources are tried until
+ * one is counted in an overflow entry. */
+static void t_resize_carries_overflow_entry(void **state)
+{
+	struct fx *f = *state;
+	struct vg_config c = f->c;
+	struct vg_table *t, *full;
+	struct vg_addr k = { 0 };
+	struct vg_result r = { 0 };
+	char path[sizeof(f->path)], buf[64];
+	uint32_t kept, before, bucket;
+	bool found = false;
+	/* the resize judges what each entry holds at vg_now() */
+	vg_time_t now = vg_now();
+
+	c.maxretry = 100;
+	snprintf(path, sizeof(path), "%s/ovf", f->dir);
+	/* Larger than an insert's search (VG_SEARCH): near full, a source
+	 * can find no room where its /48's key still does. */
+	assert_int_equal(vg_table_open(&t, path, 2048, true), 0);
+	for (int i = 0; i < 8192 && !found; i++) {
+		snprintf(buf, sizeof(buf), "2001:db8:%x::1", i);
+		k = addr(buf);
+		assert_int_equal(vg_table_fail(t, &c, &k, 1, now, &r), 0);
+		/* an overflow entry, not the header's bucket */
+		found = r.kind == VG_KIND_OVERFLOW &&
+			r.subject.family == VG_FAMILY_V6;
+	}
+	assert_true(found);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(vg_table_fail(t, &c, &k, 1, now, &r), 0);
+	assert_int_equal(r.kind, VG_KIND_OVERFLOW);
+	assert_int_equal(r.subject.prefix, 48);
+	before = r.failures;
+	assert_true(before >= 4);
+	/* sources that found no room at all went to the header's bucket,
+	 * which a new entry inherits too (rule 10) */
+	bucket = t->hdr->overflow.failures;
+	vg_table_close(t);
+	{
+		struct fx g = { 0 };
+
+		snprintf(g.path, sizeof(g.path), "%s", path);
+		full = full_handle(&g);
+	}
+	assert_int_equal(vg_table_resize(full, 8192, &c, &kept), 0);
+	/* in the larger table the source gets its own entry, with the
+	 * count its /48 held */
+	assert_int_equal(vg_table_fail(full, &c, &k, 1, now, &r), 0);
+	assert_int_equal(r.kind, VG_KIND_SOURCE);
+	assert_int_equal(r.failures, before + bucket + 1);
+	vg_table_close(full);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1354,6 +1410,7 @@ int main(void)
 		T(t_resize_shrink_keeps_bans),
 		T(t_resize_moves_open_handles),
 		T(t_resize_moves_waiting_process),
+		T(t_resize_carries_overflow_entry),
 	};
 
 	int failed;

@@ -92,7 +92,7 @@ static const struct cli_opt ban_opts[] = {
 	{ "time", NULL, &ban_time, "DUR",
 	  "ban length, e.g. 90, 10m, 1h30m, 7d (default: the length the "
 	  "next ban\n      of this source would get: bantime, "
-	  "escalated by bantime.factor)" },
+	  "escalated by bantime.factor); at most\n      bantime.maxtime" },
 	{ "force", &ban_force, NULL, NULL,
 	  "ban even where ignoreip covers the address" },
 	{ NULL, NULL, NULL, NULL, NULL },
@@ -312,10 +312,11 @@ static const struct cli_cmd unban_cmd = {
 	.help = "Lift the ban of ADDR (as for ban), or of every source with "
 		"--all, and clear\ntheir failures.  The ban count is kept, so "
 		"a source that comes back is still\nescalated.  An address "
-		"with no record fails (exit 1).  With crowdsec.url: the\n"
-		"decisions this host pushed for it are deleted from the LAPI "
-		"(queued while\nLAPI is unreachable), and those pulled for it "
-		"are lifted here only.",
+		"with no record fails (exit 1), unless nftables drops it\n"
+		"(the connection-rate guard, CrowdSec): then the drop is "
+		"lifted (exit 0).\nWith crowdsec.url: the decisions this host "
+		"pushed for it are deleted from the\nLAPI (queued while LAPI is "
+		"unreachable), and those pulled for it are lifted\nhere only.",
 	.opts = unban_opts,
 	.max_args = 1,
 };

@@ -679,10 +679,12 @@ static const struct cli_cmd sync_cmd = {
 	.name = "sync",
 	.help = "One pass of the helper: restore saved bans into a new or "
 		"empty table, save\nthe bans to state.path when they "
-		"changed, and make the nftables drop sets\nhold exactly the "
-		"persistent offenders (banned persistent.after times, ban\n"
-		"still active).  Without nftables it says so and does the "
-		"rest.",
+		"changed, and make the nftables sets hold\nexactly what the "
+		"table says: drop4/drop6 the persistent offenders (banned\n"
+		"persistent.after times, ban still active), drop4net/drop6net "
+		"the banned\nprefixes, trust4/trust6 the trusted sources; and "
+		"the connection-rate rules\n(connlimit.*).  Without nftables "
+		"it says so and does the rest.",
 	.opts = no_opts,
 };
 

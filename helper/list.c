@@ -135,10 +135,11 @@ static const struct cli_cmd list_cmd = {
 	.args = "[--banned|--failing|--dropped]",
 	.help = "One row per source: address (IPv6 per ipv6.prefix), "
 		"failures in the current\nwindow, ban count within history, "
-		"when the ban ends, whether nftables drops\nit, and when it "
-		"was last seen.  Banned sources first (longest ban first),\n"
-		"then failing ones (most failures first).  Several filters "
-		"show sources that\nmatch any of them.",
+		"when the ban ends, whether nftables drops\nit, whether it is "
+		"trusted (a login within trust), and when it was last seen.\n"
+		"Banned sources first (longest ban first), then failing ones "
+		"(most failures\nfirst).  Several filters show sources that "
+		"match any of them.",
 	.opts = list_opts,
 	.json = true,
 };

@@ -392,6 +392,7 @@ struct harden {
 	bool made_dir;		/* we created sshd_config.d */
 	bool armed;		/* the --confirm rollback is pending */
 	bool rollback;		/* a failure after the write: put it back */
+	bool unchanged;		/* the drop-in already said exactly this */
 };
 
 /* 0, CLI_HELP or VG_EXIT_USAGE (printed). */
@@ -502,6 +503,24 @@ static int harden_arm(struct harden *h)
 	return 0;
 }
 
+/* Does path hold exactly text, as a 0644 root file?  A second harden
+ * then says so rather than "wrote" (and leaves the file alone). */
+static bool same_text(const char *path, const char *text)
+{
+	char *buf = NULL;
+	struct stat st;
+	size_t len = 0;
+	bool same;
+
+	if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (st.st_mode & 07777) != 0644 || st.st_uid != 0 ||
+	    fs_read(path, &buf, &len) != 0)
+		return false;
+	same = len == strlen(text) && memcmp(buf, text, len) == 0;
+	free(buf);
+	return same;
+}
+
 /* Write the drop-in, then sshd -t and sshd -T on the result.  0 or
  * VG_EXIT_FAIL (printed; h->rollback once the file is touched). */
 static int harden_write(struct harden *h)
@@ -523,7 +542,9 @@ static int harden_write(struct harden *h)
 		h->made_dir = true;
 	}
 	h->rollback = true;
-	ret = fs_write_atomic(h->t.dropin, h->text, strlen(h->text), 0644);
+	h->unchanged = same_text(h->t.dropin, h->text);
+	ret = h->unchanged ? 0 : fs_write_atomic(h->t.dropin, h->text,
+						 strlen(h->text), 0644);
 	if (ret) {
 		cli_error("harden: %s: %s", h->t.dropin, strerror(-ret));
 		return VG_EXIT_FAIL;
@@ -554,7 +575,8 @@ static int harden_verify(struct harden *h)
 {
 	const struct acct_report *a = &h->acct;
 
-	printf("wrote %s (sshd -t: ok)\n", h->t.dropin);
+	printf("%s %s (sshd -t: ok)\n", h->unchanged ? "unchanged, already "
+	       "as wanted:" : "wrote", h->t.dropin);
 	if (opt_totp)
 		printf("--totp: keyboard-interactive now asks PAM; the sshd "
 		       "stack must ask the code, not\nthe password "

@@ -75,10 +75,10 @@ mk_tree() {
 	EOF
 	cp /etc/passwd /etc/group "$r/etc/"
 	cp /etc/pam.d/sshd /etc/pam.d/common-* "$r/etc/pam.d/"
-	ln -s "$T/home" "$r/home"
+	ln -sfn "$T/home" "$r/home"
 	# The shells: a user counts only if his shell exists in the tree.
-	ln -s /bin "$r/bin"
-	ln -s /usr "$r/usr"
+	ln -sfn /bin "$r/bin"
+	ln -sfn /usr "$r/usr"
 }
 tree_sum() { (cd "$1" && find etc -type f -print0 | sort -z | xargs -0 sha256sum); }
 A() { "$ADMIN" "$@"; }
@@ -245,6 +245,14 @@ T_OUT=$(/usr/sbin/sshd -T -f "$R/etc/ssh/sshd_config" 2>&1)
 for kv in "permitrootlogin no" "passwordauthentication no" "kbdinteractiveauthentication no" "maxauthtries 3" "logingracetime 30"; do
 	check "after harden: sshd -T shows $kv" grep -qx "$kv" <<<"$T_OUT"
 done
+DROPIN=$R/etc/ssh/sshd_config.d/10-vpsguard.conf
+before=$(stat -c '%i %y' "$DROPIN")
+run A harden --root "$R"
+rc=$?
+check "harden again: exit 0" test $rc = 0
+check "... says the drop-in is unchanged, not 'wrote'" \
+	eval "grep -q '^unchanged, already as wanted: ' '$OUT' && ! grep -q '^wrote' '$OUT'"
+check "... and leaves the file as it was" test "$(stat -c '%i %y' "$DROPIN")" = "$before"
 A setup --root "$R" --module "$MOD" >/dev/null 2>&1
 run A audit --root "$R"
 rc=$?

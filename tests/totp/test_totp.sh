@@ -352,6 +352,23 @@ if [ -n "$SP" ] && command -v setpriv >/dev/null; then
 	stop_pid "$HOLDER"
 	check "totp status does not list the lock file as a user" \
 		eval '! "$ADMIN" --conf "$T/pub.conf" totp status | grep -q "\.lock"'
+
+	# A lock that is not root's own file (only root can put one there:
+	# the directory is not writable by others): TOTP logins fail closed,
+	# nothing is followed or changed, and the log says which file.  The
+	# same unused code is accepted once root removes it, so the refusals
+	# were the lock's, not the code's.
+	NEXT=$(( $(date +%s) + 30 ))
+	echo keep >"$T/victim" && chmod 0644 "$T/victim"
+	rm -f "$PUB/totp/.lock" && ln -s "$T/victim" "$PUB/totp/.lock"
+	refused "the TOTP lock a symbolic link: refused, fails closed" "$(code_at "$SP" "$NEXT")" "192.0.2.73" vg-totp-pub "$U"
+	check "... its target untouched" test "$(cat "$T/victim") $(stat -c '%a %U' "$T/victim")" = "keep 644 root"
+	logged "... the log names the lock" "$PUB/totp/.lock"
+	rm -f "$PUB/totp/.lock" && touch "$PUB/totp/.lock" && chown nobody "$PUB/totp/.lock"
+	refused "the TOTP lock owned by nobody: refused" "$(code_at "$SP" "$NEXT")" "192.0.2.73" vg-totp-pub "$U"
+	logged "... the log says it is not root-only" ".lock: not a root-only file"
+	rm -f "$PUB/totp/.lock"
+	ok "lock removed by root: the same code is accepted" "$(code_at "$SP" "$NEXT")" "192.0.2.73" vg-totp-pub "$U"
 else
 	skip "TOTP lock held by another user" "no secret from enroll, or no setpriv"
 fi

@@ -36,11 +36,51 @@
 #define VG_DAEMON_INTERVAL	5
 #endif
 
+/* Enough to notice that a file is no longer the one we left there. */
+struct file_id {
+	bool exists;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+static struct file_id file_id_of(const char *path)
+{
+	struct file_id id = { 0 };
+	struct stat st;
+
+	if (lstat(path, &st) == 0) {
+		id.exists = true;
+		id.dev = st.st_dev;
+		id.ino = st.st_ino;
+		id.size = st.st_size;
+		id.mtime = st.st_mtim;
+	}
+	return id;
+}
+
+static bool same_file_id(const struct file_id *a, const struct file_id *b)
+{
+	return a->exists == b->exists && (!a->exists ||
+	       (a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+		a->mtime.tv_sec == b->mtime.tv_sec &&
+		a->mtime.tv_nsec == b->mtime.tv_nsec));
+}
+
 struct helper {
 	struct vg_config cfg;
 	struct vg_state_rec *saved;	/* what the state file holds */
 	size_t n_saved;
 	bool have_saved;
+	struct file_id state_id;	/* the state file as we last read or
+					 * wrote it: another change is merged */
+	bool state_known;		/* state_id was taken */
+	bool state_moved;		/* SIGHUP gave a new state.path: merge
+					 * it at the next full pass */
+	uint32_t resize_refused;	/* table.size a resize could not
+					 * reach with every ban: not retried
+					 * (nor logged) until SIGHUP */
 	bool nft_off;			/* said once: enforcing in PAM only */
 	bool ports_asked;		/* sshd -T ran (until SIGHUP) */
 	unsigned int n_ports;
@@ -113,6 +153,32 @@ static void clamp_to_clock(struct vg_state_rec *r, int64_t wall)
 		r->last_success = wall;
 }
 
+/* No saved ban outlasts bantime.maxtime from the moment it is
+ * restored: a hand-edited or hostile file cannot drop an address for
+ * a century. */
+static void clamp_to_maxtime(struct vg_state_rec *r,
+			     const struct vg_config *c, int64_t wall)
+{
+	if (r->banned_until > wall &&
+	    (uint64_t)(r->banned_until - wall) > c->bantime_maxtime)
+		r->banned_until = wall + (int64_t)c->bantime_maxtime;
+}
+
+/* worth_saving() for a saved record (boot-time fields) the live table
+ * has no entry for. */
+static bool saved_worth(const struct vg_state_rec *r,
+			const struct vg_config *c, vg_time_t now)
+{
+	return r->banned_until > (int64_t)now ||
+	       (r->last_success && (int64_t)now - r->last_success <
+				   (int64_t)c->trust) ||
+	       (r->ban_count && r->banned_at &&
+		(int64_t)now - r->banned_at < (int64_t)c->history);
+}
+
+/* Merge the state file into the live table (vg_table_restore keeps the
+ * larger of each field).  0 when the file was read, absent or set
+ * aside as corrupt; else -errno (and nothing is marked restored). */
 static int restore(struct helper *h, struct vg_table *t, vg_time_t now,
 		   int64_t wall)
 {
@@ -151,6 +217,7 @@ static int restore(struct helper *h, struct vg_table *t, vg_time_t now,
 		    (e.family == VG_FAMILY_V6 && e.prefix < h->cfg.ipv6_prefix))
 			e.kind = VG_KIND_PREFIX;
 		clamp_to_clock(&r[i], wall);
+		clamp_to_maxtime(&r[i], &h->cfg, wall);
 		e.banned_at = from_wall(r[i].banned_at, now, wall);
 		e.banned_until = from_wall(r[i].banned_until, now, wall);
 		e.last_success = from_wall(r[i].last_success, now, wall);
@@ -158,8 +225,16 @@ static int restore(struct helper *h, struct vg_table *t, vg_time_t now,
 		if (vg_table_restore(t, &e) != 0)
 			bad++;
 	}
-	vg_log(LOG_INFO, "restored %zu sources from %s%s", n - bad,
-	       h->cfg.state_path, bad ? " (some did not fit the table)" : "");
+	/* No room (a table.size smaller than what was saved): save()
+	 * keeps in the file what the table has no entry for. */
+	if (bad)
+		vg_log(LOG_WARNING, "restored %zu sources from %s; %zu did "
+		       "not fit the table (%u entries, table.size): kept in "
+		       "the state file, not enforced until it is larger",
+		       n - bad, h->cfg.state_path, bad, vg_table_size(t));
+	else
+		vg_log(LOG_INFO, "restored %zu sources from %s", n,
+		       h->cfg.state_path);
 	free(r);
 	return 0;
 }
@@ -201,6 +276,35 @@ static bool same_recs(const struct vg_state_rec *a,
 	return true;
 }
 
+/* The state file into the table, when it has not been merged into this
+ * table file yet (the module made it after a reboot, or rebuilt it),
+ * or when someone else changed the file since we last read or wrote it
+ * (deleted: rewritten; replaced by garbage: set aside; edited: merged).
+ * A file that cannot be read now is tried again next pass, and the
+ * table is not marked: save() must not replace what it holds. */
+static void merge_state(struct helper *h, struct vg_table *t, vg_time_t now,
+			int64_t wall, bool always)
+{
+	struct file_id id = file_id_of(h->cfg.state_path);
+	bool changed = h->state_known && !same_file_id(&id, &h->state_id);
+
+	if (changed) {
+		vg_log(LOG_NOTICE, "%s changed under the helper: merging it "
+		       "into the table and saving again", h->cfg.state_path);
+		h->have_saved = false;	/* save() compares with the file */
+	}
+	if (h->state_moved) {
+		always = true;
+		h->state_moved = false;
+	}
+	if (!always && !changed && vg_table_restored(t))
+		return;
+	if (restore(h, t, now, wall) == 0)
+		vg_table_set_restored(t);
+	h->state_id = file_id_of(h->cfg.state_path);
+	h->state_known = true;
+}
+
 /* Before the first save of this process (every `sync`): learn what the
  * file holds, so an unchanged table is not rewritten, and never replace
  * a corrupt file without keeping it aside (the live table being full
@@ -223,6 +327,9 @@ static void learn_saved(struct helper *h, vg_time_t now, int64_t wall)
 	}
 	if (ret)
 		return;
+	h->state_id = file_id_of(h->cfg.state_path);
+	h->state_known = true;
+	h->state_known = true;
 	for (size_t i = 0; i < n; i++) {
 		r[i].banned_at = from_wall(r[i].banned_at, now, wall);
 		r[i].banned_until = from_wall(r[i].banned_until, now, wall);
@@ -234,14 +341,22 @@ static void learn_saved(struct helper *h, vg_time_t now, int64_t wall)
 	h->have_saved = true;
 }
 
-static int save(struct helper *h, const struct vg_entry *e, long n,
-		vg_time_t now, int64_t wall)
+/* The table's records worth saving, and the saved ones it has no entry
+ * for that still are (a smaller table had no room for them, or a prefix
+ * ban freed its sources' entries): a record leaves the file only when
+ * the table says so, or when it is worth nothing any more. */
+static int save(struct helper *h, struct vg_table *t, const struct vg_entry *e,
+		long n, vg_time_t now, int64_t wall)
 {
-	struct vg_state_rec *r = calloc((size_t)n + 1, sizeof(*r)), *w = NULL;
-	char err[VG_ERR_MAX];
+	struct vg_state_rec *r, *w = NULL;
+	char err[VG_ERR_MAX] = "";
 	size_t k = 0;
 	int ret = -ENOMEM;
 
+	if (!h->have_saved)
+		learn_saved(h, now, wall);
+	r = calloc((size_t)n + (h->have_saved ? h->n_saved : 0) + 1,
+		   sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	/* Built in boot time first, so an unchanged table compares equal
@@ -257,8 +372,13 @@ static int save(struct helper *h, const struct vg_entry *e, long n,
 		r[k].last_success = e[i].last_success;
 		k++;
 	}
-	if (!h->have_saved)
-		learn_saved(h, now, wall);
+	for (size_t i = 0; h->have_saved && i < h->n_saved; i++) {
+		struct vg_entry x;
+
+		if (saved_worth(&h->saved[i], &h->cfg, now) &&
+		    vg_table_lookup(t, &h->saved[i].key, &x) != 0)
+			r[k++] = h->saved[i];
+	}
 	if (h->have_saved && k == h->n_saved && same_recs(r, h->saved, k)) {
 		free(r);
 		return 0;
@@ -275,13 +395,16 @@ static int save(struct helper *h, const struct vg_entry *e, long n,
 					    wall);
 	}
 	ret = ensure_parent(h->cfg.state_path);
-	if (!ret)
+	if (ret)
+		snprintf(err, sizeof(err), "%s: cannot make its directory: %s",
+			 h->cfg.state_path, strerror(-ret));
+	else
 		ret = vg_state_save(h->cfg.state_path, w, k, err, sizeof(err));
 	if (ret) {
-		vg_log(LOG_ERR, "%s", ret == -ENAMETOOLONG ? "state path too "
-		       "long" : err);
+		vg_log(LOG_ERR, "%s", err);
 		goto out;
 	}
+	h->state_id = file_id_of(h->cfg.state_path);
 	free(h->saved);
 	h->saved = r;
 	r = NULL;
@@ -585,20 +708,35 @@ static long snapshot(struct helper *h, struct vg_table *t, vg_time_t now)
 
 /* table.size changed (or the module made the table with another size):
  * a full pass resizes it, carrying every record, and goes on with the
- * new file; one that cannot keeps the old one and says why. */
+ * new file; one that cannot keeps the old one and says why (once per
+ * size asked: a shrink refused for its bans is tried again each pass,
+ * and succeeds once enough of them have ended).  *failed: it could not. */
 static int resize(struct helper *h, struct vg_table **t,
-		  struct vg_table **own)
+		  struct vg_table **own, bool *failed)
 {
 	uint32_t from = vg_table_size(*t), kept;
 	int ret = vg_table_resize(*t, h->cfg.table_size, &h->cfg, &kept);
 
 	if (ret) {
-		vg_log(LOG_ERR, "table %s: cannot resize it from %u to %u "
-		       "entries (table.size): %s; keeping it as it is",
-		       h->cfg.table_path, from, h->cfg.table_size,
-		       strerror(-ret));
+		*failed = true;
+		if (h->resize_refused == h->cfg.table_size)
+			return 0;
+		h->resize_refused = h->cfg.table_size;
+		if (ret == -EOVERFLOW)
+			vg_log(LOG_ERR, "table %s: not resized from %u to %u "
+			       "entries (table.size): it holds more active "
+			       "bans than that; a resize never lifts a ban, "
+			       "so it stays at %u entries until enough bans "
+			       "end (or raise table.size)", h->cfg.table_path,
+			       from, h->cfg.table_size, from);
+		else
+			vg_log(LOG_ERR, "table %s: cannot resize it from %u "
+			       "to %u entries (table.size): %s; keeping it as "
+			       "it is", h->cfg.table_path, from,
+			       h->cfg.table_size, strerror(-ret));
 		return 0;
 	}
+	h->resize_refused = 0;
 	vg_log(LOG_NOTICE, "table %s resized from %u to %u entries "
 	       "(table.size), %u records carried over", h->cfg.table_path,
 	       from, h->cfg.table_size, kept);
@@ -618,10 +756,10 @@ static int one_pass(struct helper *h, struct vg_table *t,
 		    bool restore_always, bool fast)
 {
 	struct vg_table *own = NULL;
-	struct vg_table_stats st;
 	struct vg_entry *e;
 	vg_time_t now = vg_now();
 	int64_t wall = (int64_t)time(NULL);
+	bool resize_failed = false;
 	long n;
 	int ret = 0, fw, link = -1;
 
@@ -632,15 +770,12 @@ static int one_pass(struct helper *h, struct vg_table *t,
 		t = own;
 	}
 	if (!fast && vg_table_size(t) != h->cfg.table_size) {
-		ret = resize(h, &t, &own);
+		ret = resize(h, &t, &own, &resize_failed);
 		if (ret)
 			goto out;
 	}
-	if (!fast) {
-		vg_table_stats(t, &h->cfg, now, &st);
-		if (restore_always || st.used == 0)
-			restore(h, t, now, wall);
-	}
+	if (!fast)
+		merge_state(h, t, now, wall, restore_always);
 	n = snapshot(h, t, now);
 	e = h->snap;
 	if (n < 0) {
@@ -664,10 +799,12 @@ static int one_pass(struct helper *h, struct vg_table *t,
 	fw = firewall(h, e, n, now, wall);
 	if (fw && !vg_nft_unavailable(fw))
 		ret = VG_EXIT_FAIL;
-	if (save(h, e, n, now, wall))
+	if (save(h, t, e, n, now, wall))
 		ret = VG_EXIT_FAIL;
 	if (link == 0)
 		crowdsec(h, e, n, now, wall);
+	if (resize_failed)
+		ret = VG_EXIT_FAIL;	/* sync says so; the pass went on */
 out:
 	vg_table_close(own);
 	return ret;
@@ -846,8 +983,15 @@ int daemon_main(int argc, const char **argv)
 				 * may have moved) and logs in again; every
 				 * pass saved what it changed. */
 				cs_free(&h.cs);
+				h.state_moved = strcmp(c.state_path,
+						       h.cfg.state_path) != 0;
 				h.cfg = c;
 				h.ports_asked = false;
+				/* state.path may have moved: compare with,
+				 * and save to, the new file */
+				h.have_saved = false;
+				h.state_known = false;
+				h.resize_refused = 0;
 				vg_table_close(wt);	/* table.path may move */
 				wt = NULL;
 				vg_log(LOG_INFO, "configuration re-read");

@@ -599,9 +599,11 @@ static int carry_rank(const struct vg_entry *e, const struct vg_config *c,
 }
 
 /* Copy t's hash key, counters and overflow levels, and its entries,
- * into nt (locked).  Returns the entries kept. */
+ * into nt (locked).  Returns the entries kept; *lost_bans: the active
+ * bans a smaller nt had no room for. */
 static uint32_t carry_over(struct vg_table *nt, const struct vg_table *t,
-			   const struct vg_config *c, vg_time_t now)
+			   const struct vg_config *c, vg_time_t now,
+			   uint32_t *lost_bans)
 {
 	struct vg_table_hdr *d = nt->hdr;
 	const struct vg_table_hdr *o = t->hdr;
@@ -620,6 +622,7 @@ static uint32_t carry_over(struct vg_table *nt, const struct vg_table *t,
 	/* Overflow entries are only looked up once the table has
 	 * overflowed (table_route()): the carried ones must stay found. */
 	d->fill_at_overflow = o->fill_at_overflow;
+	atomic_store(&d->restored, atomic_load(&o->restored));
 	for (int rank = 0; rank <= 2; rank++) {
 		for (uint32_t i = 0; i < t->nb * VG_BUCKET; i++) {
 			const struct vg_entry *e = &t->ent[i];
@@ -633,8 +636,11 @@ static uint32_t carry_over(struct vg_table *nt, const struct vg_table *t,
 			ne = table_lookup(nt, &k);
 			if (!ne)
 				ne = table_insert(nt, c, &k, now);
-			if (!ne)
-				continue;	/* a smaller table is full */
+			if (!ne) {		/* a smaller table is full */
+				if (rank == 0 && vg_entry_banned(e, now))
+					(*lost_bans)++;
+				continue;
+			}
 			*ne = *e;
 			kept++;
 		}
@@ -647,6 +653,7 @@ int vg_table_resize(struct vg_table *t, uint32_t size,
 {
 	char tmp[PATH_MAX];
 	struct vg_table *nt = NULL;
+	uint32_t lost = 0;
 	int ret;
 
 	*kept = 0;
@@ -669,9 +676,16 @@ int vg_table_resize(struct vg_table *t, uint32_t size,
 		unlinkat(AT_FDCWD, tmp, 0);
 		goto out;
 	}
-	*kept = carry_over(nt, t, c, vg_now());
+	*kept = carry_over(nt, t, c, vg_now(), &lost);
 	table_unlock(nt);
 	vg_table_close(nt);
+	if (lost) {
+		/* A resize never lifts a ban: the admin asked for a size,
+		 * not for bans to end.  The old table stays. */
+		unlinkat(AT_FDCWD, tmp, 0);
+		ret = -EOVERFLOW;
+		goto out;
+	}
 	ret = publish(tmp, t->path, true);
 	if (ret == 0)
 		atomic_store(&t->hdr->retired, 1);
@@ -787,6 +801,17 @@ void table_notify(struct vg_table *t)
 	 * only when a ban starts or ends or a source becomes trusted. */
 	syscall(SYS_futex, &t->hdr->ban_seq, FUTEX_WAKE, INT_MAX, NULL,
 		NULL, 0);
+}
+
+bool vg_table_restored(const struct vg_table *t)
+{
+	return atomic_load(&t->hdr->restored) != 0;
+}
+
+void vg_table_set_restored(struct vg_table *t)
+{
+	if (!t->ro)
+		atomic_store(&t->hdr->restored, 1);
 }
 
 uint32_t vg_table_seq(const struct vg_table *t)

@@ -214,6 +214,12 @@ int vg_table_peek_ban(struct vg_table *t, const struct vg_config *c,
  * else sleeps up to timeout_ms: 1 changed, 0 timed out, -EINTR a
  * signal, other -errno. */
 uint32_t vg_table_seq(const struct vg_table *t);
+
+/* Has the helper merged its state file into this table file yet?  A
+ * new or rebuilt file says no, whatever it holds; a resize carries the
+ * mark. */
+bool vg_table_restored(const struct vg_table *t);
+void vg_table_set_restored(struct vg_table *t);
 int vg_table_wait(struct vg_table *t, uint32_t seen, int timeout_ms);
 
 /* Admin: ban for `length` seconds (counts as a ban), or lift a ban
@@ -239,11 +245,12 @@ uint32_t vg_table_size(const struct vg_table *t);
 /* Replace the table behind t (a full, writable handle) with one of
  * `size` entries holding t's records: every entry, the overflow levels
  * and the counters (a smaller table keeps what a flood would leave:
- * bans, ban history and trust first).  t's lock is held throughout:
- * an update that waited for it lands in the old file, so what the
- * milliseconds of a resize see is not carried.  t is stale afterwards
- * (vg_table_stale()): close it and open the path again.  0 or -errno;
- * *kept: the entries carried. */
+ * bans, ban history and trust first).  -EOVERFLOW, and the old table
+ * kept, when a smaller one has no room for every active ban.  t's lock
+ * is held throughout; the old file is then marked retired, so an
+ * update that waited for the lock moves to the new file (table_lock()).
+ * t is stale afterwards (vg_table_stale()): close it and open the path
+ * again.  0 or -errno; *kept: the entries carried. */
 int vg_table_resize(struct vg_table *t, uint32_t size,
 		    const struct vg_config *c, uint32_t *kept);
 void vg_table_stats(struct vg_table *t, const struct vg_config *c,

@@ -58,7 +58,11 @@ struct vg_table_hdr {
 	uint32_t used;			/* entries in use, every kind */
 	uint32_t prefix_entries;	/* of them VG_KIND_PREFIX */
 	uint32_t fill_at_overflow;	/* `used` when first overflowed */
-	uint32_t reserved0;
+	/* Set by the helper once it has merged the state file into this
+	 * file (vg_table_set_restored()): a table made by the module after
+	 * a reboot, or rebuilt, has it zero however many records it got
+	 * before the helper's next pass.  Was reserved, always zero. */
+	_Atomic uint32_t restored;
 	_Atomic uint64_t overflow_total;
 	/* Bumped by every ban, and a futex: the helper sleeps on it and
 	 * puts a new ban into nftables at once (vg_table_wait()).  A

@@ -302,6 +302,67 @@ else
 	skip "full disk" "cannot mount a tmpfs"
 fi
 
+# ---- a table made anew before the helper's pass keeps the saved bans ------
+# After a reboot (or a table deleted by hand) the module or the CLI makes a
+# new table and may record a source in it before the helper's next pass:
+# that pass must still merge the state file, never save the new table over
+# it (it used to restore only into an empty table).
+fresh_nft
+mkconf remade
+for s in 192.0.2.81 192.0.2.82 2001:db8:82::1; do rc 0 ban $s --time 1h >/dev/null; done
+rc 0 sync >/dev/null
+rm -f "$TABLE"
+rc 0 ban 192.0.2.83 --time 1h >/dev/null	# a new table, one record
+case_ "table made anew, one record in it: sync merges the saved bans (exit 0)" \
+	eval 'rc 0 sync && has "restored 3 sources" "$ERR"'
+case_ "... the state file keeps the three and adds the new one" \
+	good_state 4 192.0.2.81 192.0.2.82 2001:db8:82::/64 192.0.2.83
+case_ "... all four banned in the table" \
+	eval 'rc 0 list --banned && has "^192\.0\.2\.81 " && has "^192\.0\.2\.82 " && has "^2001:db8:82::/64 " && has "^192\.0\.2\.83 "'
+case_ "... and a second sync does not merge it again (the table is marked)" \
+	eval 'rc 0 sync && hasnt "restored" "$ERR"'
+
+# ---- more saved bans than the table holds ------------------------------------
+# table.size lowered while the helper was stopped, then a reboot: the
+# records that do not fit stay in the state file (not enforced, said so).
+mkconf unfit "table.size = 64"
+mkdir -m 0700 "$D/lib"
+now=$(date +%s)
+{
+	echo "pam_vpsguard-state 1"
+	for n in 192.0.2 198.51.100 203.0.113; do
+		for i in $(seq 1 50); do echo "$n.$i 1 0 $((now - 60)) $((now + 3600)) 0"; done
+	done
+	echo "end 150"
+} >"$STATE"
+chmod 600 "$STATE"
+case_ "150 saved bans, a table of 64: sync says how many did not fit" \
+	eval 'rc 0 sync && has "did not fit the table \(64 entries" "$ERR"'
+case_ "... and the state file still holds all 150" eval 'has "^end 150$" "$STATE"'
+case_ "... after a second sync too" eval 'rc 0 sync && has "^end 150$" "$STATE"'
+
+# ---- a hostile saved ban is no longer than bantime.maxtime ------------------
+mkconf maxtime "bantime.maxtime = 1d"
+mkdir -m 0700 "$D/lib"
+now=$(date +%s)
+printf 'pam_vpsguard-state 1\n192.0.2.87 1 0 %s %s 0\nend 1\n' $((now - 60)) $((now + 3000 * 86400)) >"$STATE"
+chmod 600 "$STATE"
+case_ "a saved ban of 3000 days is restored as at most bantime.maxtime (1d)" \
+	eval 'rc 0 sync && rc 0 show 192.0.2.87 && has "^banned until: +in (1d|23h)"'
+
+# ---- a resize never lifts a ban -----------------------------------------------
+mkconf shrink
+for i in $(seq 1 90); do a ban 198.51.100.$i --time 1h || break; done
+rc 0 sync >/dev/null
+sed -i 's/^table.size = 1024$/table.size = 64/' "$CONF"
+a sync
+src=$?
+case_ "table.size 64 for a table with 90 active bans: sync exits 1 and says why" \
+	eval '[ $src -eq 1 ] && has "not resized from 1024 to 64 entries" "$ERR" && has "never lifts a ban" "$ERR"'
+case_ "... the 90 bans are all still in the table and the state file" \
+	eval 'rc 0 list --banned && [ "$(grep -c "^198\.51\.100\." "$OUT")" -eq 90 ] && has "^end 90$" "$STATE"'
+case_ "... and the table keeps its size" eval 'rc 0 status && has "1024" "$OUT"'
+
 # ---- daemon: SIGTERM, SIGUSR1, SIGHUP ---------------------------------------
 
 # term_ok NAME: SIGTERM; PASS when the daemon exits 0 within 5 s.
@@ -337,6 +398,38 @@ if start_daemon >"$T/msg" 2>&1; then
 	stop_daemon TERM >/dev/null
 else
 	fail "SIGUSR1" "$(cat "$T/msg")"
+fi
+
+# ---- the daemon: a table made anew, the state file changed under it ---------
+fresh_nft
+mkconf remade-d
+rc 0 ban 192.0.2.84 --time 1h >/dev/null
+rc 0 ban 192.0.2.85 --time 1h >/dev/null
+if start_daemon >"$T/msg" 2>&1; then
+	case_ "daemon: both bans dropped" wait_for 3 in_set drop4 192.0.2.85
+	rm -f "$TABLE"
+	a ban 192.0.2.86 --time 1h
+	kill -USR1 "$DPID"
+	case_ "daemon, table made anew with one record: the saved bans stay in the state file" \
+		wait_for 3 good_state 3 192.0.2.84 192.0.2.85 192.0.2.86
+	case_ "... and stay dropped" eval 'in_set drop4 192.0.2.84 && in_set drop4 192.0.2.85 && in_set drop4 192.0.2.86'
+	rm -f "$STATE"
+	kill -USR1 "$DPID"
+	case_ "daemon: a state file deleted under it is written again at the next pass" \
+		wait_for 3 good_state 3 192.0.2.84 192.0.2.85 192.0.2.86
+	garbage "$STATE"
+	cp "$STATE" "$D/bad.orig"
+	kill -USR1 "$DPID"
+	case_ "daemon: a state file replaced by garbage is kept aside and written again" \
+		eval 'wait_for 3 good_state 3 192.0.2.84 192.0.2.85 192.0.2.86 && aside_ok'
+	case_ "... and every drop stays" eval 'in_set drop4 192.0.2.84 && in_set drop4 192.0.2.86'
+	sed -i "s|^state.path = .*|state.path = $D/lib2/state|" "$CONF"
+	kill -HUP "$DPID"
+	case_ "SIGHUP with a new state.path: the next pass writes the new file" \
+		wait_for 3 grep -q "^192\.0\.2\.86 " "$D/lib2/state"
+	stop_daemon TERM >/dev/null
+else
+	fail "daemon with a table made anew" "$(cat "$T/msg")"
 fi
 
 fresh_nft

@@ -1,9 +1,10 @@
 /*
  * daemon and sync: the privileged helper.
  *
- * One pass: restore saved bans into a new or empty table, save the bans
- * when they changed (temp + fsync + rename), and make the kernel's drop
- * sets hold exactly the persistent offenders whose ban is active, and
+ * One pass: merge the saved bans into a table file not merged yet, save
+ * the bans when they changed (temp + fsync + rename), and make the drop
+ * sets of the kernel hold exactly the persistent offenders whose ban is
+ * active, and
  * the trust sets the sources that logged in lately.  `sync` is one pass;
  * `daemon` is a pass at once when the module (or `ban`/`unban`) wakes
  * it through the table's futex, and every VG_DAEMON_INTERVAL seconds as

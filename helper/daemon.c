@@ -18,9 +18,12 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -934,6 +937,29 @@ static bool wait_event(struct vg_table *t, uint32_t seen, int64_t since)
 	return false;
 }
 
+/* One helper per network namespace: two (the unit and one started by
+ * hand with another --conf) would fight over its one nftables table,
+ * each lifting the other's drops at every pass.  An abstract socket's
+ * name belongs to the network namespace, and is let go with the
+ * process however it ends.  The fd, or -errno (-EADDRINUSE: taken). */
+static int claim_netns(void)
+{
+	static const char name[] = "pam_vpsguard-helper";
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+				    sizeof(name));	/* '\0' + name */
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), e;
+
+	if (s < 0)
+		return -errno;
+	memcpy(a.sun_path + 1, name, sizeof(name) - 1);
+	if (bind(s, (struct sockaddr *)&a, len) == 0)
+		return s;
+	e = errno;
+	close(s);
+	return -e;
+}
+
 int daemon_main(int argc, const char **argv)
 {
 	struct helper h = { 0 };
@@ -941,7 +967,7 @@ int daemon_main(int argc, const char **argv)
 	unsigned int nargs;
 	struct vg_table *wt = NULL;
 	uint32_t seen;
-	int ret = cli_parse(&daemon_cmd, argc, argv, args, &nargs);
+	int ret = cli_parse(&daemon_cmd, argc, argv, args, &nargs), claim;
 	bool first = true, woken = false;
 
 	if (ret)
@@ -949,11 +975,21 @@ int daemon_main(int argc, const char **argv)
 	ret = cli_load_config(&h.cfg);
 	if (ret)
 		return ret;
+	claim = claim_netns();
+	if (claim == -EADDRINUSE) {
+		cli_error("daemon: another helper already runs in this network "
+			  "namespace (systemctl status pam-vpsguard): two would "
+			  "undo each other's nftables drops");
+		return VG_EXIT_FAIL;
+	}
 	handle_signals();
 	openlog("pam_vpsguard-admin", LOG_PID, LOG_AUTHPRIV);
 	vg_log_set(daemon_log, NULL);
 	vg_log(LOG_INFO, "started, table %s, state %s", h.cfg.table_path,
 	       h.cfg.state_path);
+	if (claim < 0)		/* not EADDRINUSE: go on, unguarded */
+		vg_log(LOG_WARNING, "cannot tell whether another helper runs "
+		       "here: %s", strerror(-claim));
 	/* A start pulls the whole decision list: whatever changed while
 	 * we were down is then exact, not a delta we may have missed. */
 	h.cs.want_full = true;
@@ -971,6 +1007,10 @@ int daemon_main(int argc, const char **argv)
 			continue;
 		}
 		woken = wait_event(wt, seen, h.last_full_ms);
+		/* SIGUSR1 asks for a full pass, even when a ban woke us
+		 * at the same moment (it used to be cleared unheeded). */
+		if (sig_usr1)
+			woken = false;
 		sig_usr1 = 0;
 		if (sig_stop)
 			break;
@@ -1006,6 +1046,8 @@ int daemon_main(int argc, const char **argv)
 	ret = one_pass(&h, wt, false, false);
 	vg_table_close(wt);
 	vg_log(LOG_INFO, "stopped; nftables drops stay until they expire");
+	if (claim >= 0)
+		close(claim);
 	free(h.saved);
 	free(h.snap);
 	cs_free(&h.cs);

@@ -395,6 +395,16 @@ if start_daemon >"$T/msg" 2>&1; then
 	kill -USR1 "$DPID"
 	case_ "SIGUSR1: a pass at once (the ban is saved within 3 s)" wait_for 3 state_has 192\.0\.2\.50
 	case_ "SIGUSR1 does not stop the daemon" daemon_alive
+	# A second helper in the same network namespace, even with another
+	# configuration, would undo the first one's drops at every pass.
+	mkdir -m 0700 "$T/second"
+	sed -e "s|$D/|$T/second/|" "$CONF" >"$T/second.conf"
+	timeout 5 "$ADMIN" --conf "$T/second.conf" daemon >"$OUT" 2>"$ERR"
+	r2=$?
+	case_ "a second daemon in the same network namespace (another config): refused, exit 1" \
+		eval '[ $r2 -eq 1 ] && has "another helper already runs in this network namespace" "$ERR" ||
+		      { echo "exit $r2: $(head -c 200 "$ERR")"; false; }'
+	case_ "... and the first one runs on" daemon_alive
 	stop_daemon TERM >/dev/null
 else
 	fail "SIGUSR1" "$(cat "$T/msg")"

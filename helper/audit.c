@@ -4,7 +4,6 @@
  * which methods it offers, asked over loopback (an SSH "none"
  * authentication probe; BatchMode means no password is ever sent). */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -182,39 +181,28 @@ static int probe(unsigned int port, char *methods, size_t len)
 	return 0;
 }
 
-/* Is `pam_vpsguard-admin daemon` running (any pid)? */
+/* Does a helper run for this network namespace, the one whose
+ * nftables it would fill?  It holds the abstract socket name of
+ * daemon.c's claim_netns(), which /proc/net/unix lists for the reader's
+ * namespace only: a daemon of another namespace or container, or one
+ * that is merely named so, does not count. */
 static bool helper_running(void)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *de;
+	static const char tail[] = " @pam_vpsguard-helper";
+	const size_t tl = sizeof(tail) - 1;
+	FILE *f = fopen("/proc/net/unix", "re");
+	char line[512];
 	bool found = false;
 
-	if (!d)
+	if (!f)
 		return false;
-	while (!found && (de = readdir(d))) {
-		char path[64], buf[512];
-		size_t n;
-		FILE *f;
+	while (!found && fgets(line, sizeof(line), f)) {
+		size_t n = strcspn(line, "\n");
 
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%.20s/cmdline", de->d_name);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		/* argv[0] ends in pam_vpsguard-admin, a later word is
-		 * "daemon" */
-		if (strlen(buf) >= 18 &&
-		    strcmp(buf + strlen(buf) - 18, "pam_vpsguard-admin") == 0)
-			for (size_t o = strlen(buf) + 1; o < n;
-			     o += strlen(buf + o) + 1)
-				if (strcmp(buf + o, "daemon") == 0)
-					found = true;
+		line[n] = '\0';
+		found = n >= tl && strcmp(line + n - tl, tail) == 0;
 	}
-	closedir(d);
+	fclose(f);
 	return found;
 }
 

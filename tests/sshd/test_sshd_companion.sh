@@ -268,6 +268,20 @@ rc=$?
 check "audit on the hardened tree with the module stacked: exit 0" test $rc = 0
 check "... no FAIL line" eval "! grep -q '^FAIL' '$OUT'"
 check "... probe PASS: only publickey offered" grep -q '^PASS  the running sshd on port 22 offers only: publickey' "$OUT"
+# The helper line is about this network namespace's helper (the one that
+# fills its nftables), not any process with the name on the machine.
+check "... no helper in this network namespace: WARN" grep -q '^WARN  the helper (pam_vpsguard-admin daemon) is not running' "$OUT"
+mkdir -m 0700 "$T/hd" "$T/hd/run" "$T/hd/lib"
+printf 'table.path = %s\nstate.path = %s\nconnlimit.rate = 0\n' "$T/hd/run/table" "$T/hd/lib/state" >"$T/hd/conf"
+"$ADMIN" --conf "$T/hd/conf" daemon >"$T/hd/out" 2>&1 </dev/null &
+HD=$!
+track_pid "$HD"
+wait_for 5 test -e "$T/hd/lib/state"
+run A audit --root "$R"
+check "... with the helper running here: PASS" grep -q '^PASS  the helper is running' "$OUT"
+stop_pid "$HD"
+run A audit --root "$R"
+check "... stopped again: WARN" grep -q '^WARN  the helper (pam_vpsguard-admin daemon) is not running' "$OUT"
 check "audit --json parses" eval "A audit --root '$R' --json | python3 -m json.tool >/dev/null"
 check "audit --json: every line has result/check/text/fix" \
 	eval "A audit --root '$R' --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"fail\"]==0 and all(set(l)=={\"result\",\"check\",\"text\",\"fix\"} for l in d[\"lines\"])'"

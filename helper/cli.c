@@ -103,6 +103,12 @@ static int opt_value(int argc, const char **argv, int *i, const char *rest,
 	return 0;
 }
 
+static int cli_usage_error(const char *msg)
+{
+	cli_error("%s", msg);
+	return VG_EXIT_USAGE;
+}
+
 int cli_global_option(int argc, const char **argv, int *i)
 {
 	const char *rest;
@@ -110,8 +116,12 @@ int cli_global_option(int argc, const char **argv, int *i)
 
 	if ((rest = match_opt(argv[*i], "conf"))) {
 		ret = opt_value(argc, argv, i, rest, &cli_opts.conf);
+		if (!ret && !*cli_opts.conf)
+			ret = cli_usage_error("--conf needs a path, not ''");
 	} else if ((rest = match_opt(argv[*i], "table"))) {
 		ret = opt_value(argc, argv, i, rest, &cli_opts.table);
+		if (!ret && !*cli_opts.table)
+			ret = cli_usage_error("--table needs a path, not ''");
 	} else if ((rest = match_opt(argv[*i], "json")) && *rest == '\0') {
 		cli_opts.json = true;
 	} else {

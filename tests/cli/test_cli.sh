@@ -93,6 +93,9 @@ case_ "unknown subcommand: exit 2, message and usage on stderr" \
 	eval 'rc 2 frobnicate && has "unknown subcommand .frobnicate." "$ERR" && has "^Usage:" "$ERR" && [ ! -s "$OUT" ]'
 case_ "unknown global option: exit 2" rc 2 --frob status
 case_ "--conf without a value: exit 2" eval '"$ADMIN" --conf >/dev/null 2>&1; [ $? -eq 2 ]'
+case_ "--conf= and --table '' (empty): exit 2, saying a path is needed" \
+	eval '"$ADMIN" --conf= status >"$OUT" 2>"$ERR"; [ $? -eq 2 ] && has "needs a path" "$ERR" &&
+	      { "$ADMIN" status --table "" >"$OUT" 2>"$ERR"; [ $? -eq 2 ]; } && has "needs a path" "$ERR"'
 case_ "list --bogus: exit 2 with usage" eval 'rc 2 list --bogus && has "unknown option" "$ERR" && has "^Usage:" "$ERR"'
 case_ "show without ADDR: exit 2" rc 2 show
 case_ "show with two ADDRs: exit 2" rc 2 show 192.0.2.1 192.0.2.2

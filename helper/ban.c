@@ -57,8 +57,9 @@ static int nft_drop_remove(const struct vg_config *cfg,
 	return nft_done(ret);
 }
 
+/* Every element of set; *count += how many went. */
 static int nft_drop_remove_set(const struct vg_config *cfg,
-			       enum vg_nft_set set)
+			       enum vg_nft_set set, size_t *count)
 {
 	struct vg_nft_elem *e = NULL;
 	struct vg_nft_report rep;
@@ -68,17 +69,21 @@ static int nft_drop_remove_set(const struct vg_config *cfg,
 	memset(&rep, 0, sizeof(rep));
 	if (ret == 0 && n)
 		ret = vg_nft_apply(set, NULL, 0, e, n, &rep);
+	if (ret == 0)
+		*count += n;
 	free(e);
 	return ret;
 }
 
-static int nft_drop_remove_all(const struct vg_config *cfg)
+static int nft_drop_remove_all(const struct vg_config *cfg, size_t *count)
 {
-	int ret = nft_drop_remove_set(cfg, VG_NFT_DROP);
+	int ret;
 
+	*count = 0;
+	ret = nft_drop_remove_set(cfg, VG_NFT_DROP, count);
 	/* -ENOENT from the prefix sets alone: an older helper's table. */
 	if (ret == 0) {
-		ret = nft_drop_remove_set(cfg, VG_NFT_DROP_NET);
+		ret = nft_drop_remove_set(cfg, VG_NFT_DROP_NET, count);
 		if (ret == -ENOENT)
 			ret = 0;
 	}
@@ -122,6 +127,35 @@ static int parse_time(uint64_t *len)
 		return VG_EXIT_USAGE;
 	}
 	return VG_EXIT_OK;
+}
+
+/* Not a source a login can come from: multicast, unspecified (0.0.0.0,
+ * ::) or the IPv4 broadcast address.  A ban of one does nothing the
+ * module would ever see, and a drop of it in nftables can break the
+ * host's own traffic (ff02::1 is neighbour discovery).  NULL: unicast. */
+static const char *not_unicast(const struct vg_addr *a)
+{
+	static const uint8_t zero[16];
+	const uint8_t *v4 = a->bytes + 12;
+
+	if (a->family == VG_FAMILY_V4) {
+		if ((v4[0] & 0xf0) == 0xe0)
+			return "multicast";
+		if (a->prefix == 32 && !memcmp(v4, zero, 4))
+			return "unspecified";
+		if (a->prefix == 32 && v4[0] == 255 && v4[1] == 255 &&
+		    v4[2] == 255 && v4[3] == 255)
+			return "broadcast";
+		return NULL;
+	}
+	if (a->family != VG_FAMILY_V6)
+		return NULL;
+	if (a->bytes[0] == 0xff && a->prefix >= 8)
+		return "multicast";
+	/* ::/64 is also ::1's key (loopback): only the address itself. */
+	if (a->prefix == 128 && !memcmp(a->bytes, zero, 16))
+		return "unspecified";
+	return NULL;
 }
 
 /* Without --time: the length this source's next ban would get. */
@@ -176,6 +210,13 @@ int ban_main(int argc, const char **argv)
 	ret = cli_parse_source(args[0], &cfg, &a, &key, false);
 	if (ret)
 		goto out;
+	if (not_unicast(&a)) {
+		vg_addr_format(&a, ign, sizeof(ign));
+		cli_error("ban: %s is not a unicast source address (%s): not "
+			  "banned", ign, not_unicast(&a));
+		ret = VG_EXIT_USAGE;
+		goto out;
+	}
 	vg_addr_format(&key, shown, sizeof(shown));
 	how = cli_ignore_match(&cfg, &a, &key, ign, sizeof(ign));
 	if (how && !ban_force) {
@@ -326,15 +367,20 @@ static const struct cli_cmd unban_cmd = {
  * was stopped (the admin at the console, getting back in) would come
  * back with its nftables drop.  A running helper saves the table soon
  * after anyway; this covers the stopped one and the reboot.  Only the
- * bans go: ban counts and trust stay, as in the table. */
-static int state_lift(const struct vg_config *cfg, const struct vg_addr *key)
+ * bans go: ban counts and trust stay, as in the table.  *lifted: how
+ * many bans still in force went (expired ones are cleared too, but
+ * lifting them changed nothing). */
+static int state_lift(const struct vg_config *cfg, const struct vg_addr *key,
+		      size_t *lifted)
 {
 	struct vg_state_rec *r = NULL;
 	char err[VG_ERR_MAX];
-	size_t n = 0;
+	size_t n = 0, in_force = 0;
+	int64_t wall = (int64_t)time(NULL);
 	bool changed = false;
 	int ret = vg_state_load(cfg->state_path, &r, &n, err, sizeof(err));
 
+	*lifted = 0;
 	if (ret == -ENOENT)
 		return 0;
 	if (ret == -EBADMSG) {
@@ -350,6 +396,8 @@ static int state_lift(const struct vg_config *cfg, const struct vg_addr *key)
 		if ((key && !vg_addr_equal(&r[i].key, key)) ||
 		    r[i].banned_until == 0)
 			continue;
+		if (r[i].banned_until > wall)
+			in_force++;
 		r[i].banned_until = 0;
 		r[i].flags &= (uint8_t)~VG_ENTRY_MANUAL;
 		changed = true;
@@ -358,13 +406,21 @@ static int state_lift(const struct vg_config *cfg, const struct vg_addr *key)
 		ret = vg_state_save(cfg->state_path, r, n, err, sizeof(err));
 		if (ret)
 			cli_error("unban: %s", err);
+		else
+			*lifted = in_force;
 	}
 	free(r);
 	return ret;
 }
 
-/* A source with no record in the table may still be dropped by a
- * decision pulled from CrowdSec: that is lifted too. */
+/* Each part of an unban -- the live table, CrowdSec, the nftables drop,
+ * the saved ban -- is tried whatever became of the others: a table that
+ * cannot be opened (a corrupt header on a full /run) or that has no
+ * record (after a reboot, before the helper ran) must not keep the drop
+ * or leave a saved ban for the next sync to restore.  t NULL: the table
+ * could not be opened (cli_table_open said why).  A source with no record
+ * may still be dropped by a decision pulled from CrowdSec, or by the
+ * connection-rate guard: that is lifted too. */
 static int unban_one(struct vg_table *t, const struct vg_config *cfg,
 		     const struct vg_addr *key)
 {
@@ -372,75 +428,122 @@ static int unban_one(struct vg_table *t, const struct vg_config *cfg,
 	struct vg_entry e;
 	struct fleet f = { 0 };
 	vg_time_t now = vg_now();
-	bool was_banned, rec, kernel_only, fleet = cs_enabled(cfg);
-	int ret;
+	bool rec = false, was_banned = false, dropped, nft_lifted, did;
+	bool fleet = cs_enabled(cfg), table_bad = !t;
+	size_t saved = 0;
+	int ret, nft_err = 0, state_err;
 
 	vg_addr_format(key, shown, sizeof(shown));
-	ret = cli_lookup(t, cfg, key, now, &e);
-	rec = ret == 0;
-	was_banned = rec && vg_entry_banned(&e, now);
-	/* No record, but dropped: the connection-rate guard's drop (the
-	 * admin's own burst of connections) is lifted like any other. */
-	kernel_only = !rec && cli_kernel_drop(cfg, key, NULL);
-	if (rec)
-		ret = vg_table_unban(t, key);
-	if ((ret == 0 || ret == -ENOENT) && fleet)
+	if (t) {
+		ret = cli_lookup(t, cfg, key, now, &e);
+		if (ret == 0) {
+			was_banned = vg_entry_banned(&e, now);
+			ret = vg_table_unban(t, key);
+			rec = ret == 0;
+		}
+		if (ret && ret != -ENOENT) {
+			cli_error("unban: %s: the live table %s: %s", shown,
+				  cfg->table_path, strerror(-ret));
+			table_bad = true;
+		}
+	}
+	dropped = cli_kernel_drop(cfg, key, NULL);
+	if (fleet)
 		fleet_unban(cfg, key, &f);
-	if (ret == -ENOENT && (kernel_only ||
-			       (fleet && (fleet_matched(&f) || f.err))))
-		ret = 0;
-	if (ret == 0)
-		ret = nft_drop_remove(cfg, key);
-	if (ret == 0)
-		ret = state_lift(cfg, key);
-	if (ret == -ENOENT)
-		cli_error("unban: no record for %s", shown);
-	else if (ret)
-		cli_error("unban: %s: %s", shown, strerror(-ret));
-	else if (kernel_only && !fleet_matched(&f))
+	if (rec || dropped || table_bad || fleet_matched(&f) || f.err)
+		nft_err = nft_drop_remove(cfg, key);
+	nft_lifted = dropped && nft_err == 0;
+	state_err = state_lift(cfg, key, &saved);
+	did = rec || nft_lifted || saved || fleet_matched(&f);
+
+	if (rec)
+		printf(was_banned ? "unbanned %s\n" :
+		       "%s was not banned; its failures are cleared\n", shown);
+	else if (!table_bad && saved)
+		printf("unbanned %s (no record in the live table: lifted its "
+		       "saved ban in %s%s)\n", shown, cfg->state_path,
+		       nft_lifted ? "; its drop in nftables is gone" : "");
+	else if (!table_bad && nft_lifted && !fleet_matched(&f))
 		printf("unbanned %s (no record: its drop in nftables is "
 		       "gone)\n", shown);
-	else if (was_banned || (!rec && fleet_matched(&f)))
+	else if (!table_bad && fleet_matched(&f))
 		printf("unbanned %s\n", shown);
-	else if (rec)
-		printf("%s was not banned; its failures are cleared\n", shown);
-	if (fleet && (ret == 0 || ret == -ENOENT))
+	if (table_bad) {
+		if (nft_lifted)
+			printf("%s: its drop in nftables is gone\n", shown);
+		if (saved)
+			printf("%s: lifted its saved ban in %s\n", shown,
+			       cfg->state_path);
+		cli_error("unban: %s: not done: its record in the live table "
+			  "%s (unreadable, see above), if it has one; %s", shown,
+			  cfg->table_path, did ? "the rest is lifted" :
+			  "nothing else was there to lift (no drop in "
+			  "nftables, no saved ban)");
+	} else if (rec && saved && !was_banned) {
+		printf("%s: lifted its saved ban in %s\n", shown,
+		       cfg->state_path);
+	} else if (!did && !nft_err && !state_err && !f.err) {
+		cli_error("unban: no record for %s", shown);
+	}
+	if (fleet)
 		fleet_print(&f, shown);
-	if (ret == 0 && f.err)
-		ret = -EAGAIN;
-	/* -ENOENT is the admin's typo, not a usage error: exit 1. */
-	return ret == -ENOENT || ret == -EAGAIN ? VG_EXIT_FAIL :
-	       cli_exit_code(ret);
+	if (nft_err || state_err)	/* each said what failed */
+		return cli_exit_code(nft_err ? nft_err : state_err);
+	/* Nothing anywhere (the admin's typo, not a usage error), or
+	 * nothing lifted while the table could not be read: exit 1. */
+	return !did || f.err ? VG_EXIT_FAIL : VG_EXIT_OK;
 }
 
 static int unban_every(struct vg_table *t, const struct vg_config *cfg)
 {
 	struct vg_entry *e = NULL;
-	vg_time_t now = vg_now();
-	long n = cli_snapshot(t, cfg, now, &e), banned = 0;
-	int ret = n < 0 ? (int)n : 0;
-
-	for (long i = 0; i < n; i++)
-		if (vg_entry_banned(&e[i], now))
-			banned++;
 	struct fleet f = { 0 };
+	vg_time_t now = vg_now();
+	long n = 0, banned = 0;
+	size_t drops = 0, saved = 0;
+	bool table_bad = !t;
+	int ret = 0, nft_err, state_err;
 
-	free(e);
-	if (ret == 0)
-		ret = vg_table_unban_all(t);
-	if (ret == 0 && cs_enabled(cfg))
-		fleet_unban(cfg, NULL, &f);
-	if (ret == 0)
-		ret = nft_drop_remove_all(cfg);
-	if (ret == 0)
-		ret = state_lift(cfg, NULL);
-	if (ret) {
-		cli_error("unban: %s", strerror(-ret));
-		return cli_exit_code(ret);
+	if (t) {
+		n = cli_snapshot(t, cfg, now, &e);
+		ret = n < 0 ? (int)n : 0;
+		for (long i = 0; i < n; i++)
+			if (vg_entry_banned(&e[i], now))
+				banned++;
+		free(e);
+		if (ret == 0)
+			ret = vg_table_unban_all(t);
+		if (ret) {
+			cli_error("unban: the live table %s: %s",
+				  cfg->table_path, strerror(-ret));
+			table_bad = true;
+		}
 	}
-	printf("unbanned %ld source%s\n", banned, banned == 1 ? "" : "s");
+	if (cs_enabled(cfg))
+		fleet_unban(cfg, NULL, &f);
+	nft_err = nft_drop_remove_all(cfg, &drops);
+	state_err = state_lift(cfg, NULL, &saved);
+	if (!table_bad)
+		printf("unbanned %ld source%s\n", banned,
+		       banned == 1 ? "" : "s");
+	if (table_bad && drops)
+		printf("lifted %zu drop%s in nftables\n", drops,
+		       drops == 1 ? "" : "s");
+	if (saved)
+		printf("lifted %zu saved ban%s in %s\n", saved,
+		       saved == 1 ? "" : "s", cfg->state_path);
+	if (table_bad)
+		cli_error("unban: not done: the records of the live table %s "
+			  "(unreadable, see above); %s", cfg->table_path,
+			  drops || saved ? "the rest is lifted" : "nothing "
+			  "else was there to lift (no drop in nftables, no "
+			  "saved ban)");
 	if (cs_enabled(cfg))
 		fleet_print(&f, "the unbanned sources");
+	if (nft_err || state_err)	/* each said what failed */
+		return cli_exit_code(nft_err ? nft_err : state_err);
+	if (table_bad && !drops && !saved)
+		return VG_EXIT_FAIL;
 	return f.err ? VG_EXIT_FAIL : VG_EXIT_OK;
 }
 
@@ -470,9 +573,10 @@ int unban_main(int argc, const char **argv)
 		if (ret)
 			goto out;
 	}
-	ret = cli_table_open(&cfg, true, &t);
-	if (ret)
-		goto out;
+	/* A table that cannot be opened (it said why) still leaves the
+	 * nftables drop and the saved ban to lift: t stays NULL. */
+	if (cli_table_open(&cfg, true, &t) != VG_EXIT_OK)
+		t = NULL;
 	if (cs_enabled(&cfg)) {
 		openlog("pam_vpsguard-admin", LOG_PID, LOG_AUTHPRIV);
 		vg_log_set(unban_log, NULL);

@@ -5,7 +5,9 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -98,6 +100,9 @@ static void issuer_name(char *buf, size_t len)
 			*p = '-';
 }
 
+/* The enrolment on standard output, flushed.  0, or -errno when any of
+ * it could not be written (a full disk behind >FILE, a closed pipe, a
+ * dropped session): the caller then stores nothing. */
 static int print_enrolment(const char *user, const char *b32,
 			   char codes[VG_TOTP_RECOVERY_N][VG_TOTP_RECOVERY_TEXT])
 {
@@ -124,7 +129,27 @@ static int print_enrolment(const char *user, const char *b32,
 	for (int i = 0; i < VG_TOTP_RECOVERY_N; i++)
 		printf("  %s\n", codes[i]);
 	explicit_bzero(uri, sizeof(uri));
-	return fflush(stdout) == 0 ? 0 : -EIO;
+	/* stdio keeps the first write error in ferror() only: an earlier
+	 * failed flush of a full buffer leaves nothing for fflush to
+	 * report, so both are checked. */
+	errno = 0;
+	if (fflush(stdout) != 0)
+		return errno ? -errno : -EIO;
+	return ferror(stdout) ? -EIO : 0;
+}
+
+/* Is USER's file there?  Checked before anything is shown, so an
+ * enrolment without --force is refused before a secret is printed that
+ * would never be stored.  vg_totp_store checks again under the lock. */
+static bool enrolled(const char *dir, const char *user)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, user) >=
+	    (int)sizeof(path))
+		return false;
+	return lstat(path, &st) == 0;
 }
 
 /* A new secret and its Base32 text, ready before anything is stored:
@@ -168,23 +193,44 @@ static int enroll(const char *user, const struct vg_config *cfg)
 			  user);
 		return VG_EXIT_USAGE;
 	}
+	if (!force && enrolled(cfg->totp_secrets, user)) {
+		cli_error("totp enroll: %s: already enrolled; --force "
+			  "replaces the secret (the old one stops working)",
+			  user);
+		return VG_EXIT_FAIL;
+	}
 	if (new_secret(&s, codes, b32) != 0) {
+		ret = VG_EXIT_FAIL;
+		goto out;
+	}
+	/* Shown first, stored second: a secret stored but never shown
+	 * would lock the user out (and with --force would already have
+	 * replaced the one that works).  A closed pipe must be an error
+	 * here, not a silent SIGPIPE death. */
+	signal(SIGPIPE, SIG_IGN);
+	ret = print_enrolment(user, b32, codes);
+	if (ret) {
+		cli_error("totp enroll: %s: cannot write the enrolment to "
+			  "standard output: %s; nothing stored (%s)", user,
+			  strerror(-ret), enrolled(cfg->totp_secrets, user) ?
+			  "the old secret still works" : "not enrolled");
 		ret = VG_EXIT_FAIL;
 		goto out;
 	}
 	ret = vg_totp_store(cfg->totp_secrets, user, &s, force, err,
 			    sizeof(err));
 	if (ret == -EEXIST) {
-		cli_error("totp enroll: %s: already enrolled; --force "
-			  "replaces the secret (the old one stops working)",
-			  user);
+		cli_error("totp enroll: %s: enrolled meanwhile by someone "
+			  "else: the secret shown above is NOT stored, discard "
+			  "it; --force replaces the secret (the old one stops "
+			  "working)", user);
 		ret = VG_EXIT_FAIL;
 	} else if (ret) {
-		cli_error("totp enroll: %s", err);
+		cli_error("totp enroll: %s: the secret shown above is NOT "
+			  "stored, discard it", err);
 		ret = cli_exit_code(ret);
 	} else {
-		ret = print_enrolment(user, b32, codes) ? VG_EXIT_FAIL :
-		      VG_EXIT_OK;
+		ret = VG_EXIT_OK;
 	}
 out:
 	vg_totp_wipe(&s);

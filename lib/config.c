@@ -491,10 +491,87 @@ static const struct key *find_key(const char *name)
 	return NULL;
 }
 
-int vg_config_set(struct vg_config *c, const char *key, const char *value,
-		  const char *where, char *err, size_t errlen)
+/* path with "//" and "/./" folded, so another spelling of one name is
+ * no way around paths_clash().  No symlink is resolved: the files need
+ * not exist yet, and the module runs this on every authentication. */
+static void norm_path(char *out, size_t len, const char *in)
+{
+	size_t o = 0;
+
+	for (const char *p = in; *p && o + 1 < len; p++) {
+		if (*p == '/' && o && out[o - 1] == '/')
+			continue;
+		if (*p == '.' && o && out[o - 1] == '/' &&
+		    (p[1] == '/' || p[1] == '\0'))
+			continue;
+		out[o++] = *p;
+	}
+	/* "/a/" and "/a" name one file; "/" stays "/". */
+	if (o > 1 && out[o - 1] == '/')
+		o--;
+	out[o] = '\0';
+}
+
+/* Is name one of the names the owner of path writes: path itself,
+ * path.ANYTHING (the table's path.new.XXXXXX, the state's
+ * path.corrupt-STAMP and path.crowdsec*), or DIR/.BASE.ANYTHING (the
+ * temporaries vg_atomic_write makes next to the state file)? */
+static bool owns_name(const char *path, const char *name)
+{
+	size_t n = strlen(path), dl;
+	const char *base = strrchr(path, '/');
+
+	if (strncmp(name, path, n) == 0 &&
+	    (name[n] == '\0' || name[n] == '.'))
+		return true;
+	if (!base || base[1] == '\0')
+		return false;
+	dl = (size_t)(base - path) + 1;		/* "DIR/" */
+	base++;
+	n = strlen(base);
+	return strncmp(name, path, dl) == 0 && name[dl] == '.' &&
+	       strncmp(name + dl + 1, base, n) == 0 && name[dl + 1 + n] == '.';
+}
+
+/* The table and the state file must be different files, and neither
+ * one of the other's temporary or set-aside names: the helper would
+ * read the 4 MiB table as a corrupt state file, set it aside and
+ * rebuild it on every pass, piling copies in /run. */
+static int paths_clash(const struct vg_config *c, const char *where,
+		       char *err, size_t errlen)
+{
+	char t[VG_PATH_MAX], st[VG_PATH_MAX];
+	char qt[QUOTE_MAX + 1], qs[QUOTE_MAX + 1];
+
+	norm_path(t, sizeof(t), c->table_path);
+	norm_path(st, sizeof(st), c->state_path);
+	if (!owns_name(t, st) && !owns_name(st, t))
+		return 0;
+	quote(qt, sizeof(qt), c->table_path);
+	quote(qs, sizeof(qs), c->state_path);
+	set_err(err, errlen, where, "state.path '%s' and table.path '%s' %s: "
+		"the helper would take the table for a corrupt state file "
+		"(give them different names)", qs, qt, strcmp(t, st) == 0 ?
+		"are the same file" : "clash (one is a temporary or "
+		"set-aside name of the other)");
+	return -EINVAL;
+}
+
+static bool is_table_or_state(const struct key *k)
+{
+	return k->off == offsetof(struct vg_config, table_path) ||
+	       k->off == offsetof(struct vg_config, state_path);
+}
+
+/* vg_config_set(); cross: also check table.path against state.path
+ * (the lines of a file skip it, and the whole file is checked once it
+ * is read: one line may set state.path to today's table.path just
+ * before the next moves the table). */
+static int set_key(struct vg_config *c, const char *key, const char *value,
+		   const char *where, char *err, size_t errlen, bool cross)
 {
 	char qk[QUOTE_MAX + 1], qv[QUOTE_MAX + 1], why[WHY_MAX];
+	char old[VG_PATH_MAX];
 	const struct key *k = find_key(key);
 
 	if (!k) {
@@ -506,12 +583,25 @@ int vg_config_set(struct vg_config *c, const char *key, const char *value,
 		set_err(err, errlen, where, "%s: missing value", key);
 		return -EINVAL;
 	}
+	cross = cross && is_table_or_state(k);
+	if (cross)
+		memcpy(old, FIELD(c, k, char), sizeof(old));
 	why[0] = '\0';
-	if (k->set(c, k, value, why, sizeof(why)) == 0)
-		return 0;
+	if (k->set(c, k, value, why, sizeof(why)) == 0) {
+		if (!cross || paths_clash(c, where, err, errlen) == 0)
+			return 0;
+		memcpy(FIELD(c, k, char), old, sizeof(old));
+		return -EINVAL;
+	}
 	quote(qv, sizeof(qv), value);
 	set_err(err, errlen, where, "%s: '%s' %s", key, qv, why);
 	return -EINVAL;
+}
+
+int vg_config_set(struct vg_config *c, const char *key, const char *value,
+		  const char *where, char *err, size_t errlen)
+{
+	return set_key(c, key, value, where, err, errlen, true);
 }
 
 static bool is_space(char ch)
@@ -546,8 +636,8 @@ static void strip_comment(char *v)
 	}
 }
 
-int vg_config_line(struct vg_config *c, const char *line, const char *where,
-		   char *err, size_t errlen)
+static int line_apply(struct vg_config *c, const char *line,
+		      const char *where, char *err, size_t errlen, bool cross)
 {
 	char buf[VG_CONF_LINE_MAX], q[QUOTE_MAX + 1];
 	char *s, *eq, *key, *value;
@@ -577,7 +667,13 @@ int vg_config_line(struct vg_config *c, const char *line, const char *where,
 	value = eq + 1;
 	strip_comment(value);
 	value = trim(value);
-	return vg_config_set(c, key, value, where, err, errlen);
+	return set_key(c, key, value, where, err, errlen, cross);
+}
+
+int vg_config_line(struct vg_config *c, const char *line, const char *where,
+		   char *err, size_t errlen)
+{
+	return line_apply(c, line, where, err, errlen, true);
 }
 
 /* A configuration file is small; anything larger is a mistake. */
@@ -650,7 +746,7 @@ static int apply_lines(struct vg_config *c, char *buf, size_t len,
 		} else if (s == nl || *s == '#') {
 			continue;	/* the common case: cheap */
 		} else {
-			r = vg_config_line(c, p, NULL, NULL, 0);
+			r = line_apply(c, p, NULL, NULL, 0, false);
 			if (r == 0)
 				continue;
 		}
@@ -666,7 +762,7 @@ static int apply_lines(struct vg_config *c, char *buf, size_t len,
 			set_err(err, errlen, where, "line longer than %d "
 				"characters", VG_CONF_LINE_MAX - 1);
 		else
-			vg_config_line(c, p, where, err, errlen);
+			line_apply(c, p, where, err, errlen, false);
 		return -EINVAL;
 	}
 	return first;
@@ -699,6 +795,9 @@ static int read_file(struct vg_config *c, const char *path, bool keep_going,
 		return ret == -EFBIG ? -EINVAL : ret;
 	ret = apply_lines(c, buf, len, path, keep_going, err, errlen);
 	free(buf);
+	/* The keys that must agree, once the whole file is in. */
+	if (ret == 0 && !keep_going)
+		ret = paths_clash(c, path, err, errlen);
 	return ret;
 }
 

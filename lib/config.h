@@ -101,7 +101,10 @@ void vg_config_defaults(struct vg_config *c);
 
 /* Set one key.  where names the source for the message ("file:12" or
  * "argument").  0, or -EINVAL with err filled:
- *   "/etc/security/vpsguard.conf:12: maxretry: 'x' is not a number" */
+ *   "/etc/security/vpsguard.conf:12: maxretry: 'x' is not a number"
+ * table.path and state.path are also checked against each other (the
+ * same file, or one a temporary/set-aside name of the other, is
+ * -EINVAL naming both keys; *c is then unchanged). */
 int vg_config_set(struct vg_config *c, const char *key, const char *value,
 		  const char *where, char *err, size_t errlen);
 
@@ -112,7 +115,11 @@ int vg_config_line(struct vg_config *c, const char *line, const char *where,
 
 /* Read a whole file.  A missing file is -ENOENT (the caller decides
  * whether the default path may be absent); unreadable -errno; the first
- * bad line -EINVAL.  Every error fills err with path, line and key. */
+ * bad line -EINVAL.  Every error fills err with path, line and key.
+ * Once every line is in, table.path and state.path are checked against
+ * each other as vg_config_set() does (-EINVAL, err naming the file and
+ * both keys); lines of one file are not, so their order does not
+ * matter. */
 int vg_config_read_file(struct vg_config *c, const char *path,
 			char *err, size_t errlen);
 

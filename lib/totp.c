@@ -7,7 +7,8 @@
  *    on every way out, and never copied into an error message;
  *  - every file is opened relative to the checked directory fd with
  *    O_NOFOLLOW, and checked on the fd (owner root, mode);
- *  - read-check-write runs under flock(LOCK_EX) of DIR/.lock, a file
+ *  - read-check-write runs under flock(LOCK_EX) of DIR/.lock (waited for
+ *    at most VG_TOTP_LOCK_WAIT_MS, then refused), a file
  *    only root can open (the directory's own flock can be taken by any
  *    user who can read the directory, and would hold every TOTP login
  *    in sshd for as long as he likes), and a change is a new file: vg_atomic_write_locked (temp + fsync +
@@ -24,6 +25,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomic_file.h"
@@ -459,11 +461,42 @@ out:
 
 #define LOCK_NAME	".lock"	/* no user's: user names never start with '.' */
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* flock(LOCK_EX), but never longer than VG_TOTP_LOCK_WAIT_MS: the module
+ * takes this lock inside sshd's pre-auth path, and a holder that hangs
+ * (stopped, stuck on a dead disk) must not hang every TOTP login with
+ * it.  Polled with LOCK_NB: no alarm (sshd owns the signals) and no
+ * thread.  0, -ETIMEDOUT, or -errno. */
+static int lock_bounded(int lfd)
+{
+	const struct timespec nap = { 0, VG_TOTP_LOCK_POLL_MS * 1000000L };
+	int64_t deadline = mono_ms() + VG_TOTP_LOCK_WAIT_MS;
+
+	for (;;) {
+		if (flock(lfd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -errno;
+		if (mono_ms() >= deadline)
+			return -ETIMEDOUT;
+		nanosleep(&nap, NULL);	/* EINTR: just a shorter nap */
+	}
+}
+
 /* The lock file's fd, locked; -errno.  Only root opens it, so only root
- * (the module, the CLI) ever waits for it. */
+ * (the module, the CLI) ever waits for it, and for at most
+ * VG_TOTP_LOCK_WAIT_MS (-ETIMEDOUT). */
 static int lock_dir(int dfd, const char *dir, char *err, size_t errlen)
 {
 	struct stat st;
+	int ret;
 	int lfd = openat(dfd, LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW |
 			 O_CLOEXEC, 0600);
 
@@ -477,14 +510,15 @@ static int lock_dir(int dfd, const char *dir, char *err, size_t errlen)
 		return vg_errf(err, errlen, -EPERM, "%s/" LOCK_NAME ": not a "
 			    "root-only file", dir);
 	}
-	while (flock(lfd, LOCK_EX) != 0) {
-		if (errno != EINTR) {
-			int e = errno;
-
-			close(lfd);
-			return vg_errf(err, errlen, -e, "%s: lock: %s", dir,
-				    strerror(e));
-		}
+	ret = lock_bounded(lfd);
+	if (ret) {
+		close(lfd);
+		if (ret == -ETIMEDOUT)
+			return vg_errf(err, errlen, ret, "%s/" LOCK_NAME ": held "
+				    "by another process for %d s", dir,
+				    VG_TOTP_LOCK_WAIT_MS / 1000);
+		return vg_errf(err, errlen, ret, "%s: lock: %s", dir,
+			    strerror(-ret));
 	}
 	return lfd;
 }

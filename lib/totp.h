@@ -122,9 +122,17 @@ int vg_totp_verify(const struct vg_oath *o, const char *dir,
 		   const char *user, const char *input, time_t now,
 		   unsigned int window, char *err, size_t errlen);
 
+/* Longest wait for DIR/.lock, and the poll step: a holder that hangs
+ * must not hang sshd's logins with it. */
+#define VG_TOTP_LOCK_WAIT_MS	5000
+#define VG_TOTP_LOCK_POLL_MS	10
+
 /* The directory's fd, checked as vg_totp_load() does, locked for a
  * read-check-write: LOCK_EX on DIR/.lock, a file only root can open
- * (made 0600 when missing), whose fd goes to *lockfd.
+ * (made 0600 when missing), whose fd goes to *lockfd.  A lock held by
+ * another process for VG_TOTP_LOCK_WAIT_MS is -ETIMEDOUT ("DIR/.lock:
+ * held by another process for 5 s"): the module then refuses the code
+ * (a second factor never fails open).
  * vg_totp_unlock_dir() drops the lock and closes both.  -errno as above,
  * err filled. */
 int vg_totp_lock_dir(const char *dir, int *lockfd, char *err,

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -138,6 +139,15 @@ static int parse_i64(const char *s, int64_t *v)
 	return 0;
 }
 
+/* Wider than any key the table has (a /24, a /48): a record like
+ * 0.0.0.0/0 or ::/0 would become a drop of the whole Internet, so the
+ * file is not ours as written, and is treated as corrupt. */
+static bool key_too_wide(const struct vg_addr *a)
+{
+	return (a->family == VG_FAMILY_V4 && a->prefix < VG_STATE_MIN_V4) ||
+	       (a->family == VG_FAMILY_V6 && a->prefix < VG_STATE_MIN_V6);
+}
+
 static int parse_rec(char *line, struct vg_state_rec *r)
 {
 	char *save = NULL, *f[7];
@@ -150,7 +160,8 @@ static int parse_rec(char *line, struct vg_state_rec *r)
 	if (n != 6)
 		return -EINVAL;
 	memset(r, 0, sizeof(*r));
-	if (parse_key(f[0], &r->key) || parse_i64(f[1], &count) ||
+	if (parse_key(f[0], &r->key) || key_too_wide(&r->key) ||
+	    parse_i64(f[1], &count) ||
 	    parse_i64(f[2], &flags) || parse_i64(f[3], &r->banned_at) ||
 	    parse_i64(f[4], &r->banned_until) ||
 	    parse_i64(f[5], &r->last_success) || count > UINT32_MAX ||
@@ -232,18 +243,84 @@ corrupt:
 		    lineno);
 }
 
+/* The file decides which sources are dropped at boot, so it is trusted
+ * only as the helper itself writes it: a regular file (a FIFO would
+ * hang every reader in open() or read()), reached without a symlink
+ * (the next save would replace the link, not what it points at), owned
+ * by our euid and writable by nobody else (in a loose directory another
+ * user could plant bans).  Anything else is -EBADMSG, so the callers
+ * set it aside as they do a corrupt file. */
+static int open_trusted(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	uid_t euid = geteuid();
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int e;
+
+	if (fd < 0) {
+		e = errno;
+		if (e == ELOOP)
+			return vg_errf(err, errlen, -EBADMSG, "%s: refused: a "
+				    "symbolic link", path);
+		if (e == ENXIO)		/* a socket */
+			return vg_errf(err, errlen, -EBADMSG, "%s: refused: "
+				    "not a regular file", path);
+		return vg_errf(err, errlen, -e, "%s: %s", path, strerror(e));
+	}
+	if (fstat(fd, &st) != 0) {
+		e = errno;
+		close(fd);
+		return vg_errf(err, errlen, -e, "%s: %s", path, strerror(e));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return vg_errf(err, errlen, -EBADMSG, "%s: refused: not a "
+			    "regular file", path);
+	}
+	if (st.st_uid != euid) {
+		close(fd);
+		if (euid == 0)
+			return vg_errf(err, errlen, -EBADMSG, "%s: refused: "
+				    "owned by uid %u, not root", path,
+				    (unsigned int)st.st_uid);
+		return vg_errf(err, errlen, -EBADMSG, "%s: refused: owned by "
+			    "uid %u, not uid %u", path,
+			    (unsigned int)st.st_uid, (unsigned int)euid);
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		close(fd);
+		return vg_errf(err, errlen, -EBADMSG, "%s: refused: writable "
+			    "by group or others (mode %04o)", path,
+			    (unsigned int)(st.st_mode & 07777));
+	}
+	/* A regular file: reads never wait, O_NONBLOCK or not; clear it
+	 * anyway so stdio sees a plain fd. */
+	if (fcntl(fd, F_SETFL, 0) != 0) {
+		e = errno;
+		close(fd);
+		return vg_errf(err, errlen, -e, "%s: %s", path, strerror(e));
+	}
+	return fd;
+}
+
 int vg_state_load(const char *path, struct vg_state_rec **recs, size_t *n,
 		  char *err, size_t errlen)
 {
 	FILE *f;
-	int ret;
+	int fd, ret;
 
 	*recs = NULL;
 	*n = 0;
-	f = fopen(path, "re");
-	if (!f)
-		return vg_errf(err, errlen, -errno, "%s: %s", path,
-			    strerror(errno));
+	fd = open_trusted(path, err, errlen);
+	if (fd < 0)
+		return fd;
+	f = fdopen(fd, "r");
+	if (!f) {
+		ret = -errno;
+		close(fd);
+		return vg_errf(err, errlen, ret, "%s: %s", path,
+			    strerror(-ret));
+	}
 	ret = load_lines(f, path, recs, n, err, errlen);
 	fclose(f);
 	return ret;
@@ -265,8 +342,10 @@ int vg_state_quarantine(const char *path, char *newpath, size_t len)
 		if (w < 0 || (size_t)w >= len)
 			return -ENAMETOOLONG;
 		/* link + unlink, not rename: never replace an earlier
-		 * quarantined copy. */
-		if (link(path, newpath) == 0)
+		 * quarantined copy.  linkat without AT_SYMLINK_FOLLOW
+		 * links the name itself: a symlink is moved aside as a
+		 * symlink (its target untouched), a FIFO is never opened. */
+		if (linkat(AT_FDCWD, path, AT_FDCWD, newpath, 0) == 0)
 			return unlink(path) == 0 ? 0 : -errno;
 		if (errno != EEXIST)
 			return -errno;

@@ -13,6 +13,10 @@
 #include "addr.h"
 
 #define VG_STATE_MAX_RECORDS	(1u << 24)
+/* The widest keys the table has: a /24 and a /48 prefix ban.  A record
+ * wider than these is a corrupt line. */
+#define VG_STATE_MIN_V4		24
+#define VG_STATE_MIN_V6		48
 
 struct vg_state_rec {
 	struct vg_addr key;
@@ -40,13 +44,20 @@ int vg_state_replace(const char *path, int (*fn)(FILE *f, void *arg),
 /* Read a state file into a malloc'd array (caller frees).  A missing
  * file is -ENOENT with *n = 0.  A file that is truncated, corrupt or of
  * another version is -EBADMSG, with err naming the line; nothing from
- * it is returned.  The caller then keeps it aside with
+ * it is returned.  So is one that is not as the helper writes it: a
+ * symbolic link, not a regular file (a FIFO: never waited for), owned
+ * by another uid than the euid, or writable by group or others; err
+ * says which.  A record keyed wider than the table's widest key (an
+ * IPv4 prefix shorter than /24, IPv6 shorter than /48) is a corrupt
+ * line.  The caller then keeps it aside with
  * vg_state_quarantine() and starts from what it can trust. */
 int vg_state_load(const char *path, struct vg_state_rec **recs, size_t *n,
 		  char *err, size_t errlen);
 
 /* Rename path to path.corrupt-YYYYmmddTHHMMSS (never overwriting an
- * earlier one), so a bad file is kept for the admin, not lost. */
+ * earlier one), so a bad file is kept for the admin, not lost.  The
+ * name itself is moved: a symlink stays a symlink, a FIFO is never
+ * opened. */
 int vg_state_quarantine(const char *path, char *newpath, size_t len);
 
 #endif

@@ -717,6 +717,56 @@ static void test_sample(void **state)
 	assert_true(config_equal(&c, &def));
 }
 
+/* The state file and the table are different files, and neither is a
+ * temporary or set-aside name of the other (the helper would set the
+ * table aside as a corrupt state file on every pass).  A file is judged
+ * once whole, so moving both in either order is fine; a later setter
+ * (module argument, --table) is judged at once and leaves the
+ * configuration as it was. */
+static void test_paths_clash(void **state)
+{
+	static const char same[] =
+		"table.path = /srv/vg/table\n"
+		"state.path = /srv/vg/table\n";
+	/* state.path first takes today's table.path: fine once the
+	 * table has moved too. */
+	static const char swap[] =
+		"state.path = /run/vpsguard/table\n"
+		"table.path = /run/vpsguard/live\n";
+	struct tmp *t = *state;
+	struct vg_config c;
+	char err[VG_ERR_MAX];
+	const char *p;
+
+	vg_config_defaults(&c);
+	p = tmp_write(t, "same.conf", same, sizeof(same) - 1);
+	assert_int_equal(vg_config_read_file(&c, p, err, sizeof(err)),
+			 -EINVAL);
+	print_message("%s\n", err);
+	assert_non_null(strstr(err, p));
+	assert_non_null(strstr(err, "state.path '/srv/vg/table' and "
+				    "table.path '/srv/vg/table' are the same "
+				    "file"));
+
+	vg_config_defaults(&c);
+	p = tmp_write(t, "swap.conf", swap, sizeof(swap) - 1);
+	assert_int_equal(vg_config_read_file(&c, p, err, sizeof(err)), 0);
+	assert_string_equal(c.state_path, "/run/vpsguard/table");
+	assert_string_equal(c.table_path, "/run/vpsguard/live");
+
+	/* --table (the CLI) or a module argument after the file. */
+	assert_int_equal(vg_config_set(&c, "table.path",
+				       "/run/vpsguard/table", "--table", err,
+				       sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--table: state.path"));
+	assert_string_equal(c.table_path, "/run/vpsguard/live");
+	assert_int_equal(vg_config_set(&c, "table.path",
+				       "/run/vpsguard/table.corrupt-1",
+				       "argument", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "clash"));
+	assert_string_equal(c.table_path, "/run/vpsguard/live");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -733,6 +783,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_file_bad_bytes, tmp_setup,
 						tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_sample, tmp_setup,
+						tmp_teardown),
+		cmocka_unit_test_setup_teardown(test_paths_clash, tmp_setup,
 						tmp_teardown),
 	};
 

@@ -8,12 +8,14 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "state.h"
@@ -197,6 +199,166 @@ static void t_failed_write_keeps_old(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A record keyed wider than any table key (a /24, a /48) would become a
+ * drop of a whole network, 0.0.0.0/0 of everything: a corrupt line,
+ * located like any other. */
+static void t_wide_prefix(void **state)
+{
+	static const char *const wide[] = {
+		"0.0.0.0/0", "::/0", "10.0.0.0/8", "::ffff:0:0/96",
+		"192.0.2.0/23", "2001:db8::/32", "2001:db8::/47",
+	};
+	static const char *const ok[] = {
+		"192.0.2.0/24", "2001:db8:1::/48", "2001:db8:1:2::/64",
+		"192.0.2.7", "::ffff:192.0.2.8",
+	};
+	struct vg_state_rec *out;
+	char text[256], err[256];
+	size_t n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(wide) / sizeof(wide[0]); i++) {
+		snprintf(text, sizeof(text), "pam_vpsguard-state 1\n# k\n"
+			 "192.0.2.9 1 0 1 2 0\n%s 1 0 1 2 0\nend 2\n",
+			 wide[i]);
+		print_message("%s\n", wide[i]);
+		expect_corrupt(text, ":4: corrupt");
+	}
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), "pam_vpsguard-state 1\n"
+			 "%s 1 0 1 2 0\nend 1\n", ok[i]);
+		write_text(text);
+		assert_int_equal(vg_state_load(path, &out, &n, err,
+					       sizeof(err)), 0);
+		assert_int_equal(n, 1);
+		free(out);
+	}
+}
+
+/* What one vg_state_load() in a child gave. */
+struct loaded {
+	int ret;
+	size_t n;
+	char err[256];
+};
+
+/* vg_state_load(p) in a child the parent gives 5 s: a FIFO at the path
+ * blocked the old fopen() for ever, which must fail this case rather
+ * than hang the suite.  false: no answer in time (the child is killed). */
+static bool load_bounded(const char *p, struct loaded *r)
+{
+	struct pollfd pfd;
+	int fds[2];
+	pid_t pid;
+	bool ok;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct vg_state_rec *out = NULL;
+		struct loaded x = { 0 };
+
+		close(fds[0]);
+		x.ret = vg_state_load(p, &out, &x.n, x.err, sizeof(x.err));
+		free(out);
+		_exit(write(fds[1], &x, sizeof(x)) == (ssize_t)sizeof(x) ?
+		      0 : 1);
+	}
+	close(fds[1]);
+	pfd.fd = fds[0];
+	pfd.events = POLLIN;
+	ok = poll(&pfd, 1, 5000) == 1 &&
+	     read(fds[0], r, sizeof(*r)) == (ssize_t)sizeof(*r);
+	close(fds[0]);
+	if (!ok)
+		kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return ok;
+}
+
+static const char good[] = "pam_vpsguard-state 1\n192.0.2.7 1 0 1 "
+			   "4000000000 0\nend 1\n";
+
+static void expect_refused(const char *why)
+{
+	struct loaded r;
+
+	assert_true(load_bounded(path, &r));
+	print_message("%s\n", r.err);
+	assert_int_equal(r.ret, -EBADMSG);
+	assert_int_equal(r.n, 0);
+	assert_non_null(strstr(r.err, why));
+}
+
+/* A FIFO is refused at once (never waited for), and set aside as itself
+ * by the quarantine, which never opens it. */
+static void t_fifo(void **state)
+{
+	char q[256];
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(mkfifo(path, 0600), 0);
+	expect_refused("not a regular file");
+	assert_int_equal(vg_state_quarantine(path, q, sizeof(q)), 0);
+	assert_int_equal(lstat(q, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+/* A symlink is not followed: refused, and set aside as the link itself,
+ * its target untouched. */
+static void t_symlink(void **state)
+{
+	char target[160], q[256];
+	struct stat st;
+
+	(void)state;
+	snprintf(target, sizeof(target), "%s/elsewhere", dir);
+	write_text(good);
+	assert_int_equal(rename(path, target), 0);
+	assert_int_equal(symlink(target, path), 0);
+	expect_refused("a symbolic link");
+	assert_int_equal(vg_state_quarantine(path, q, sizeof(q)), 0);
+	assert_int_equal(lstat(q, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_int_equal(lstat(target, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+/* Another user's file (planted in a loose directory) or one others may
+ * write is not the helper's: its bans are never applied. */
+static void t_foreign_or_loose(void **state)
+{
+	(void)state;
+	write_text(good);
+	assert_int_equal(chmod(path, 0620), 0);
+	expect_refused("writable by group or others");
+	assert_int_equal(chmod(path, 0602), 0);
+	expect_refused("writable by group or others");
+	if (geteuid() != 0) {
+		print_message("skipped the owner case: needs root\n");
+		return;
+	}
+	assert_int_equal(chown(path, 65534, 65534), 0);
+	assert_int_equal(chmod(path, 0600), 0);
+	expect_refused("owned by uid 65534, not root");
+	assert_int_equal(chmod(path, 0666), 0);
+	expect_refused("owned by uid 65534, not root");
+	/* And the helper's own, as it writes it, still loads. */
+	assert_int_equal(chown(path, 0, 0), 0);
+	assert_int_equal(chmod(path, 0600), 0);
+	{
+		struct loaded r;
+
+		assert_true(load_bounded(path, &r));
+		assert_int_equal(r.ret, 0);
+		assert_int_equal(r.n, 1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -206,7 +368,15 @@ int main(void)
 		T(t_corrupt),
 		T(t_quarantine_keeps_every_copy),
 		T(t_failed_write_keeps_old),
+		T(t_wide_prefix),
+		T(t_fifo),
+		T(t_symlink),
+		T(t_foreign_or_loose),
 	};
+
+	/* Files are written 0600/0644 whatever the caller's umask: the
+	 * loader refuses group- or other-writable ones. */
+	umask(022);
 
 	return cmocka_run_group_tests_name("state", tests, NULL, NULL);
 }

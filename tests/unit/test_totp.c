@@ -14,8 +14,13 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sha256.h"
@@ -440,6 +445,86 @@ static void t_user_names(void **state)
 	assert_false(vg_totp_user_ok(NULL));
 }
 
+#ifndef VG_TOTP_LOCK_WAIT_MS	/* so this case builds against older trees */
+#define VG_TOTP_LOCK_WAIT_MS	5000
+#endif
+
+/* What one vg_totp_verify() in a child gave, and how long it took. */
+struct bounded {
+	int ret;
+	long ms;
+	char err[256];
+};
+
+/* vg_totp_verify of alice's first RFC vector in a child the parent
+ * gives limit_ms: an unbounded wait fails the case instead of hanging
+ * the suite.  false: no answer in time (the child is killed). */
+static bool verify_bounded(int limit_ms, struct bounded *b)
+{
+	struct pollfd pfd;
+	int fds[2];
+	pid_t pid;
+	bool ok;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct bounded x = { 0 };
+		struct timespec a, z;
+
+		close(fds[0]);
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		x.ret = vg_totp_verify(&oath, dir, "alice", rfc[0].code,
+				       (time_t)rfc[0].t, 1, x.err,
+				       sizeof(x.err));
+		clock_gettime(CLOCK_MONOTONIC, &z);
+		x.ms = (z.tv_sec - a.tv_sec) * 1000 +
+		       (z.tv_nsec - a.tv_nsec) / 1000000;
+		_exit(write(fds[1], &x, sizeof(x)) == (ssize_t)sizeof(x) ?
+		      0 : 1);
+	}
+	close(fds[1]);
+	pfd.fd = fds[0];
+	pfd.events = POLLIN;
+	ok = poll(&pfd, 1, limit_ms) == 1 &&
+	     read(fds[0], b, sizeof(*b)) == (ssize_t)sizeof(*b);
+	close(fds[0]);
+	if (!ok)
+		kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return ok;
+}
+
+/* A holder of DIR/.lock that never lets go (stopped, stuck on a dead
+ * disk) must not hang the module inside sshd: the wait is bounded at
+ * VG_TOTP_LOCK_WAIT_MS and the code refused with -ETIMEDOUT (a second
+ * factor never fails open); once the lock is free the same code works. */
+static void t_lock_timeout(void **state)
+{
+	char lock[128];
+	struct bounded b;
+	int hold;
+
+	(void)state;
+	NEED_ROOT();
+	store_rfc("alice");
+	snprintf(lock, sizeof(lock), "%s/.lock", dir);
+	/* Its own open file description: conflicts with the child's. */
+	hold = open(lock, O_RDWR | O_CLOEXEC);
+	assert_true(hold >= 0);
+	assert_int_equal(flock(hold, LOCK_EX), 0);
+	assert_true(verify_bounded(VG_TOTP_LOCK_WAIT_MS + 10000, &b));
+	assert_int_equal(b.ret, -ETIMEDOUT);
+	assert_true(b.ms >= VG_TOTP_LOCK_WAIT_MS - 100);
+	assert_true(b.ms < VG_TOTP_LOCK_WAIT_MS + 3000);
+	assert_non_null(strstr(b.err, "/.lock: held by another process for "
+				      "5 s"));
+	close(hold);
+	assert_true(verify_bounded(5000, &b));
+	assert_int_equal(b.ret, VG_TOTP_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -457,6 +542,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_file_checks, dir_setup,
 						dir_teardown),
 		cmocka_unit_test(t_user_names),
+		cmocka_unit_test_setup_teardown(t_lock_timeout, dir_setup,
+						dir_teardown),
 	};
 
 	return cmocka_run_group_tests_name("totp", tests, group_setup,

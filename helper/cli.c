@@ -506,7 +506,9 @@ int cli_parse_source(const char *arg, const struct vg_config *cfg,
 		return VG_EXIT_USAGE;
 	}
 	vg_addr_key(addr, cfg->ipv6_prefix, key);
-	kp = addr->family == VG_FAMILY_V4 ? 32 : cfg->ipv6_prefix;
+	/* A link-local source is counted per address (vg_addr_key()). */
+	kp = addr->family == VG_FAMILY_V4 ? 32 :
+	     vg_addr_link_local(addr) ? 128 : cfg->ipv6_prefix;
 	agg = addr->family == VG_FAMILY_V4 ? 24 : 48;
 	if (whole_prefix && addr->prefix == agg && agg < kp) {
 		*key = *addr;	/* a prefix ban (aggregate.v6 / .v4) */
@@ -517,6 +519,7 @@ int cli_parse_source(const char *arg, const struct vg_config *cfg,
 		cli_error("%s spans many sources: %s are counted per /%u; "
 			  "give an address or a /%u", shown,
 			  addr->family == VG_FAMILY_V4 ? "IPv4 sources" :
+			  kp == 128 ? "link-local sources" :
 			  "IPv6 sources (ipv6.prefix)", kp, kp);
 		return VG_EXIT_USAGE;
 	}

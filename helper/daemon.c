@@ -638,7 +638,9 @@ static void note_drops(struct helper *h, const struct vg_entry *e, long n,
 		if (e[i].family != VG_FAMILY_V4 && e[i].family != VG_FAMILY_V6)
 			continue;
 		vg_entry_addr(&e[i], &a);
-		if (is_drop(&h->cfg, &e[i], &a, now))
+		/* A link-local address means nothing to another host. */
+		if (is_drop(&h->cfg, &e[i], &a, now) &&
+		    !vg_addr_link_local(&a))
 			cs_note_drop(&h->cs, &a, to_wall(e[i].banned_at, now,
 							 wall),
 				     to_wall(e[i].banned_until, now, wall),

@@ -78,6 +78,12 @@ static bool is_mapped(const uint8_t bytes[16])
 	return memcmp(bytes, v4mapped, sizeof(v4mapped)) == 0;
 }
 
+/* fe80::/10, link-local unicast (RFC 4291 2.5.6). */
+static bool in_link_local(const uint8_t bytes[16])
+{
+	return bytes[0] == 0xfe && (bytes[1] & 0xc0) == 0x80;
+}
+
 static bool zone_ok(const char *z, size_t n)
 {
 	size_t i;
@@ -115,7 +121,7 @@ static int parse_v6(const char *s, size_t n, struct vg_addr *out)
 	buf[alen] = '\0';
 	if (inet_pton(AF_INET6, buf, out->bytes) != 1)
 		return -EINVAL;
-	if (pct && !(out->bytes[0] == 0xfe && (out->bytes[1] & 0xc0) == 0x80))
+	if (pct && !in_link_local(out->bytes))
 		return -EINVAL;
 	/* ::ffff:a.b.c.d is the IPv4 source: one key, one ban, one ignoreip
 	 * entry, whichever way the caller wrote it. */
@@ -356,6 +362,11 @@ void vg_addr_mask(struct vg_addr *a, unsigned int prefix)
 	a->prefix = (uint8_t)prefix;
 }
 
+bool vg_addr_link_local(const struct vg_addr *a)
+{
+	return a->family == VG_FAMILY_V6 && in_link_local(a->bytes);
+}
+
 void vg_addr_key(const struct vg_addr *a, unsigned int v6prefix,
 		 struct vg_addr *key)
 {
@@ -363,8 +374,12 @@ void vg_addr_key(const struct vg_addr *a, unsigned int v6prefix,
 
 	if (k.family == VG_FAMILY_V4)
 		k.prefix = 32;
-	else if (k.family == VG_FAMILY_V6)
+	else if (k.family == VG_FAMILY_V6 && !vg_addr_link_local(&k))
 		vg_addr_mask(&k, v6prefix);
+	/* A link-local source keeps its whole address: its /64, fe80::/64,
+	 * is shared by every host on the link, the gateway included, and
+	 * a ban of it would end in nftables cutting the host off from its
+	 * router.  Rotating addresses needs a place on the link. */
 	*key = k;
 }
 

@@ -4,7 +4,10 @@
  * (::ffff:a.b.c.d), so one key type serves both families and a mapped
  * rhost folds onto the plain IPv4 source without a special case.  IPv6
  * sources are masked to ipv6.prefix before they become keys, because an
- * attacker owns at least a /64 and would otherwise rotate addresses. */
+ * attacker owns at least a /64 and would otherwise rotate addresses --
+ * except link-local ones (fe80::/10), kept whole: every host on a link,
+ * the default gateway too, shares fe80::/64, so one neighbour's key
+ * would be everybody's. */
 #ifndef VG_ADDR_H
 #define VG_ADDR_H
 
@@ -59,9 +62,18 @@ bool vg_cidr_list_match(const struct vg_cidr_list *list,
 /* Mask a to its first prefix bits (in its family's own bit count). */
 void vg_addr_mask(struct vg_addr *a, unsigned int prefix);
 
-/* The table key for a source: IPv4 unchanged, IPv6 masked to v6prefix. */
+/* The table key for a source: IPv4 unchanged, IPv6 masked to v6prefix,
+ * a link-local IPv6 address (vg_addr_link_local()) unchanged: the full
+ * address, never its /64 (see above). */
 void vg_addr_key(const struct vg_addr *a, unsigned int v6prefix,
 		 struct vg_addr *key);
+
+/* True for an IPv6 address in fe80::/10, the link-local unicast range
+ * (RFC 4291 2.5.6), or a network whose address is in it.  Only the
+ * address bits are looked at, not a->prefix: callers hold keys of /48 or
+ * longer (ipv6.prefix, aggregate.v6), which lie wholly inside or wholly
+ * outside fe80::/10.  IPv4, names and empty addresses: false. */
+bool vg_addr_link_local(const struct vg_addr *a);
 
 /* "203.0.113.7", "2001:db8::1", and "2001:db8:66::/64" when the prefix
  * is shorter than the family's full length. */

@@ -175,11 +175,20 @@ void table_drop(struct vg_table *t, struct vg_entry *e)
 /* --- levels: source, overflow entry, overflow bucket (rule 10) -------- */
 
 /* The /24 or /48 a source is counted in, as `kind`.  false for a host
- * name (no prefix): its next level is the overflow bucket. */
+ * name (no prefix): its next level is the overflow bucket.
+ * false too for a link-local source as VG_KIND_PREFIX: fe80::/48 holds
+ * every host on the link, the default gateway too, so aggregate.v6 must
+ * never ban it (count_prefix), nor a ban of it cover one neighbour
+ * (table_prefix_ban, vg_table_peek_ban).  Its overflow entry stays: that
+ * only refuses passwords, never reaches nftables (the helper drops
+ * sources and prefix bans only), and keeps a neighbour that rotates
+ * addresses in a full table out of the overflow bucket all share. */
 bool table_prefix_key(const struct vg_addr *a, unsigned int bits,
 		      uint8_t kind, struct vg_key *out)
 {
 	if (a->family != VG_FAMILY_V4 && a->family != VG_FAMILY_V6)
+		return false;
+	if (kind == VG_KIND_PREFIX && vg_addr_link_local(a))
 		return false;
 	out->a = *a;
 	if (out->a.prefix > bits)

@@ -30,7 +30,8 @@
  *       update @rate4 { ip saddr timeout PER limit rate over N/PER
  *       burst N packets } add @drop4 { ip saddr timeout BANTIME } drop
  *     (the same for ip6, with the masked address for trust6, rate6 and
- *      drop6 and the full address for ignore6)
+ *      drop6 and the full address for ignore6, after
+ *      ip6 saddr != fe80::/10: a link-local source is never metered)
  *   }
  *
  * connlimit counts completed TCP handshakes, once per connection.  A
@@ -145,6 +146,8 @@ struct vg_nft_report {
 	size_t deleted;
 	size_t already;		/* deletes of absent elements, skipped */
 	size_t kept;		/* reconcile: already right */
+	size_t skipped;		/* link-local adds to drop6/drop6net, left
+				 * out: never dropped (nft_sets.c) */
 	bool rebuilt;		/* ensure: the chain or sets were written */
 	bool split;		/* the changes went in more than one batch
 				 * (not one transaction; see nft_batch.c) */
@@ -182,10 +185,13 @@ int vg_nft_list(enum vg_nft_set set, unsigned int v6prefix,
 		struct vg_nft_elem **out, size_t *n);
 
 /* One batch: add (refresh) every element of add, delete every element of
- * del.  A delete of an absent element would abort the whole batch in the
- * kernel; on that ENOENT the sets are re-read and the batch is sent once
- * more without the absent ones (counted in rep->already).  On error
- * nothing was applied (the kernel batch is atomic) unless rep->split. */
+ * del.  An add of a link-local address (fe80::/10) to drop6 or drop6net
+ * is left out (rep->skipped), never sent: such a drop would take the
+ * whole link, the default gateway too (nft_sets.c).  A delete of an
+ * absent element would abort the whole batch in the kernel; on that
+ * ENOENT the sets are re-read and the batch is sent once more without
+ * the absent ones (counted in rep->already).  On error nothing was
+ * applied (the kernel batch is atomic) unless rep->split. */
 int vg_nft_apply(enum vg_nft_set set, const struct vg_nft_elem *add,
 		 size_t nadd, const struct vg_nft_elem *del, size_t ndel,
 		 struct vg_nft_report *rep);
@@ -195,6 +201,9 @@ int vg_nft_apply(enum vg_nft_set set, const struct vg_nft_elem *add,
  * carrying our comment but not in want deleted.  Elements without it
  * (connlimit's) are never deleted, and are refreshed only when want asks
  * for more time than they have left.  Nothing to do = nothing sent.
+ * Link-local addresses (fe80::/10) in want are left out of drop6 and
+ * drop6net (rep->skipped), and any found there is deleted, with or
+ * without our comment (an older helper's, or its connlimit rule's).
  * want must not hold the same address twice (-EINVAL). */
 int vg_nft_reconcile(enum vg_nft_set set, const struct vg_nft_elem *want,
 		     size_t n, unsigned int v6prefix,

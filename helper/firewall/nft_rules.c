@@ -28,10 +28,11 @@
 
 #include "nft_internal.h"
 
-/* In every rule's comment hash: a new version of the rules (here: 2 =
- * connlimit meters handshakes, not SYNs; the prefix drop sets) makes an
- * older chain "not up to date", so ensure() rewrites it. */
-#define SCHEMA		"vpsguard-nft-2"
+/* In every rule's comment hash: a new version of the rules (2 =
+ * connlimit meters handshakes, not SYNs; the prefix drop sets; 3 = the
+ * IPv6 meter leaves link-local sources alone) makes an older chain "not
+ * up to date", so ensure() rewrites it. */
+#define SCHEMA		"vpsguard-nft-3"
 
 bool nft_connlimit_on(const struct vg_nft_config *cfg)
 {
@@ -327,6 +328,21 @@ static int x_sshport(struct nftnl_rule *r)
 	return err;
 }
 
+/* ip6 saddr != fe80::/10.  A link-local source is a neighbour or the
+ * default gateway (routes point at fe80::1): metered, its key is at
+ * least fe80::/64 under the mask, every host on the link, and the drop
+ * it earns takes the gateway's neighbour advertisements with it, which
+ * cuts the host off from IPv6.  Such a source is still counted per
+ * address by the PAM module. */
+static int x_not_link_local(struct nftnl_rule *r)
+{
+	static const uint8_t ll[16] = { 0xfe, 0x80 };
+	static const uint8_t ll_mask[16] = { 0xff, 0xc0 };
+	int err = x_saddr(r, VG_FAMILY_V6, ll_mask);
+
+	return err ? err : x_cmp(r, NFT_CMP_NEQ, ll, sizeof(ll));
+}
+
 /* The connlimit meter of one family (see nft.h for why it looks at an
  * assured conntrack, once, and not at the SYN):
  *   meta nfproto ipv4 tcp dport @sshports ct status assured
@@ -334,6 +350,7 @@ static int x_sshport(struct nftnl_rule *r)
  *   ip saddr != @trust4 ip saddr != @ignore4
  *   update @rate4 { ip saddr timeout PER limit rate over N/PER burst N }
  *   add @drop4 { ip saddr timeout BANTIME } drop
+ * (ipv6: `ip6 saddr != fe80::/10` right after nfproto, x_not_link_local)
  * The label is set before the meter, so a connection is counted once
  * even when the meter refuses it (full). */
 static int x_meter(struct nftnl_rule *r, const struct vg_nft_config *cfg,
@@ -350,6 +367,8 @@ static int x_meter(struct nftnl_rule *r, const struct vg_nft_config *cfg,
 	for (int i = 0; i < 16; i++)
 		both[i] = born[i] | counted[i];
 	err = x_nfproto(r, fam);
+	if (!err && !v4)	/* first: it is the cheapest way out */
+		err = x_not_link_local(r);
 	if (!err)
 		err = x_sshport(r);
 	if (!err)

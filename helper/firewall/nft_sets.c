@@ -18,7 +18,16 @@
  *
  * Prefix bans.  drop4net/drop6net hold /24 and /48 keys, matched with
  * `saddr & MASK`; drop6 cannot, its mask is ipv6.prefix.  Elements must
- * come masked (valid_elem()), else they could never match. */
+ * come masked (valid_elem()), else they could never match.
+ *
+ * Link-local.  drop6 and drop6net never hold an address in fe80::/10,
+ * whoever asks (a ban by hand, a restored state file, CrowdSec, an old
+ * table keyed per /64): under the rule's mask such an element is
+ * fe80::/64 or fe80::/48, every host on the link, the default gateway
+ * too, and dropping the gateway's neighbour advertisements cuts the host
+ * off from IPv6.  apply leaves them out of its adds (rep->skipped), and
+ * reconcile deletes any it finds, ours or not.  Such a source is still
+ * refused by the PAM module. */
 #include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -155,9 +164,30 @@ static int valid_elem(enum vg_nft_set set, const struct vg_nft_elem *e)
 	return 0;
 }
 
-/* Positions of list v in family fam. */
+/* May set hold e?  A drop set never holds a link-local address (see
+ * the top); trust6 may, it only exempts from the connlimit meter. */
+static bool droppable(enum vg_nft_set set, const struct vg_nft_elem *e)
+{
+	return set == VG_NFT_TRUST || !vg_addr_link_local(&e->addr);
+}
+
+/* How many elements of v set may not hold (apply leaves them out). */
+static size_t count_undroppable(enum vg_nft_set set,
+				const struct vg_nft_elem *v, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!droppable(set, &v[i]))
+			k++;
+	return k;
+}
+
+/* Positions of list v in family fam (adds: only those set may hold).
+ * Positions, not a filtered copy: errors name the caller's index. */
 static long *pick(const struct vg_nft_elem *v, size_t n, int fam,
-		  bool (*want)(const struct vg_nft_elem *), size_t *out)
+		  bool (*want)(const struct vg_nft_elem *),
+		  const enum vg_nft_set *adds_to, size_t *out)
 {
 	long *idx = malloc((n ? n : 1) * sizeof(*idx));
 
@@ -165,7 +195,8 @@ static long *pick(const struct vg_nft_elem *v, size_t n, int fam,
 	if (!idx)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
-		if (v[i].addr.family == fam && (!want || want(&v[i])))
+		if (v[i].addr.family == fam && (!want || want(&v[i])) &&
+		    (!adds_to || droppable(*adds_to, &v[i])))
 			idx[(*out)++] = (long)i;
 	return idx;
 }
@@ -187,7 +218,7 @@ static int build_elems(struct nft_batch *b, enum vg_nft_set set,
 
 		/* fresh adds: one NEWSETELEM per chunk */
 		s.v = add;
-		s.idx = idx = pick(add, nadd, fams[f], is_fresh, &s.n);
+		s.idx = idx = pick(add, nadd, fams[f], is_fresh, &set, &s.n);
 		if (!idx)
 			return -ENOMEM;
 		for (size_t i = 0; i < s.n; i += (size_t)k) {
@@ -200,7 +231,7 @@ static int build_elems(struct nft_batch *b, enum vg_nft_set set,
 		if (k < 0)
 			return (int)k;
 		/* refreshes: NEW, DEL, NEW of the same chunk, never cut */
-		s.idx = idx = pick(add, nadd, fams[f], is_stale, &s.n);
+		s.idx = idx = pick(add, nadd, fams[f], is_stale, &set, &s.n);
 		if (!idx)
 			return -ENOMEM;
 		k = 0;
@@ -228,7 +259,7 @@ static int build_elems(struct nft_batch *b, enum vg_nft_set set,
 			return (int)k;
 		/* deletes */
 		s.v = del;
-		s.idx = idx = pick(del, ndel, fams[f], NULL, &s.n);
+		s.idx = idx = pick(del, ndel, fams[f], NULL, NULL, &s.n);
 		if (!idx)
 			return -ENOMEM;
 		k = 0;
@@ -416,7 +447,7 @@ static int apply_sock(struct nft_nl *n, enum vg_nft_set set,
 		      struct vg_nft_report *rep)
 {
 	struct vg_nft_elem *del2 = NULL, *have = NULL;
-	size_t nhave = 0;
+	size_t nhave = 0, skipped = count_undroppable(set, add, nadd);
 	int r = 0;
 
 	for (size_t i = 0; i < nadd; i++)
@@ -425,6 +456,9 @@ static int apply_sock(struct nft_nl *n, enum vg_nft_set set,
 	for (size_t i = 0; i < ndel; i++)
 		if (valid_elem(set, &del[i]))
 			return -EINVAL;
+	rep->skipped += skipped;
+	if (skipped == nadd && !ndel)
+		return 0;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		struct nft_batch b = { .nl = n };
 
@@ -469,7 +503,7 @@ static int apply_sock(struct nft_nl *n, enum vg_nft_set set,
 		break;
 	}
 	if (!r) {
-		rep->added += nadd;
+		rep->added += nadd - skipped;
 		rep->deleted += ndel;
 	}
 	free(del2);
@@ -506,7 +540,7 @@ int vg_nft_reconcile(enum vg_nft_set set, const struct vg_nft_elem *want,
 {
 	struct vg_nft_report dummy;
 	struct vg_nft_elem *w = NULL, *have = NULL, *add = NULL, *del = NULL;
-	size_t nhave = 0, nadd = 0, ndel = 0, i = 0, j = 0;
+	size_t nhave = 0, nadd = 0, ndel = 0, nw = 0, i = 0, j = 0;
 	struct nft_nl nl;
 	int r;
 
@@ -531,8 +565,12 @@ int vg_nft_reconcile(enum vg_nft_set set, const struct vg_nft_elem *want,
 		r = -ENOMEM;
 		goto out;
 	}
-	if (n)
-		memcpy(w, want, n * sizeof(*w));
+	/* What the set may not hold is not wanted: found there, it goes. */
+	for (size_t k = 0; k < n; k++)
+		if (droppable(set, &want[k]))
+			w[nw++] = want[k];
+	rep->skipped = n - nw;
+	n = nw;
 	qsort(w, n, sizeof(*w), cmp_elem);
 	if (nhave)		/* have may be NULL: qsort(NULL, 0) is UB */
 		qsort(have, nhave, sizeof(*have), cmp_elem);
@@ -548,7 +586,7 @@ int vg_nft_reconcile(enum vg_nft_set set, const struct vg_nft_elem *want,
 			add[nadd] = w[i++];
 			add[nadd++].fresh = true;
 		} else if (c > 0) {		/* present, unwanted */
-			if (have[j].ours)
+			if (have[j].ours || !droppable(set, &have[j]))
 				del[ndel++] = have[j];
 			j++;
 		} else {
@@ -574,10 +612,11 @@ int vg_nft_reconcile(enum vg_nft_set set, const struct vg_nft_elem *want,
 		}
 	}
 	if (nadd || ndel) {
-		size_t kept = rep->kept;
+		size_t kept = rep->kept, skipped = rep->skipped;
 
 		r = apply_sock(&nl, set, add, nadd, del, ndel, rep);
 		rep->kept = kept;
+		rep->skipped = skipped;
 	}
 out:
 	nft_nl_close(&nl);

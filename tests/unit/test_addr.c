@@ -526,6 +526,91 @@ static void test_mask_and_equal(void **state)
 	assert_string_equal(buf, "2001:db8:1:2::/64");
 }
 
+/* fe80::/10 exactly: its edges, other families, a network inside it. */
+static void test_link_local(void **state)
+{
+	static const struct {
+		const char *s;
+		bool ll;
+	} cases[] = {
+		{ "fe80::", true },
+		{ "fe80::1", true },
+		{ "fe80::99%lo", true },
+		{ "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true },
+		{ "fe80::/64", true },
+		{ "fe80::/10", true },
+		{ "fe7f:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false },
+		{ "fec0::", false },		/* site-local, deprecated */
+		{ "ff02::1", false },
+		{ "fd00::1", false },
+		{ "2001:db8::1", false },
+		{ "::1", false },
+		{ "::", false },
+		{ "::ffff:192.0.2.7", false },	/* folds to IPv4 */
+		{ "192.0.2.7", false },
+		{ "254.128.0.1", false },	/* fe80 in IPv4's first bytes */
+	};
+	struct vg_addr a;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(vg_cidr_parse(cases[i].s, &a), 0);
+		if (vg_addr_link_local(&a) != cases[i].ll)
+			fail_msg("vg_addr_link_local(%s) is %d", cases[i].s,
+				 !cases[i].ll);
+	}
+	assert_int_equal(vg_source_resolve("evil.example", NULL, &a), 2);
+	a.bytes[0] = 0xfe;
+	a.bytes[1] = 0x80;
+	assert_false(vg_addr_link_local(&a));	/* a name's hash */
+	memset(&a, 0, sizeof(a));
+	a.bytes[0] = 0xfe;
+	a.bytes[1] = 0x80;
+	assert_false(vg_addr_link_local(&a));	/* VG_FAMILY_NONE */
+}
+
+/* A link-local source is keyed by its whole address at every ipv6.prefix:
+ * two neighbours (or a neighbour and the gateway, fe80::1) never share a
+ * key, and no key of one covers the other. */
+static void test_link_local_key(void **state)
+{
+	static const unsigned int prefixes[] = { 48, 56, 64, 96, 127, 128 };
+	struct vg_addr gw, nb, kg, kn, net;
+	char buf[VG_ADDR_STRLEN];
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(vg_addr_parse("fe80::1", &gw), 0);
+	assert_int_equal(vg_source_resolve("fe80::99%eth0", NULL, &nb), 0);
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		vg_addr_key(&gw, prefixes[i], &kg);
+		vg_addr_key(&nb, prefixes[i], &kn);
+		assert_true(vg_addr_equal(&kg, &gw));
+		assert_true(vg_addr_equal(&kn, &nb));
+		assert_int_equal(kn.prefix, 128);
+		assert_false(vg_addr_equal(&kg, &kn));
+		assert_false(vg_cidr_contains(&kn, &gw));
+		assert_true(vg_addr_link_local(&kn));
+		vg_addr_format(&kn, buf, sizeof(buf));
+		assert_string_equal(buf, "fe80::99");
+	}
+	/* in place, as the table's callers do */
+	vg_addr_key(&nb, 64, &nb);
+	vg_addr_format(&nb, buf, sizeof(buf));
+	assert_string_equal(buf, "fe80::99");
+	/* a network inside fe80::/10 (a CrowdSec range) is not widened to
+	 * ipv6.prefix either; the firewall refuses to drop it anyway */
+	assert_int_equal(vg_cidr_parse("fe80::/10", &net), 0);
+	vg_addr_key(&net, 64, &kn);
+	assert_true(vg_addr_equal(&kn, &net));
+	/* just outside: masked as before */
+	assert_int_equal(vg_addr_parse("fec0::1:2:3:4", &net), 0);
+	vg_addr_key(&net, 64, &kn);
+	vg_addr_format(&kn, buf, sizeof(buf));
+	assert_string_equal(buf, "fec0::/64");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -539,6 +624,8 @@ int main(void)
 		cmocka_unit_test(test_name_key),
 		cmocka_unit_test(test_format_bounds),
 		cmocka_unit_test(test_mask_and_equal),
+		cmocka_unit_test(test_link_local),
+		cmocka_unit_test(test_link_local_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

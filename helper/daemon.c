@@ -100,6 +100,9 @@ struct helper {
 					 * of a woken pass's time */
 	size_t snap_cap;
 	int64_t last_full_ms;		/* the last pass that saved */
+	char save_err[VG_ERR_MAX];	/* the failing save's error, as last
+					 * logged ("": the last save worked) */
+	int64_t save_err_ms;		/* when it was logged */
 };
 
 static int64_t mono_ms(void)
@@ -345,6 +348,20 @@ static void learn_saved(struct helper *h, vg_time_t now, int64_t wall)
 	h->have_saved = true;
 }
 
+/* A save that fails fails at every pass (a full disk, every 5 s): it is
+ * logged when it starts or its reason changes, then every ten minutes. */
+static void save_failed(struct helper *h, const char *err)
+{
+	int64_t t = mono_ms();
+
+	if (strcmp(err, h->save_err) == 0 && t - h->save_err_ms < 600000)
+		return;
+	vg_log(LOG_ERR, "%s%s", err, strcmp(err, h->save_err) == 0 ?
+	       " (still failing)" : "");
+	snprintf(h->save_err, sizeof(h->save_err), "%s", err);
+	h->save_err_ms = t;
+}
+
 /* The table's records worth saving, and the saved ones it has no entry
  * for that still are (a smaller table had no room for them, or a prefix
  * ban freed its sources' entries): a record leaves the file only when
@@ -405,8 +422,12 @@ static int save(struct helper *h, struct vg_table *t, const struct vg_entry *e,
 	else
 		ret = vg_state_save(h->cfg.state_path, w, k, err, sizeof(err));
 	if (ret) {
-		vg_log(LOG_ERR, "%s", err);
+		save_failed(h, err);
 		goto out;
+	}
+	if (h->save_err[0]) {
+		vg_log(LOG_NOTICE, "%s: saved again", h->cfg.state_path);
+		h->save_err[0] = '\0';
 	}
 	h->state_id = file_id_of(h->cfg.state_path);
 	free(h->saved);

@@ -302,6 +302,31 @@ else
 	skip "full disk" "cannot mount a tmpfs"
 fi
 
+# The daemon on a full disk: every pass fails to save; it says so once
+# (then every ten minutes), not every 5 s, and says when it saves again.
+mkconf fulld
+mkdir -m 0700 "$D/lib"
+if mount -t tmpfs -o size=16k,mode=0700 vg-fulld "$D/lib"; then
+	MOUNTS+=("$D/lib")
+	if start_daemon >"$T/msg" 2>&1; then
+		dd if=/dev/zero of="$D/lib/fill" bs=1k count=64 2>/dev/null
+		a ban 192.0.2.32 --time 1h
+		for i in 1 2 3; do kill -USR1 "$DPID"; sleep 1; done
+		case_ "daemon, full disk, three passes: the save error is logged once" \
+			eval 'n=$(grep -c "No space left on device" "$D/daemon.err"); [ "$n" -eq 1 ] ||
+			      { echo "$n lines: $(grep "No space" "$D/daemon.err" | head -n 3 | tr "\n" "|")"; false; }'
+		rm -f "$D/lib/fill"
+		kill -USR1 "$DPID"
+		case_ "... and once there is room: saved, and said so" \
+			eval 'wait_for 3 state_has 192\.0\.2\.32 && wait_for 2 grep -q "saved again" "$D/daemon.err"'
+		stop_daemon TERM >/dev/null
+	else
+		fail "daemon on a full disk" "$(cat "$T/msg")"
+	fi
+else
+	skip "daemon on a full disk" "cannot mount a tmpfs"
+fi
+
 # ---- a table made anew before the helper's pass keeps the saved bans ------
 # After a reboot (or a table deleted by hand) the module or the CLI makes a
 # new table and may record a source in it before the helper's next pass:

@@ -179,10 +179,12 @@ $(O)/%.o: %.c
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
+# VG_IN_MODULE: what only the helper uses is left out of the module's
+# copy of lib/ (lib/config.c: the CrowdSec keys are not judged there).
 $(O)/module/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(MODULE_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CPPFLAGS) -DVG_IN_MODULE $(ALL_CFLAGS) $(MODULE_CFLAGS) -c -o $@ $<
 
 $(O)/module/%.o: pam_module/%.c
 	@mkdir -p $(@D)

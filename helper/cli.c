@@ -235,6 +235,9 @@ int cli_load_config(struct vg_config *cfg)
 	if (ret == 0 && cli_opts.table)
 		ret = vg_config_set(cfg, "table.path", cli_opts.table,
 				    "--table", err, sizeof(err));
+	if (ret == 0)
+		ret = vg_config_check_paths(cfg, cli_opts.table ? "--table" :
+					    path, err, sizeof(err));
 	if (ret) {
 		cli_error("%s", err);
 		return VG_EXIT_USAGE;	/* SPEC: every config error is 2 */

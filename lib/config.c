@@ -309,6 +309,24 @@ static int set_failmode(struct vg_config *c, const struct key *k,
 	return 0;
 }
 
+#ifdef VG_IN_MODULE
+/* The module never talks to CrowdSec: the helper judges these keys
+ * (pam_vpsguard-admin refuses a bad one, exit 2).  Their checks would
+ * only add code to what libpam maps into sshd at every connection: one
+ * page more costs each login more than all of them (bench/README.md). */
+static int set_helper_only(struct vg_config *c, const struct key *k,
+			   const char *v, char *why, size_t whylen)
+{
+	(void)c;
+	(void)k;
+	(void)v;
+	(void)why;
+	(void)whylen;
+	return 0;
+}
+#define set_url		set_helper_only
+#define set_machine	set_helper_only
+#else
 /* crowdsec.url: empty (off), or http(s)://host[:port][/path] with no
  * spaces, quotes or control bytes; it becomes part of request URLs. */
 /* The host of an http:// URL (after the scheme) is a loopback address:
@@ -404,6 +422,7 @@ static int set_machine(struct vg_config *c, const struct key *k,
 	memcpy(c->cs_machine, v, len + 1);
 	return 0;
 }
+#endif /* VG_IN_MODULE */
 
 #define F(m)	offsetof(struct vg_config, m)
 
@@ -492,7 +511,7 @@ static const struct key *find_key(const char *name)
 }
 
 /* path with "//" and "/./" folded, so another spelling of one name is
- * no way around paths_clash().  No symlink is resolved: the files need
+ * no way around vg_config_check_paths().  No symlink is resolved: the files need
  * not exist yet, and the module runs this on every authentication. */
 static void norm_path(char *out, size_t len, const char *in)
 {
@@ -537,12 +556,35 @@ static bool owns_name(const char *path, const char *name)
  * one of the other's temporary or set-aside names: the helper would
  * read the 4 MiB table as a corrupt state file, set it aside and
  * rebuild it on every pass, piling copies in /run. */
-static int paths_clash(const struct vg_config *c, const char *where,
-		       char *err, size_t errlen)
+/* Can name's last component be path's, path.ANYTHING or .BASE.ANYTHING
+ * (owns_name())?  false: certainly not, whatever the spelling of the
+ * directories; the module parses the file on every authentication, and
+ * this spares it the folding of both paths. */
+static bool may_own(const char *path, const char *name)
+{
+	const char *b = strrchr(path, '/'), *n = strrchr(name, '/');
+	size_t bl;
+
+	b = b ? b + 1 : path;
+	n = n ? n + 1 : name;
+	bl = strlen(b);
+	if (bl == 0 || *n == '\0')
+		return true;	/* a trailing '/': fold and compare */
+	/* name itself or path.ANYTHING: n begins with b; .BASE.ANYTHING:
+	 * a dot, then b. */
+	return strncmp(n, b, bl) == 0 ||
+	       (n[0] == '.' && strncmp(n + 1, b, bl) == 0);
+}
+
+int vg_config_check_paths(const struct vg_config *c, const char *where,
+			  char *err, size_t errlen)
 {
 	char t[VG_PATH_MAX], st[VG_PATH_MAX];
 	char qt[QUOTE_MAX + 1], qs[QUOTE_MAX + 1];
 
+	if (!may_own(c->table_path, c->state_path) &&
+	    !may_own(c->state_path, c->table_path))
+		return 0;
 	norm_path(t, sizeof(t), c->table_path);
 	norm_path(st, sizeof(st), c->state_path);
 	if (!owns_name(t, st) && !owns_name(st, t))
@@ -557,21 +599,10 @@ static int paths_clash(const struct vg_config *c, const char *where,
 	return -EINVAL;
 }
 
-static bool is_table_or_state(const struct key *k)
-{
-	return k->off == offsetof(struct vg_config, table_path) ||
-	       k->off == offsetof(struct vg_config, state_path);
-}
-
-/* vg_config_set(); cross: also check table.path against state.path
- * (the lines of a file skip it, and the whole file is checked once it
- * is read: one line may set state.path to today's table.path just
- * before the next moves the table). */
 static int set_key(struct vg_config *c, const char *key, const char *value,
-		   const char *where, char *err, size_t errlen, bool cross)
+		   const char *where, char *err, size_t errlen)
 {
 	char qk[QUOTE_MAX + 1], qv[QUOTE_MAX + 1], why[WHY_MAX];
-	char old[VG_PATH_MAX];
 	const struct key *k = find_key(key);
 
 	if (!k) {
@@ -583,16 +614,9 @@ static int set_key(struct vg_config *c, const char *key, const char *value,
 		set_err(err, errlen, where, "%s: missing value", key);
 		return -EINVAL;
 	}
-	cross = cross && is_table_or_state(k);
-	if (cross)
-		memcpy(old, FIELD(c, k, char), sizeof(old));
 	why[0] = '\0';
-	if (k->set(c, k, value, why, sizeof(why)) == 0) {
-		if (!cross || paths_clash(c, where, err, errlen) == 0)
-			return 0;
-		memcpy(FIELD(c, k, char), old, sizeof(old));
-		return -EINVAL;
-	}
+	if (k->set(c, k, value, why, sizeof(why)) == 0)
+		return 0;
 	quote(qv, sizeof(qv), value);
 	set_err(err, errlen, where, "%s: '%s' %s", key, qv, why);
 	return -EINVAL;
@@ -601,7 +625,7 @@ static int set_key(struct vg_config *c, const char *key, const char *value,
 int vg_config_set(struct vg_config *c, const char *key, const char *value,
 		  const char *where, char *err, size_t errlen)
 {
-	return set_key(c, key, value, where, err, errlen, true);
+	return set_key(c, key, value, where, err, errlen);
 }
 
 static bool is_space(char ch)
@@ -637,7 +661,7 @@ static void strip_comment(char *v)
 }
 
 static int line_apply(struct vg_config *c, const char *line,
-		      const char *where, char *err, size_t errlen, bool cross)
+		      const char *where, char *err, size_t errlen)
 {
 	char buf[VG_CONF_LINE_MAX], q[QUOTE_MAX + 1];
 	char *s, *eq, *key, *value;
@@ -667,13 +691,13 @@ static int line_apply(struct vg_config *c, const char *line,
 	value = eq + 1;
 	strip_comment(value);
 	value = trim(value);
-	return set_key(c, key, value, where, err, errlen, cross);
+	return set_key(c, key, value, where, err, errlen);
 }
 
 int vg_config_line(struct vg_config *c, const char *line, const char *where,
 		   char *err, size_t errlen)
 {
-	return line_apply(c, line, where, err, errlen, true);
+	return line_apply(c, line, where, err, errlen);
 }
 
 /* A configuration file is small; anything larger is a mistake. */
@@ -746,7 +770,7 @@ static int apply_lines(struct vg_config *c, char *buf, size_t len,
 		} else if (s == nl || *s == '#') {
 			continue;	/* the common case: cheap */
 		} else {
-			r = line_apply(c, p, NULL, NULL, 0, false);
+			r = line_apply(c, p, NULL, NULL, 0);
 			if (r == 0)
 				continue;
 		}
@@ -762,7 +786,7 @@ static int apply_lines(struct vg_config *c, char *buf, size_t len,
 			set_err(err, errlen, where, "line longer than %d "
 				"characters", VG_CONF_LINE_MAX - 1);
 		else
-			line_apply(c, p, where, err, errlen, false);
+			line_apply(c, p, where, err, errlen);
 		return -EINVAL;
 	}
 	return first;
@@ -795,9 +819,6 @@ static int read_file(struct vg_config *c, const char *path, bool keep_going,
 		return ret == -EFBIG ? -EINVAL : ret;
 	ret = apply_lines(c, buf, len, path, keep_going, err, errlen);
 	free(buf);
-	/* The keys that must agree, once the whole file is in. */
-	if (ret == 0 && !keep_going)
-		ret = paths_clash(c, path, err, errlen);
 	return ret;
 }
 

@@ -101,10 +101,7 @@ void vg_config_defaults(struct vg_config *c);
 
 /* Set one key.  where names the source for the message ("file:12" or
  * "argument").  0, or -EINVAL with err filled:
- *   "/etc/security/vpsguard.conf:12: maxretry: 'x' is not a number"
- * table.path and state.path are also checked against each other (the
- * same file, or one a temporary/set-aside name of the other, is
- * -EINVAL naming both keys; *c is then unchanged). */
+ *   "/etc/security/vpsguard.conf:12: maxretry: 'x' is not a number" */
 int vg_config_set(struct vg_config *c, const char *key, const char *value,
 		  const char *where, char *err, size_t errlen);
 
@@ -115,13 +112,20 @@ int vg_config_line(struct vg_config *c, const char *line, const char *where,
 
 /* Read a whole file.  A missing file is -ENOENT (the caller decides
  * whether the default path may be absent); unreadable -errno; the first
- * bad line -EINVAL.  Every error fills err with path, line and key.
- * Once every line is in, table.path and state.path are checked against
- * each other as vg_config_set() does (-EINVAL, err naming the file and
- * both keys); lines of one file are not, so their order does not
- * matter. */
+ * bad line -EINVAL.  Every error fills err with path, line and key. */
 int vg_config_read_file(struct vg_config *c, const char *path,
 			char *err, size_t errlen);
+
+/* The helper's two files must differ: table.path and state.path naming
+ * one file, or one a temporary or set-aside name of the other, is
+ * -EINVAL with err naming where and both keys (the helper would set the
+ * table aside as a corrupt state file at every pass).  For a whole
+ * configuration (after the file and --table), so the order of its lines
+ * does not matter.  The CLI checks; the module does not: it never opens
+ * state.path, and a helper's mistake must not put every login under
+ * failmode. */
+int vg_config_check_paths(const struct vg_config *c, const char *where,
+			  char *err, size_t errlen);
 
 /* The same, applying every good line and skipping bad ones: only to
  * find out what an admin meant by a broken file (the module's failmode

@@ -20,6 +20,7 @@ need_root
 need_cmd pamtester unshare mount mknod logger
 BUILD=${VG_BUILD:-$ROOT/build}	# make O=dir: VG_BUILD=dir
 MOD=$BUILD/pam_vpsguard.so
+ADMIN=$BUILD/pam_vpsguard-admin
 if [ ! -f "$MOD" ]; then
 	fail "$VG_SUITE" "$MOD not built (make build/pam_vpsguard.so)"
 	exit 1
@@ -227,6 +228,16 @@ check "failmode open, unknown key: account phase passes" acct_ok 203.0.113.50 vg
 check "failmode open, unknown key: 10 wrong passwords fail" fails 10 203.0.113.50 vg-bad root
 check "failmode open: nothing was recorded (valid stack lets the source in)" \
 	eval 'login_ok 203.0.113.50 vg-std && acct_ok 203.0.113.50 vg-std'
+
+# The helper's keys are the helper's to judge: a bad crowdsec.url (which
+# pam_vpsguard-admin refuses, exit 2) does not put the module in failmode.
+conf csbad "failmode = closed" "maxretry = 2" "crowdsec.url = ftp://lapi.example" "crowdsec.machine = a b"
+stack vg-csbad "$T/csbad.conf"
+check "a bad crowdsec.url in the module: no failmode, the right password logs in" login_ok 203.0.113.52 vg-csbad
+check "... and the limiter counts (maxretry 2 bans)" \
+	eval 'fails 2 203.0.113.52 vg-csbad root && login_refused 203.0.113.52 vg-csbad'
+check "... while pam_vpsguard-admin refuses that configuration (exit 2)" \
+	eval '"$ADMIN" --conf "$T/csbad.conf" status >/dev/null 2>&1; [ $? -eq 2 ]'
 
 conf closed-after "failmode = closed" "no.such.key = 1"
 conf closed-before "no.such.key = 1" "failmode = closed"

@@ -22,9 +22,7 @@ cd "$(dirname "$0")/../.." || exit 1
 BUILD=${VG_BUILD:-$PWD/build}
 MOD=$BUILD/pam_vpsguard.so
 ADMIN=$BUILD/pam_vpsguard-admin
-# 72: nanosleep, for the bounded wait on the TOTP lock (a holder that hangs
-# must not hang sshd's logins; session 9).
-IMPORTS_MAX=72
+IMPORTS_MAX=71
 
 need_cmd readelf nm
 for f in "$MOD" "$ADMIN"; do

@@ -276,6 +276,13 @@ static void run_case(char *line, unsigned long lineno)
 	snprintf(where, sizeof(where), "config.txt:%lu", lineno);
 	err[0] = '\0';
 	r = vg_config_line(&c, cfg, where, err, sizeof(err));
+	/* What the CLI checks once a whole configuration is in (and then
+	 * exits: the configuration it refuses is never used). */
+	if (r == 0) {
+		r = vg_config_check_paths(&c, where, err, sizeof(err));
+		if (r)
+			c = def;
+	}
 	if (ok) {
 		if (r != 0)
 			fail_msg("%s: '%s' rejected: %s", where, cfg, err);
@@ -719,10 +726,10 @@ static void test_sample(void **state)
 
 /* The state file and the table are different files, and neither is a
  * temporary or set-aside name of the other (the helper would set the
- * table aside as a corrupt state file on every pass).  A file is judged
- * once whole, so moving both in either order is fine; a later setter
- * (module argument, --table) is judged at once and leaves the
- * configuration as it was. */
+ * table aside as a corrupt state file on every pass).  Judged on a whole
+ * configuration (vg_config_check_paths(), which the CLI calls after the
+ * file and --table), so moving both in either order is fine; the
+ * module's reading of a file does not judge it. */
 static void test_paths_clash(void **state)
 {
 	static const char same[] =
@@ -740,7 +747,8 @@ static void test_paths_clash(void **state)
 
 	vg_config_defaults(&c);
 	p = tmp_write(t, "same.conf", same, sizeof(same) - 1);
-	assert_int_equal(vg_config_read_file(&c, p, err, sizeof(err)),
+	assert_int_equal(vg_config_read_file(&c, p, err, sizeof(err)), 0);
+	assert_int_equal(vg_config_check_paths(&c, p, err, sizeof(err)),
 			 -EINVAL);
 	print_message("%s\n", err);
 	assert_non_null(strstr(err, p));
@@ -751,20 +759,31 @@ static void test_paths_clash(void **state)
 	vg_config_defaults(&c);
 	p = tmp_write(t, "swap.conf", swap, sizeof(swap) - 1);
 	assert_int_equal(vg_config_read_file(&c, p, err, sizeof(err)), 0);
+	assert_int_equal(vg_config_check_paths(&c, p, err, sizeof(err)), 0);
 	assert_string_equal(c.state_path, "/run/vpsguard/table");
 	assert_string_equal(c.table_path, "/run/vpsguard/live");
 
-	/* --table (the CLI) or a module argument after the file. */
-	assert_int_equal(vg_config_set(&c, "table.path",
-				       "/run/vpsguard/table", "--table", err,
-				       sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "--table: state.path"));
-	assert_string_equal(c.table_path, "/run/vpsguard/live");
+	/* --table after the file (the CLI) */
 	assert_int_equal(vg_config_set(&c, "table.path",
 				       "/run/vpsguard/table.corrupt-1",
-				       "argument", err, sizeof(err)), -EINVAL);
+				       "--table", err, sizeof(err)), 0);
+	assert_int_equal(vg_config_check_paths(&c, "--table", err,
+					       sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--table: state.path"));
 	assert_non_null(strstr(err, "clash"));
-	assert_string_equal(c.table_path, "/run/vpsguard/live");
+	/* a trailing '/' or doubled ones are the same file */
+	assert_int_equal(vg_config_set(&c, "table.path",
+				       "/run//vpsguard/./table/", "--table",
+				       err, sizeof(err)), 0);
+	assert_int_equal(vg_config_check_paths(&c, "--table", err,
+					       sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "are the same file"));
+	/* distinct files in one directory */
+	assert_int_equal(vg_config_set(&c, "table.path",
+				       "/run/vpsguard/tablex", "--table",
+				       err, sizeof(err)), 0);
+	assert_int_equal(vg_config_check_paths(&c, "--table", err,
+					       sizeof(err)), 0);
 }
 
 int main(void)

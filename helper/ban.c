@@ -554,7 +554,7 @@ int unban_main(int argc, const char **argv)
 	struct vg_addr a = { 0 }, key = { 0 };
 	const char *args[1];
 	unsigned int nargs;
-	int ret;
+	int ret, lock = -1;
 
 	ret = cli_parse(&unban_cmd, argc, argv, args, &nargs);
 	if (ret)
@@ -573,6 +573,14 @@ int unban_main(int argc, const char **argv)
 		if (ret)
 			goto out;
 	}
+	/* The helper's full pass must not merge the state file as it was
+	 * before this unban into the table after it (the ban would come
+	 * back): the table and the file are lifted under its lock. */
+	lock = vg_state_lock(cfg.table_path, 10000);
+	if (lock < 0)
+		cli_note("cannot take %s.lock (%s): a helper pass running now "
+			 "may bring the ban back; `show` tells, run unban "
+			 "again then", cfg.table_path, strerror(-lock));
 	/* A table that cannot be opened (it said why) still leaves the
 	 * nftables drop and the saved ban to lift: t stays NULL. */
 	if (cli_table_open(&cfg, true, &t) != VG_EXIT_OK)
@@ -584,5 +592,6 @@ int unban_main(int argc, const char **argv)
 	ret = unban_all ? unban_every(t, &cfg) : unban_one(t, &cfg, &key);
 out:
 	vg_table_close(t);
+	vg_state_unlock(lock);
 	return ret == CLI_HELP ? VG_EXIT_OK : ret;
 }

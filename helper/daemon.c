@@ -788,7 +788,7 @@ static int one_pass(struct helper *h, struct vg_table *t,
 	int64_t wall = (int64_t)time(NULL);
 	bool resize_failed = false;
 	long n;
-	int ret = 0, fw, link = -1;
+	int ret = 0, fw, link = -1, lock = -1;
 
 	if (!t) {
 		ret = cli_table_open(&h->cfg, true, &own);
@@ -800,6 +800,19 @@ static int one_pass(struct helper *h, struct vg_table *t,
 		ret = resize(h, &t, &own, &resize_failed);
 		if (ret)
 			goto out;
+	}
+	if (!fast) {
+		/* Merge ... save under the state file's lock, so an unban
+		 * is wholly before or after it (vg_state_lock()).  Not had
+		 * (an unban stuck?): the kernel's sets only, this pass. */
+		lock = vg_state_lock(h->cfg.table_path, h->cs_wait_ms ?
+				     10000 : 2000);
+		if (lock < 0) {
+			vg_log(LOG_WARNING, "%s.lock: %s; the state file waits "
+			       "for the next pass", h->cfg.table_path,
+			       strerror(-lock));
+			fast = true;
+		}
 	}
 	if (!fast)
 		merge_state(h, t, now, wall, restore_always);
@@ -828,11 +841,14 @@ static int one_pass(struct helper *h, struct vg_table *t,
 		ret = VG_EXIT_FAIL;
 	if (save(h, t, e, n, now, wall))
 		ret = VG_EXIT_FAIL;
+	vg_state_unlock(lock);
+	lock = -1;
 	if (link == 0)
 		crowdsec(h, e, n, now, wall);
 	if (resize_failed)
 		ret = VG_EXIT_FAIL;	/* sync says so; the pass went on */
 out:
+	vg_state_unlock(lock);
 	vg_table_close(own);
 	return ret;
 }

@@ -14,10 +14,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -301,6 +303,43 @@ static int open_trusted(const char *path, char *err, size_t errlen)
 		return vg_errf(err, errlen, -e, "%s: %s", path, strerror(e));
 	}
 	return fd;
+}
+
+int vg_state_lock(const char *beside, int wait_ms)
+{
+	const struct timespec nap = { 0, 10 * 1000000L };
+	char lock[PATH_MAX], dir[PATH_MAX], *slash;
+	int fd, e;
+
+	if (snprintf(lock, sizeof(lock), "%s.lock", beside) >=
+	    (int)sizeof(lock))
+		return -ENAMETOOLONG;
+	snprintf(dir, sizeof(dir), "%s", beside);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+			return -errno;
+	}
+	fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	for (int n = wait_ms / 10;; n--) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return fd;
+		e = errno;
+		if ((e != EWOULDBLOCK && e != EINTR) || n <= 0) {
+			close(fd);
+			return e == EWOULDBLOCK ? -ETIMEDOUT : -e;
+		}
+		nanosleep(&nap, NULL);
+	}
+}
+
+void vg_state_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);	/* drops the flock */
 }
 
 int vg_state_load(const char *path, struct vg_state_rec **recs, size_t *n,

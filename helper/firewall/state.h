@@ -54,6 +54,17 @@ int vg_state_replace(const char *path, int (*fn)(FILE *f, void *arg),
 int vg_state_load(const char *path, struct vg_state_rec **recs, size_t *n,
 		  char *err, size_t errlen);
 
+/* The lock that orders the table and the state file between the
+ * helper's full pass (merge the file into the table ... save it) and an
+ * unban (lift in the table, then in the file): interleaved, the pass
+ * could merge the file as it was before the unban into the table after
+ * it, and the lifted ban came back.  flock(LOCK_EX) of BESIDE.lock
+ * (0600, made if missing, its directory 0700 too), waited for at most
+ * wait_ms.  Callers put it beside the table (table.path.lock, in /run:
+ * nothing on disk).  The fd, or -errno (-ETIMEDOUT). */
+int vg_state_lock(const char *beside, int wait_ms);
+void vg_state_unlock(int fd);
+
 /* Rename path to path.corrupt-YYYYmmddTHHMMSS (never overwriting an
  * earlier one), so a bad file is kept for the admin, not lost.  The
  * name itself is moved: a symlink stays a symlink, a FIFO is never

@@ -467,6 +467,50 @@ else
 	fail "daemon with a table made anew" "$(cat "$T/msg")"
 fi
 
+# ---- an unban racing the daemon's passes stays lifted -----------------------
+# Each unban rewrites the state file, so the daemon's next full pass merges
+# the file; without a lock ordering them, a pass could merge the file as it
+# was before an unban into the table after it, and the ban came back (a
+# red-team run: 37 of 60).  Passes are forced every 30 ms during the loop.
+fresh_nft
+mkconf unbanrace "table.size = 65536"
+mkdir -m 0700 "$D/lib"
+now=$(date +%s)
+# 40,000 records of ban history make each merge last long enough to race.
+python3 - "$STATE" "$now" <<'PY'
+import sys
+path, now = sys.argv[1], int(sys.argv[2])
+with open(path, "w") as f:
+    f.write("pam_vpsguard-state 1\n")
+    for i in range(40000):
+        f.write("2001:db8:%x:%x::/64 1 0 %d %d 0\n" % (i >> 12, i & 0xfff, now - 7200, now - 3600))
+    for i in range(1, 41):
+        f.write("192.0.2.%d 1 0 %d %d 0\n" % (i, now - 60, now + 3600))
+    f.write("end 40040\n")
+PY
+chmod 600 "$STATE"
+rc 0 sync >/dev/null
+if start_daemon >"$T/msg" 2>&1 &&
+   wait_for 20 grep -q "restored" "$D/daemon.err"; then	# its first pass is over
+	( for ((k = 0; k < 400; k++)); do kill -USR1 "$DPID" 2>/dev/null || break; sleep 0.03; done ) &
+	KPID=$!
+	track_pid "$KPID"
+	for i in $(seq 1 40); do a unban "192.0.2.$i"; done
+	stop_pid "$KPID"
+	kill -USR1 "$DPID"
+	sleep 2
+	case_ "40 unbans while the daemon makes a pass every 30 ms: none banned again in the table" \
+		eval 'rc 0 list --banned && n=$(grep -c "^192\.0\.2\." "$OUT"); [ "$n" -eq 0 ] || { echo "$n banned again: $(grep "^192\.0\.2\." "$OUT" | head -n 3 | tr "\n" "|")"; false; }'
+	case_ "... nor in the state file" \
+		eval 'n=$(awk -v now="$(date +%s)" "\$1 ~ /^192\\.0\\.2\\./ && \$5 > now" "$STATE" | wc -l); [ "$n" -eq 0 ] || { echo "$n saved as banned"; false; }'
+	case_ "... nor dropped" eval 'nftset drop4 >"$T/set"; ! grep -q "^192\.0\.2\." "$T/set" || { head -n 3 "$T/set"; false; }'
+	case_ "... and the daemon made passes meanwhile (it merged the changed state file)" \
+		eval 'daemon_alive && grep -q "changed under the helper" "$D/daemon.err"'
+	stop_daemon TERM >/dev/null
+else
+	fail "unban racing the daemon" "$(cat "$T/msg") $(tail -n 2 "$D/daemon.err" | tr '\n' '|')"
+fi
+
 fresh_nft
 mkconf hup "persistent.after = 5"
 a ban 192.0.2.60 --time 1h

@@ -183,6 +183,21 @@ static bool saved_worth(const struct vg_state_rec *r,
 		(int64_t)now - r->banned_at < (int64_t)c->history);
 }
 
+/* Is k a key the table can hold: a source (IPv4 /32, IPv6 per
+ * ipv6.prefix, link-local /128) or a prefix ban (/24, /48)?  The module
+ * never looks up anything else, so a record keyed so (a hand-edited
+ * file: 192.0.2.0/25) would be a dead ban, listed but never enforced. */
+static bool key_of_table(const struct vg_addr *k, const struct vg_config *c)
+{
+	if (k->family == VG_FAMILY_V4)
+		return k->prefix == 32 || k->prefix == 24;
+	if (k->family != VG_FAMILY_V6)
+		return false;
+	if (vg_addr_link_local(k))
+		return k->prefix == 128;
+	return k->prefix == c->ipv6_prefix || k->prefix == 48;
+}
+
 /* Merge the state file into the live table (vg_table_restore keeps the
  * larger of each field).  0 when the file was read, absent or set
  * aside as corrupt; else -errno (and nothing is marked restored). */
@@ -191,7 +206,7 @@ static int restore(struct helper *h, struct vg_table *t, vg_time_t now,
 {
 	struct vg_state_rec *r = NULL;
 	char err[VG_ERR_MAX], aside[4096];
-	size_t n = 0, bad = 0;
+	size_t n = 0, bad = 0, odd = 0;
 	int ret = vg_state_load(h->cfg.state_path, &r, &n, err, sizeof(err));
 
 	if (ret == -ENOENT)
@@ -214,6 +229,10 @@ static int restore(struct helper *h, struct vg_table *t, vg_time_t now,
 	for (size_t i = 0; i < n; i++) {
 		struct vg_entry e = { 0 };
 
+		if (!key_of_table(&r[i].key, &h->cfg)) {
+			odd++;
+			continue;
+		}
 		memcpy(e.key, r[i].key.bytes, sizeof(e.key));
 		e.family = r[i].key.family;
 		e.prefix = r[i].key.prefix;
@@ -232,6 +251,12 @@ static int restore(struct helper *h, struct vg_table *t, vg_time_t now,
 		if (vg_table_restore(t, &e) != 0)
 			bad++;
 	}
+	if (odd)
+		vg_log(LOG_WARNING, "%s: %zu records keyed neither as a source "
+		       "nor as a prefix ban (a /24, /32, /48, /%u, or a "
+		       "link-local /128): not restored, not saved again",
+		       h->cfg.state_path, odd, h->cfg.ipv6_prefix);
+	n -= odd;
 	/* No room (a table.size smaller than what was saved): save()
 	 * keeps in the file what the table has no entry for. */
 	if (bad)
@@ -397,6 +422,7 @@ static int save(struct helper *h, struct vg_table *t, const struct vg_entry *e,
 		struct vg_entry x;
 
 		if (saved_worth(&h->saved[i], &h->cfg, now) &&
+		    key_of_table(&h->saved[i].key, &h->cfg) &&
 		    vg_table_lookup(t, &h->saved[i].key, &x) != 0)
 			r[k++] = h->saved[i];
 	}

@@ -375,6 +375,18 @@ chmod 600 "$STATE"
 case_ "a saved ban of 3000 days is restored as at most bantime.maxtime (1d)" \
 	eval 'rc 0 sync && rc 0 show 192.0.2.87 && has "^banned until: +in (1d|23h)"'
 
+# ---- saved records keyed as nothing the table looks up ------------------------
+mkconf oddkeys
+mkdir -m 0700 "$D/lib"
+now=$(date +%s)
+printf 'pam_vpsguard-state 1\n192.0.2.0/25 1 0 %s %s 0\n2001:db8:1::/49 1 0 %s %s 0\nfe80::/64 1 0 %s %s 0\n192.0.2.200 1 0 %s %s 0\nend 4\n' \
+	$((now - 60)) $((now + 3600)) $((now - 60)) $((now + 3600)) $((now - 60)) $((now + 3600)) $((now - 60)) $((now + 3600)) >"$STATE"
+chmod 600 "$STATE"
+case_ "saved /25, /49 and link-local /64 bans: not restored (dead keys), said so" \
+	eval 'rc 0 sync && has "3 records keyed neither as a source nor as a prefix ban" "$ERR"'
+case_ "... only the source is banned, and the file keeps only it" \
+	eval 'rc 0 list --banned && has "^192\.0\.2\.200 " && hasnt "/25|/49|fe80" && has "^end 1$" "$STATE"'
+
 # ---- a resize never lifts a ban -----------------------------------------------
 mkconf shrink
 for i in $(seq 1 90); do a ban 198.51.100.$i --time 1h || break; done

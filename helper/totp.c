@@ -177,6 +177,16 @@ static int new_secret(struct vg_totp *s,
 	return ret;
 }
 
+/* Is standard output /dev/null?  cli_init() puts a closed one there
+ * too (`enroll >&-`): writes then succeed, and nobody sees them. */
+static bool stdout_is_null(void)
+{
+	struct stat a, b;
+
+	return fstat(STDOUT_FILENO, &a) == 0 && S_ISCHR(a.st_mode) &&
+	       stat("/dev/null", &b) == 0 && a.st_rdev == b.st_rdev;
+}
+
 static int enroll(const char *user, const struct vg_config *cfg)
 {
 	char codes[VG_TOTP_RECOVERY_N][VG_TOTP_RECOVERY_TEXT];
@@ -197,6 +207,12 @@ static int enroll(const char *user, const struct vg_config *cfg)
 		cli_error("totp enroll: %s: already enrolled; --force "
 			  "replaces the secret (the old one stops working)",
 			  user);
+		return VG_EXIT_FAIL;
+	}
+	if (stdout_is_null()) {
+		cli_error("totp enroll: %s: standard output is /dev/null (or "
+			  "was closed): the secret would be shown to nobody; "
+			  "nothing stored", user);
 		return VG_EXIT_FAIL;
 	}
 	if (new_secret(&s, codes, b32) != 0) {

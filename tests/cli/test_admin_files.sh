@@ -315,6 +315,11 @@ EOF
 case_ "A: totp enroll --force into a closed pipe: exit 1 (no silent SIGPIPE death), a message, the old secret kept" \
 	eval 'r=$(ERRF="$ERR" python3 "$T/closed_pipe.py" "$ADMIN" --conf "$CONF" totp enroll root --force);
 	      [ "$r" = 1 ] || { echo "exit $r"; false; } && has "Broken pipe" "$ERR" && cmp "$secret" "$D/secret.orig"'
+case_ "A: totp enroll --force >/dev/null, and with standard output closed: refused, the old secret kept" \
+	eval '"$ADMIN" --conf "$CONF" totp enroll root --force >/dev/null 2>"$ERR"; r=$?;
+	      [ $r -eq 1 ] || { echo "exit $r"; false; } && has "standard output is /dev/null" "$ERR" && cmp "$secret" "$D/secret.orig" &&
+	      { "$ADMIN" --conf "$CONF" totp enroll root --force >&- 2>"$ERR"; r=$?; [ $r -eq 1 ]; } &&
+	      has "standard output is /dev/null" "$ERR" && cmp "$secret" "$D/secret.orig"'
 
 # ---- F: a stuck holder of the TOTP directory's lock ------------------------------
 

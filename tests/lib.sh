@@ -161,8 +161,9 @@ new_tmpdir() {	# sets TMPD to a fresh 0700 directory removed at exit
 	VG_TMPDIRS+=("$TMPD")
 }
 
-_vg_cleanup() {
-	local p d
+# Our children (tracked and still ours), stopped and reaped.
+_vg_stop_pids() {
+	local p
 	for p in ${VG_PIDS[@]+"${VG_PIDS[@]}"}; do
 		_vg_is_child "$p" && kill "$p" 2>/dev/null
 	done
@@ -170,6 +171,12 @@ _vg_cleanup() {
 		wait "$p" 2>/dev/null
 	done
 	VG_PIDS=()
+}
+
+_vg_cleanup() {
+	local d
+
+	_vg_stop_pids
 	for d in ${VG_TMPDIRS[@]+"${VG_TMPDIRS[@]}"}; do
 		case $d in /tmp/vg-*|"${TMPDIR:-/tmp}"/vg-*)
 			rm -rf --one-file-system "$d" ;;

@@ -26,71 +26,13 @@ cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
 . tests/lib.sh
 
-BUILD=${VG_BUILD:-$ROOT/build}	# make O=dir: VG_BUILD=dir
-ADMIN=$BUILD/pam_vpsguard-admin
+. tests/admin_lib.sh
 
-# ---- outer: create the netns, run the suite inside it, delete it --------
-if [ -z "${VG_NETNS:-}" ]; then
-	need_root
-	need_cmd ip nft unshare mount python3 timeout
-	if [ ! -f "$ADMIN" ]; then
-		fail "$VG_SUITE" "$ADMIN not built (make)"
-		exit 1
-	fi
-	reexec_in_netns vpsg-afiles "$@"
-fi
+admin_suite vpsg-afiles "$ADMIN"
+MKCONF_TOTP=1
 
-# ---- inner: from here on, in the netns and a private mount namespace ----
-in_own_netns || exit 1
-ip link set lo up
+# ---- helpers (the common ones: tests/admin_lib.sh) ----------------------------
 
-new_tmpdir || { fail "$VG_SUITE" "mktemp"; exit 1; }
-T=$TMPD
-OUT=$T/out ERR=$T/err
-MOUNTS=()
-inner_cleanup() {
-	local m p
-	for p in ${VG_PIDS[@]+"${VG_PIDS[@]}"}; do
-		_vg_is_child "$p" && kill "$p" 2>/dev/null
-	done
-	for p in ${VG_PIDS[@]+"${VG_PIDS[@]}"}; do
-		wait "$p" 2>/dev/null
-	done
-	VG_PIDS=()
-	for m in ${MOUNTS[@]+"${MOUNTS[@]}"}; do
-		umount "$m" 2>/dev/null
-	done
-	_vg_cleanup
-}
-trap inner_cleanup EXIT
-
-# ---- helpers (as in test_helper.sh) ----------------------------------------
-
-# mkconf NAME [LINE...]: a fresh directory $T/NAME with a config CONF
-# (table in D/run, state in D/lib); sets D, CONF, STATE, TABLE.
-mkconf() {
-	local l
-	D=$T/$1
-	shift
-	mkdir -m 0700 "$D" "$D/run"
-	CONF=$D/vg.conf STATE=$D/lib/state TABLE=$D/run/table
-	{
-		echo "table.path = $TABLE"
-		echo "state.path = $STATE"
-		echo "table.size = 1024"
-		echo "connlimit.rate = 0"
-		echo "totp.secrets = $D/totp"
-		for l in "$@"; do echo "$l"; done
-	} >"$CONF"
-}
-a() { "$ADMIN" --conf "$CONF" "$@" >"$OUT" 2>"$ERR"; }
-rc() {
-	local want=$1 r
-	shift
-	a "$@"
-	r=$?
-	[ $r -eq "$want" ] || { echo "$* exit $r, want $want: $(head -c 300 "$ERR" | tr '\n' '|') stdout: $(head -c 200 "$OUT" | tr '\n' '|')"; return 1; }
-}
 # trc WANT ARGS...: rc, bounded to 15 s (a hang is exit 124, a failure)
 trc() {
 	local want=$1 r
@@ -117,31 +59,11 @@ saved_banned() {	# ADDR: its line is there, banned until later than now
 	[ "$u" -gt "$(date +%s)" ] || { echo "$1 saved with banned_until $u"; return 1; }
 }
 
-cat >"$T/nftset.py" <<'EOF'
-import json, subprocess, sys
-p = subprocess.run(["nft", "-j", "list", "set", "inet", "vpsguard", sys.argv[1]],
-                   capture_output=True, text=True)
-if p.returncode:
-    sys.exit(1)
-for o in json.loads(p.stdout)["nftables"]:
-    for e in o.get("set", {}).get("elem", []):
-        if isinstance(e, dict):
-            e = e["elem"]
-            print(e["val"], e.get("timeout", "-"), e.get("expires", "-"))
-        else:
-            print(e, "-", "-")
-EOF
-nftset() { python3 "$T/nftset.py" "$1"; }
-in_set() {
-	nftset "$1" >"$T/set" || { echo "no set $1"; return 1; }
-	grep -q "^$2 " "$T/set" || { echo "$2 not in $1: $(tr '\n' '|' <"$T/set")"; return 1; }
-}
 # not in SET (a missing set or table holds nothing either)
 not_dropped() {
 	nftset "$1" >"$T/set" 2>/dev/null || return 0
 	! grep -q "^$2 " "$T/set" || { echo "$2 in $1: $(tr '\n' '|' <"$T/set")"; return 1; }
 }
-fresh_nft() { nft delete table inet vpsguard 2>/dev/null; return 0; }
 # reboot: the live table and the ruleset are gone, the state file stays
 reboot() { rm -f "$TABLE"; fresh_nft; }
 aside() {	# TYPE (test -TYPE): exactly one state.corrupt-*, of that type

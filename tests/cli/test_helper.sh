@@ -17,121 +17,24 @@ cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
 . tests/lib.sh
 
-BUILD=${VG_BUILD:-$ROOT/build}	# make O=dir: VG_BUILD=dir
-ADMIN=$BUILD/pam_vpsguard-admin
-MOD=$BUILD/pam_vpsguard.so
+. tests/admin_lib.sh
 
-# ---- outer: create the netns, run the suite inside it, delete it --------
-if [ -z "${VG_NETNS:-}" ]; then
-	need_root
-	need_cmd ip nft unshare mount python3
-	for f in "$ADMIN" "$MOD"; do
-		if [ ! -f "$f" ]; then
-			fail "$VG_SUITE" "$f not built (make)"
-			exit 1
-		fi
-	done
-	reexec_in_netns vpsg-helper "$@"
-fi
+admin_suite vpsg-helper "$ADMIN" "$MOD"
+private_pam
 
-# ---- inner: from here on, in the netns and a private mount namespace ----
-in_own_netns || exit 1
-ip link set lo up
+# ---- helpers (the common ones: tests/admin_lib.sh) ----------------------------
 
-new_tmpdir || { fail "$VG_SUITE" "mktemp"; exit 1; }
-T=$TMPD
-OUT=$T/out ERR=$T/err
-MOUNTS=()
-inner_cleanup() {
-	local m
-	_vg_cleanup_pids
-	for m in ${MOUNTS[@]+"${MOUNTS[@]}"}; do
-		umount "$m" 2>/dev/null
-	done
-	_vg_cleanup
-}
-# Kill our daemons before unmounting what they may hold open.
-_vg_cleanup_pids() {
-	local p
-	for p in ${VG_PIDS[@]+"${VG_PIDS[@]}"}; do
-		_vg_is_child "$p" && kill "$p" 2>/dev/null
-	done
-	for p in ${VG_PIDS[@]+"${VG_PIDS[@]}"}; do
-		wait "$p" 2>/dev/null
-	done
-	VG_PIDS=()
-}
-trap inner_cleanup EXIT
-
-mkdir -m 0700 "$T/pam.d" "$T/etcsec"
-mount --bind "$T/pam.d" /etc/pam.d || { fail "$VG_SUITE" "bind mount of /etc/pam.d"; exit 1; }
-mount --bind "$T/etcsec" /etc/security || { fail "$VG_SUITE" "bind mount of /etc/security"; exit 1; }
-
-# ---- helpers ---------------------------------------------------------------
-
-# mkconf NAME [LINE...]: a fresh directory $T/NAME with a config CONF
-# (table in D/run, state in D/lib); sets D, CONF, STATE, TABLE.
-mkconf() {
-	local l
-	D=$T/$1
-	shift
-	mkdir -m 0700 "$D" "$D/run"
-	CONF=$D/vg.conf STATE=$D/lib/state TABLE=$D/run/table
-	{
-		echo "table.path = $TABLE"
-		echo "state.path = $STATE"
-		echo "table.size = 1024"
-		echo "connlimit.rate = 0"
-		for l in "$@"; do echo "$l"; done
-	} >"$CONF"
-}
-# a ARGS...: the CLI with $CONF; stdout in $OUT, stderr in $ERR.
-a() { "$ADMIN" --conf "$CONF" "$@" >"$OUT" 2>"$ERR"; }
-# rc WANT ARGS...: a, then 0 if the exit status is WANT.
-rc() {
-	local want=$1 r
-	shift
-	a "$@"
-	r=$?
-	[ $r -eq "$want" ] || { echo "$* exit $r, want $want: $(head -c 300 "$ERR")"; return 1; }
-}
 # state_has KEY: a line for KEY in the state file
 state_has() { grep -qE "^$1 " "$STATE" 2>/dev/null; }
 # jbanned: the show --json in $OUT says banned
 jbanned() { python3 -c "import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))['banned'] else 1)" "$OUT"; }
 
-# nftset SET: "ADDR TIMEOUT EXPIRES" per element of inet vpsguard SET
-# (timeouts in seconds, "-" when none); exit 1 if the set is missing.
-cat >"$T/nftset.py" <<'EOF'
-import json, subprocess, sys
-p = subprocess.run(["nft", "-j", "list", "set", "inet", "vpsguard", sys.argv[1]],
-                   capture_output=True, text=True)
-if p.returncode:
-    sys.exit(1)
-for o in json.loads(p.stdout)["nftables"]:
-    for e in o.get("set", {}).get("elem", []):
-        if isinstance(e, dict):
-            e = e["elem"]
-            print(e["val"], e.get("timeout", "-"), e.get("expires", "-"))
-        else:
-            print(e, "-", "-")
-EOF
-nftset() { python3 "$T/nftset.py" "$1"; }
-in_set() {	# SET ADDR: ADDR is an element of SET
-	nftset "$1" >"$T/set" || { echo "no set $1"; return 1; }
-	grep -q "^$2 " "$T/set" || { echo "$2 not in $1: $(tr '\n' '|' <"$T/set")"; return 1; }
-}
-not_in_set() {	# SET ADDR: SET exists and ADDR is not in it
-	nftset "$1" >"$T/set" || { echo "no set $1"; return 1; }
-	! grep -q "^$2 " "$T/set" || { echo "$2 in $1: $(tr '\n' '|' <"$T/set")"; return 1; }
-}
 timeout_near() {	# SET ADDR SECS: its timeout and expiry within 15 s below SECS
 	in_set "$1" "$2" || return 1
 	awk -v a="$2" -v s="$3" '$1 == a { t = $2; x = $3 }
 		END { if (t == "-" || t > s || t < s - 15 || x > s || x < s - 15) {
 			print a " timeout " t " expires " x ", want about " s; exit 1 } }' "$T/set"
 }
-fresh_nft() { nft delete table inet vpsguard 2>/dev/null; return 0; }
 
 # start_daemon: the helper in the background on $CONF; DPID.  Waits for
 # its first pass (the state file appears), so its signals are blocked

@@ -28,83 +28,14 @@ cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
 . tests/lib.sh
 
-BUILD=${VG_BUILD:-$ROOT/build}	# make O=dir: VG_BUILD=dir
-ADMIN=$BUILD/pam_vpsguard-admin
-MOD=$BUILD/pam_vpsguard.so
+. tests/admin_lib.sh
 
-# ---- outer: create the netns, run the suite inside it, delete it --------
-if [ -z "${VG_NETNS:-}" ]; then
-	need_root
-	need_cmd ip nft unshare mount python3
-	for f in "$ADMIN" "$MOD"; do
-		if [ ! -f "$f" ]; then
-			fail "$VG_SUITE" "$f not built (make)"
-			exit 1
-		fi
-	done
-	reexec_in_netns vpsg-ll "$@"
-fi
-
-# ---- inner: from here on, in the netns and a private mount namespace ----
-in_own_netns || exit 1
-ip link set lo up
-
-new_tmpdir || { fail "$VG_SUITE" "mktemp"; exit 1; }
-T=$TMPD
-OUT=$T/out ERR=$T/err
+admin_suite vpsg-ll "$ADMIN" "$MOD"
 NSC=vpsg-llc-$$			# the client side of the veth
-MOUNTS=()
-inner_cleanup() {
-	local p m
-	for p in ${VG_PIDS[@]+"${VG_PIDS[@]}"}; do
-		_vg_is_child "$p" && kill "$p" 2>/dev/null
-	done
-	for p in ${VG_PIDS[@]+"${VG_PIDS[@]}"}; do
-		wait "$p" 2>/dev/null
-	done
-	VG_PIDS=()
-	ip netns del "$NSC" 2>/dev/null
-	for m in ${MOUNTS[@]+"${MOUNTS[@]}"}; do
-		umount "$m" 2>/dev/null
-	done
-	_vg_cleanup
-}
-trap inner_cleanup EXIT
+admin_cleanup_extra() { ip netns del "$NSC" 2>/dev/null; }
+private_pam
 
-mkdir -m 0700 "$T/pam.d" "$T/etcsec"
-for m in /etc/pam.d:"$T/pam.d" /etc/security:"$T/etcsec"; do
-	mount --bind "${m#*:}" "${m%%:*}" || { fail "$VG_SUITE" "bind mount of ${m%%:*}"; exit 1; }
-	MOUNTS+=("${m%%:*}")
-done
-
-# ---- helpers ---------------------------------------------------------------
-
-# mkconf NAME [LINE...]: a fresh directory $T/NAME with a config CONF
-# (table in D/run, state in D/lib); sets D, CONF, STATE, TABLE.
-mkconf() {
-	local l
-	D=$T/$1
-	shift
-	mkdir -m 0700 "$D" "$D/run"
-	CONF=$D/vg.conf STATE=$D/lib/state TABLE=$D/run/table
-	{
-		echo "table.path = $TABLE"
-		echo "state.path = $STATE"
-		echo "table.size = 1024"
-		echo "connlimit.rate = 0"
-		for l in "$@"; do echo "$l"; done
-	} >"$CONF"
-}
-# a ARGS...: the CLI with $CONF; stdout in $OUT, stderr in $ERR.
-a() { "$ADMIN" --conf "$CONF" "$@" >"$OUT" 2>"$ERR"; }
-rc() {	# WANT ARGS...: a, then 0 if the exit status is WANT
-	local want=$1 r
-	shift
-	a "$@"
-	r=$?
-	[ $r -eq "$want" ] || { echo "$* exit $r, want $want: $(head -c 300 "$ERR")"; return 1; }
-}
-fresh_nft() { nft delete table inet vpsguard 2>/dev/null; return 0; }
+# ---- helpers (the common ones: tests/admin_lib.sh) ----------------------------
 
 # nftset SET: one element per line ("ADDR" or "ADDR/LEN"), of inet
 # vpsguard SET; exit 1 if the set is missing.

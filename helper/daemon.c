@@ -2,10 +2,9 @@
  * daemon and sync: the privileged helper.
  *
  * One pass: merge the saved bans into a table file not merged yet, save
- * the bans when they changed (temp + fsync + rename), and make the drop
- * sets of the kernel hold exactly the persistent offenders whose ban is
- * active, and
- * the trust sets the sources that logged in lately.  `sync` is one pass;
+ * the bans when they changed (temp + fsync + rename), and make the
+ * kernel's drop sets hold exactly the persistent offenders whose ban is
+ * active, and the trust sets the sources that logged in lately.  `sync` is one pass;
  * `daemon` is a pass at once when the module (or `ban`/`unban`) wakes
  * it through the table's futex, and every VG_DAEMON_INTERVAL seconds as
  * the safety net; at once on SIGUSR1, a config reload on SIGHUP, and a
@@ -83,8 +82,8 @@ struct helper {
 	bool state_moved;		/* SIGHUP gave a new state.path: merge
 					 * it at the next full pass */
 	uint32_t resize_refused;	/* table.size a resize could not
-					 * reach with every ban: not retried
-					 * (nor logged) until SIGHUP */
+					 * reach: tried again each pass, not
+					 * logged again until SIGHUP */
 	bool nft_off;			/* said once: enforcing in PAM only */
 	bool ports_asked;		/* sshd -T ran (until SIGHUP) */
 	unsigned int n_ports;
@@ -360,7 +359,6 @@ static void learn_saved(struct helper *h, vg_time_t now, int64_t wall)
 	if (ret)
 		return;
 	h->state_id = file_id_of(h->cfg.state_path);
-	h->state_known = true;
 	h->state_known = true;
 	for (size_t i = 0; i < n; i++) {
 		r[i].banned_at = from_wall(r[i].banned_at, now, wall);
@@ -828,9 +826,9 @@ static int one_pass(struct helper *h, struct vg_table *t,
 			goto out;
 	}
 	if (!fast) {
-		/* Merge ... save under the state file's lock, so an unban
-		 * is wholly before or after it (vg_state_lock()).  Not had
-		 * (an unban stuck?): the kernel's sets only, this pass. */
+		/* Merge ... save under table.lock, so an unban is wholly
+		 * before or after it (vg_state_lock()).  Not had (an unban
+		 * stuck?): the kernel's sets only, this pass. */
 		lock = vg_state_lock(h->cfg.table_path, h->cs_wait_ms ?
 				     10000 : 2000);
 		if (lock < 0) {
@@ -883,10 +881,10 @@ static const struct cli_opt no_opts[] = { { NULL, NULL, NULL, NULL, NULL } };
 
 static const struct cli_cmd sync_cmd = {
 	.name = "sync",
-	.help = "One pass of the helper: restore saved bans into a new or "
-		"empty table, save\nthe bans to state.path when they "
-		"changed, and make the nftables sets hold\nexactly what the "
-		"table says: drop4/drop6 the persistent offenders (banned\n"
+	.help = "One pass of the helper: merge the saved bans into a table "
+		"that has not had\nthem yet, save the bans to state.path when "
+		"they changed, and make the nftables\nsets hold exactly what "
+		"the table says: drop4/drop6 the persistent offenders\n(banned "
 		"persistent.after times, ban still active), drop4net/drop6net "
 		"the banned\nprefixes, trust4/trust6 the trusted sources; and "
 		"the connection-rate rules\n(connlimit.*).  Without nftables "

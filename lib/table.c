@@ -549,15 +549,21 @@ bool vg_table_log_permit(struct vg_table *t, enum vg_log_kind kind,
 	return false;
 }
 
-void vg_table_close(struct vg_table *t)
+/* The mappings and the fd of t (not the handle). */
+static void release_file(struct vg_table *t)
 {
-	if (!t)
-		return;
 	if (t->ent_len)
 		munmap(t->ent, t->ent_len);
 	munmap(t->hdr, t->map_len);
 	if (t->fd >= 0)
 		close(t->fd);
+}
+
+void vg_table_close(struct vg_table *t)
+{
+	if (!t)
+		return;
+	release_file(t);
 	for (uint32_t i = 0; i + 1 < VG_WIN_CHUNKS; i++)
 		free(t->win.more[i]);
 	free(t);
@@ -722,11 +728,7 @@ static int table_reopen(struct vg_table *t)
 			return ret;
 		}
 	}
-	if (t->ent_len)
-		munmap(t->ent, t->ent_len);
-	munmap(t->hdr, t->map_len);
-	if (t->fd >= 0)
-		close(t->fd);
+	release_file(t);
 	/* Everything but the window, whose chunks t keeps (nt has none). */
 	memcpy(t, nt, offsetof(struct vg_table, win));
 	free(nt);

@@ -25,11 +25,11 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "file_lock.h"
 #include "hex.h"
 #include "log.h"
 #include "sha256.h"
@@ -462,31 +462,6 @@ out:
 
 #define LOCK_NAME	".lock"	/* no user's: user names never start with '.' */
 
-/* flock(LOCK_EX), but never longer than VG_TOTP_LOCK_WAIT_MS: the module
- * takes this lock inside sshd's pre-auth path, and a holder that hangs
- * (stopped, stuck on a dead disk) must not hang every TOTP login with
- * it.  Polled with LOCK_NB: no alarm (sshd owns the signals) and no
- * thread.  0, -ETIMEDOUT, or -errno. */
-static int lock_bounded(int lfd)
-{
-	const struct timespec nap = { 0, VG_TOTP_LOCK_POLL_MS * 1000000L };
-
-	/* Naps counted, not a clock read: a signal only shortens the wait. */
-	for (int n = VG_TOTP_LOCK_WAIT_MS / VG_TOTP_LOCK_POLL_MS;; n--) {
-		if (flock(lfd, LOCK_EX | LOCK_NB) == 0)
-			return 0;
-		if (errno != EWOULDBLOCK && errno != EINTR)
-			return -errno;
-		if (n == 0)
-			return -ETIMEDOUT;
-		/* nanosleep() through syscall(), which the module already
-		 * imports: every import is looked up in all of sshd's
-		 * libraries at each connection's dlopen (bench/README.md),
-		 * for a wait that almost never happens. */
-		syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &nap, NULL);
-	}
-}
-
 /* The lock file's fd, locked; -errno.  Only root opens it, so only root
  * (the module, the CLI) ever waits for it, and for at most
  * VG_TOTP_LOCK_WAIT_MS (-ETIMEDOUT). */
@@ -507,7 +482,9 @@ static int lock_dir(int dfd, const char *dir, char *err, size_t errlen)
 		return vg_errf(err, errlen, -EPERM, "%s/" LOCK_NAME ": not a "
 			    "root-only file", dir);
 	}
-	ret = lock_bounded(lfd);
+	/* Bounded: the module waits for it inside sshd's pre-auth
+	 * path, and a holder that hangs must not hang every TOTP login. */
+	ret = vg_flock_wait(lfd, VG_TOTP_LOCK_WAIT_MS);
 	if (ret) {
 		close(lfd);
 		if (ret == -ETIMEDOUT)

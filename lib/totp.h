@@ -125,7 +125,6 @@ int vg_totp_verify(const struct vg_oath *o, const char *dir,
 /* Longest wait for DIR/.lock, and the poll step: a holder that hangs
  * must not hang sshd's logins with it. */
 #define VG_TOTP_LOCK_WAIT_MS	5000
-#define VG_TOTP_LOCK_POLL_MS	10
 
 /* The directory's fd, checked as vg_totp_load() does, locked for a
  * read-check-write: LOCK_EX on DIR/.lock, a file only root can open

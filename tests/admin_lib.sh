@@ -94,8 +94,9 @@ rc() {
 }
 fresh_nft() { nft delete table inet vpsguard 2>/dev/null; return 0; }
 
-# nftset SET: "ADDR TIMEOUT EXPIRES" per element of inet vpsguard SET
-# (timeouts in seconds, "-" when none); exit 1 if the set is missing.
+# nftset SET: "ELEM TIMEOUT EXPIRES" per element of inet vpsguard SET
+# (ELEM an address, or ADDR/LEN for a prefix; timeouts in seconds, "-"
+# when none); exit 1 if the set is missing.
 nftset() {
 	python3 -c '
 import json, subprocess, sys
@@ -105,11 +106,13 @@ if p.returncode:
     sys.exit(1)
 for o in json.loads(p.stdout)["nftables"]:
     for e in o.get("set", {}).get("elem", []):
-        if isinstance(e, dict):
-            e = e["elem"]
-            print(e["val"], e.get("timeout", "-"), e.get("expires", "-"))
-        else:
-            print(e, "-", "-")
+        t = x = "-"
+        if isinstance(e, dict) and "elem" in e:
+            t, x = e["elem"].get("timeout", "-"), e["elem"].get("expires", "-")
+            e = e["elem"]["val"]
+        if isinstance(e, dict) and "prefix" in e:
+            e = "%s/%s" % (e["prefix"]["addr"], e["prefix"]["len"])
+        print(e, t, x)
 ' "$1"
 }
 in_set() {	# SET ADDR: ADDR is an element of SET

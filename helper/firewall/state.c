@@ -19,12 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "file_lock.h"
 #include "hex.h"
 #include "log.h"
 #include "state.h"
@@ -307,7 +307,6 @@ static int open_trusted(const char *path, char *err, size_t errlen)
 
 int vg_state_lock(const char *beside, int wait_ms)
 {
-	const struct timespec nap = { 0, 10 * 1000000L };
 	char lock[PATH_MAX], dir[PATH_MAX], *slash;
 	int fd, e;
 
@@ -324,16 +323,12 @@ int vg_state_lock(const char *beside, int wait_ms)
 	fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	for (int n = wait_ms / 10;; n--) {
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-			return fd;
-		e = errno;
-		if ((e != EWOULDBLOCK && e != EINTR) || n <= 0) {
-			close(fd);
-			return e == EWOULDBLOCK ? -ETIMEDOUT : -e;
-		}
-		nanosleep(&nap, NULL);
+	e = vg_flock_wait(fd, wait_ms);
+	if (e) {
+		close(fd);
+		return e;
 	}
+	return fd;
 }
 
 void vg_state_unlock(int fd)

@@ -25,13 +25,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "crowdsec.h"
+#include "file_lock.h"
 #include "log.h"
 #include "state.h"
 
@@ -452,14 +452,6 @@ int cs_refresh(struct cs_link *l, const struct vg_config *c, bool readonly,
 	return cs_load(l, c, readonly);
 }
 
-static int64_t lock_clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Whose lock it is, for the message: the holder wrote its pid. */
 static long holder(int fd)
 {
@@ -474,7 +466,6 @@ int cs_lock(struct cs_link *l, const struct vg_config *c, int wait_ms,
 	    char *err, size_t errlen)
 {
 	char path[VG_PATH_MAX + 24], mine[24], *slash;
-	int64_t until = lock_clock_ms() + wait_ms;
 	struct stat st;
 	int fd, n, ret = 0;
 
@@ -504,32 +495,23 @@ int cs_lock(struct cs_link *l, const struct vg_config *c, int wait_ms,
 			      path);
 		goto fail;
 	}
-	/* Polled, not a blocking flock() under alarm(): no signal games,
-	 * and the wait is bounded whatever the holder does. */
-	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		struct timespec ts = { 0, 50 * 1000000 };
+	ret = vg_flock_wait(fd, wait_ms);
+	if (ret == -ETIMEDOUT) {
+		char who[32] = "another process";
+		long pid = holder(fd);
 
-		if (errno == EINTR)
-			continue;
-		if (errno != EWOULDBLOCK) {
-			ret = vg_errf(err, errlen, -errno, "%s: flock: %s",
-				      path, strerror(errno));
-			goto fail;
-		}
-		if (lock_clock_ms() >= until) {
-			char who[32] = "another process";
-			long pid = holder(fd);
-
-			if (pid)
-				snprintf(who, sizeof(who), "pid %ld", pid);
-			ret = vg_errf(err, errlen, -EWOULDBLOCK, "%s is held "
-				      "by %s (the daemon, a sync or an unban "
-				      "talking to LAPI) for more than %d.%d s; "
-				      "try again", path, who, wait_ms / 1000,
-				      wait_ms % 1000 / 100);
-			goto fail;
-		}
-		nanosleep(&ts, NULL);
+		if (pid)
+			snprintf(who, sizeof(who), "pid %ld", pid);
+		ret = vg_errf(err, errlen, -EWOULDBLOCK, "%s is held by %s (the "
+			      "daemon, a sync or an unban talking to LAPI) for "
+			      "more than %d.%d s; try again", path, who,
+			      wait_ms / 1000, wait_ms % 1000 / 100);
+		goto fail;
+	}
+	if (ret) {
+		ret = vg_errf(err, errlen, ret, "%s: flock: %s", path,
+			      strerror(-ret));
+		goto fail;
 	}
 	n = snprintf(mine, sizeof(mine), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, mine, (size_t)n, 0) != n)

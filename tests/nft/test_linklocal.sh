@@ -37,23 +37,6 @@ private_pam
 
 # ---- helpers (the common ones: tests/admin_lib.sh) ----------------------------
 
-# nftset SET: one element per line ("ADDR" or "ADDR/LEN"), of inet
-# vpsguard SET; exit 1 if the set is missing.
-cat >"$T/nftset.py" <<'EOF'
-import json, subprocess, sys
-p = subprocess.run(["nft", "-j", "list", "set", "inet", "vpsguard", sys.argv[1]],
-                   capture_output=True, text=True)
-if p.returncode:
-    sys.exit(1)
-for o in json.loads(p.stdout)["nftables"]:
-    for e in o.get("set", {}).get("elem", []):
-        if isinstance(e, dict):
-            e = e["elem"]["val"]
-        if isinstance(e, dict) and "prefix" in e:
-            e = "%s/%s" % (e["prefix"]["addr"], e["prefix"]["len"])
-        print(e)
-EOF
-nftset() { python3 "$T/nftset.py" "$1"; }
 # no_link_local SET...: every SET exists and holds nothing in fe80::/10
 # (fe80:: to febf:ffff:...).
 no_link_local() {
@@ -65,10 +48,6 @@ no_link_local() {
 			return 1
 		fi
 	done
-}
-in_set() {	# SET ADDR
-	nftset "$1" >"$T/set" || { echo "no set $1"; return 1; }
-	grep -qx -- "$2" "$T/set" || { echo "$2 not in $1: $(tr '\n' ' ' <"$T/set")"; return 1; }
 }
 # jfield KEY: the value of KEY in the show --json in $OUT
 jfield() { python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2]))" "$OUT" "$1"; }

@@ -8,17 +8,16 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "state.h"
+#include "unit_child.h"
 #include "unit_tmpdir.h"
 
 static char dir[64], path[128];
@@ -242,39 +241,22 @@ struct loaded {
 	char err[256];
 };
 
+static void load_in_child(void *arg, void *out)
+{
+	struct loaded *x = out;
+	struct vg_state_rec *recs = NULL;
+
+	x->ret = vg_state_load(arg, &recs, &x->n, x->err, sizeof(x->err));
+	free(recs);
+}
+
 /* vg_state_load(p) in a child the parent gives 5 s: a FIFO at the path
  * blocked the old fopen() for ever, which must fail this case rather
  * than hang the suite.  false: no answer in time (the child is killed). */
 static bool load_bounded(const char *p, struct loaded *r)
 {
-	struct pollfd pfd;
-	int fds[2];
-	pid_t pid;
-	bool ok;
-
-	assert_int_equal(pipe(fds), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct vg_state_rec *out = NULL;
-		struct loaded x = { 0 };
-
-		close(fds[0]);
-		x.ret = vg_state_load(p, &out, &x.n, x.err, sizeof(x.err));
-		free(out);
-		_exit(write(fds[1], &x, sizeof(x)) == (ssize_t)sizeof(x) ?
-		      0 : 1);
-	}
-	close(fds[1]);
-	pfd.fd = fds[0];
-	pfd.events = POLLIN;
-	ok = poll(&pfd, 1, 5000) == 1 &&
-	     read(fds[0], r, sizeof(*r)) == (ssize_t)sizeof(*r);
-	close(fds[0]);
-	if (!ok)
-		kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return ok;
+	memset(r, 0, sizeof(*r));
+	return run_bounded(load_in_child, (void *)p, r, sizeof(*r), 5000);
 }
 
 static const char good[] = "pam_vpsguard-state 1\n192.0.2.7 1 0 1 "

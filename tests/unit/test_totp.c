@@ -14,18 +14,17 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "sha256.h"
 #include "totp.h"
 #include "totp_enrol.h"
+#include "unit_child.h"
 
 static struct vg_oath oath;
 static char dir[64];		/* the secrets directory of one test */
@@ -456,44 +455,27 @@ struct bounded {
 	char err[256];
 };
 
+static void verify_in_child(void *arg, void *out)
+{
+	struct bounded *x = out;
+	struct timespec a, z;
+
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	x->ret = vg_totp_verify(&oath, dir, "alice", rfc[0].code,
+				(time_t)rfc[0].t, 1, x->err, sizeof(x->err));
+	clock_gettime(CLOCK_MONOTONIC, &z);
+	x->ms = (z.tv_sec - a.tv_sec) * 1000 +
+		(z.tv_nsec - a.tv_nsec) / 1000000;
+}
+
 /* vg_totp_verify of alice's first RFC vector in a child the parent
  * gives limit_ms: an unbounded wait fails the case instead of hanging
  * the suite.  false: no answer in time (the child is killed). */
 static bool verify_bounded(int limit_ms, struct bounded *b)
 {
-	struct pollfd pfd;
-	int fds[2];
-	pid_t pid;
-	bool ok;
-
-	assert_int_equal(pipe(fds), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct bounded x = { 0 };
-		struct timespec a, z;
-
-		close(fds[0]);
-		clock_gettime(CLOCK_MONOTONIC, &a);
-		x.ret = vg_totp_verify(&oath, dir, "alice", rfc[0].code,
-				       (time_t)rfc[0].t, 1, x.err,
-				       sizeof(x.err));
-		clock_gettime(CLOCK_MONOTONIC, &z);
-		x.ms = (z.tv_sec - a.tv_sec) * 1000 +
-		       (z.tv_nsec - a.tv_nsec) / 1000000;
-		_exit(write(fds[1], &x, sizeof(x)) == (ssize_t)sizeof(x) ?
-		      0 : 1);
-	}
-	close(fds[1]);
-	pfd.fd = fds[0];
-	pfd.events = POLLIN;
-	ok = poll(&pfd, 1, limit_ms) == 1 &&
-	     read(fds[0], b, sizeof(*b)) == (ssize_t)sizeof(*b);
-	close(fds[0]);
-	if (!ok)
-		kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return ok;
+	memset(b, 0, sizeof(*b));
+	return run_bounded(verify_in_child, NULL, b, sizeof(*b), limit_ms);
 }
 
 /* A holder of DIR/.lock that never lets go (stopped, stuck on a dead

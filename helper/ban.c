@@ -129,35 +129,6 @@ static int parse_time(uint64_t *len)
 	return VG_EXIT_OK;
 }
 
-/* Not a source a login can come from: multicast, unspecified (0.0.0.0,
- * ::) or the IPv4 broadcast address.  A ban of one does nothing the
- * module would ever see, and a drop of it in nftables can break the
- * host's own traffic (ff02::1 is neighbour discovery).  NULL: unicast. */
-static const char *not_unicast(const struct vg_addr *a)
-{
-	static const uint8_t zero[16];
-	const uint8_t *v4 = a->bytes + 12;
-
-	if (a->family == VG_FAMILY_V4) {
-		if ((v4[0] & 0xf0) == 0xe0)
-			return "multicast";
-		if (a->prefix == 32 && !memcmp(v4, zero, 4))
-			return "unspecified";
-		if (a->prefix == 32 && v4[0] == 255 && v4[1] == 255 &&
-		    v4[2] == 255 && v4[3] == 255)
-			return "broadcast";
-		return NULL;
-	}
-	if (a->family != VG_FAMILY_V6)
-		return NULL;
-	if (a->bytes[0] == 0xff && a->prefix >= 8)
-		return "multicast";
-	/* ::/64 is also ::1's key (loopback): only the address itself. */
-	if (a->prefix == 128 && !memcmp(a->bytes, zero, 16))
-		return "unspecified";
-	return NULL;
-}
-
 /* Without --time: the length this source's next ban would get. */
 static int default_length(struct vg_table *t, const struct vg_config *cfg,
 			  const struct vg_addr *key, vg_time_t now,
@@ -210,10 +181,10 @@ int ban_main(int argc, const char **argv)
 	ret = cli_parse_source(args[0], &cfg, &a, &key, false);
 	if (ret)
 		goto out;
-	if (not_unicast(&a)) {
+	if (vg_addr_not_unicast(&a)) {
 		vg_addr_format(&a, ign, sizeof(ign));
 		cli_error("ban: %s is not a unicast source address (%s): not "
-			  "banned", ign, not_unicast(&a));
+			  "banned", ign, vg_addr_not_unicast(&a));
 		ret = VG_EXIT_USAGE;
 		goto out;
 	}

@@ -367,6 +367,35 @@ bool vg_addr_link_local(const struct vg_addr *a)
 	return a->family == VG_FAMILY_V6 && in_link_local(a->bytes);
 }
 
+/* Not a source a login can come from: multicast, unspecified (0.0.0.0,
+ * ::) or the IPv4 broadcast address.  A ban of one does nothing the
+ * module would ever see, and a drop of it in nftables can break the
+ * host's own traffic (ff02::1 is neighbour discovery).  NULL: unicast. */
+const char *vg_addr_not_unicast(const struct vg_addr *a)
+{
+	static const uint8_t zero[16];
+	const uint8_t *v4 = a->bytes + 12;
+
+	if (a->family == VG_FAMILY_V4) {
+		if ((v4[0] & 0xf0) == 0xe0)
+			return "multicast";
+		if (a->prefix == 32 && !memcmp(v4, zero, 4))
+			return "unspecified";
+		if (a->prefix == 32 && v4[0] == 255 && v4[1] == 255 &&
+		    v4[2] == 255 && v4[3] == 255)
+			return "broadcast";
+		return NULL;
+	}
+	if (a->family != VG_FAMILY_V6)
+		return NULL;
+	if (a->bytes[0] == 0xff && a->prefix >= 8)
+		return "multicast";
+	/* ::/64 is also ::1's key (loopback): only the address itself. */
+	if (a->prefix == 128 && !memcmp(a->bytes, zero, 16))
+		return "unspecified";
+	return NULL;
+}
+
 void vg_addr_key(const struct vg_addr *a, unsigned int v6prefix,
 		 struct vg_addr *key)
 {

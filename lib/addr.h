@@ -75,6 +75,11 @@ void vg_addr_key(const struct vg_addr *a, unsigned int v6prefix,
  * outside fe80::/10.  IPv4, names and empty addresses: false. */
 bool vg_addr_link_local(const struct vg_addr *a);
 
+/* Why a is no source a login can come from ("multicast", "unspecified",
+ * "broadcast"), or NULL for a unicast address or prefix.  ::/64 is
+ * ::1's key, so only :: itself is unspecified. */
+const char *vg_addr_not_unicast(const struct vg_addr *a);
+
 /* "203.0.113.7", "2001:db8::1", and "2001:db8:66::/64" when the prefix
  * is shorter than the family's full length. */
 void vg_addr_format(const struct vg_addr *a, char *buf, size_t len);

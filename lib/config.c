@@ -511,8 +511,8 @@ static const struct key *find_key(const char *name)
 }
 
 /* path with "//" and "/./" folded, so another spelling of one name is
- * no way around vg_config_check_paths().  No symlink is resolved: the files need
- * not exist yet, and the module runs this on every authentication. */
+ * no way around vg_config_check_paths().  No symlink is resolved: the
+ * files need not exist yet. */
 static void norm_path(char *out, size_t len, const char *in)
 {
 	size_t o = 0;
@@ -556,35 +556,12 @@ static bool owns_name(const char *path, const char *name)
  * one of the other's temporary or set-aside names: the helper would
  * read the 4 MiB table as a corrupt state file, set it aside and
  * rebuild it on every pass, piling copies in /run. */
-/* Can name's last component be path's, path.ANYTHING or .BASE.ANYTHING
- * (owns_name())?  false: certainly not, whatever the spelling of the
- * directories; the module parses the file on every authentication, and
- * this spares it the folding of both paths. */
-static bool may_own(const char *path, const char *name)
-{
-	const char *b = strrchr(path, '/'), *n = strrchr(name, '/');
-	size_t bl;
-
-	b = b ? b + 1 : path;
-	n = n ? n + 1 : name;
-	bl = strlen(b);
-	if (bl == 0 || *n == '\0')
-		return true;	/* a trailing '/': fold and compare */
-	/* name itself or path.ANYTHING: n begins with b; .BASE.ANYTHING:
-	 * a dot, then b. */
-	return strncmp(n, b, bl) == 0 ||
-	       (n[0] == '.' && strncmp(n + 1, b, bl) == 0);
-}
-
 int vg_config_check_paths(const struct vg_config *c, const char *where,
 			  char *err, size_t errlen)
 {
 	char t[VG_PATH_MAX], st[VG_PATH_MAX];
 	char qt[QUOTE_MAX + 1], qs[QUOTE_MAX + 1];
 
-	if (!may_own(c->table_path, c->state_path) &&
-	    !may_own(c->state_path, c->table_path))
-		return 0;
 	norm_path(t, sizeof(t), c->table_path);
 	norm_path(st, sizeof(st), c->state_path);
 	if (!owns_name(t, st) && !owns_name(st, t))

@@ -27,7 +27,7 @@ FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer \
 		-fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=all -pthread -Ilib -Ihelper/firewall -Itests/fuzz
 # The table is lib/table.c and its pieces, lib/table_*.c.
-FUZZ_LIB_SRC := lib/addr.c lib/atomic_file.c lib/config.c lib/hash.c \
+FUZZ_LIB_SRC := lib/addr.c lib/atomic_file.c lib/config.c lib/file_lock.c lib/hash.c \
 		lib/hex.c lib/log.c lib/policy.c helper/firewall/state.c \
 		$(filter-out lib/table.c,$(wildcard lib/table*.c))
 FUZZ_DEP     := tests/fuzz/fuzz.h tests/fuzz/fuzz_tmp.c $(FUZZ_LIB_SRC) \

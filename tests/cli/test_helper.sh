@@ -303,6 +303,25 @@ case_ "... the 90 bans are all still in the table and the state file" \
 	eval 'rc 0 list --banned && [ "$(grep -c "^198\.51\.100\." "$OUT")" -eq 90 ] && has "^end 90$" "$STATE"'
 case_ "... and the table keeps its size" eval 'rc 0 status && has "1024" "$OUT"'
 
+# A larger table.size on a full /run: the new file cannot be allocated
+# (posix_fallocate), the old one stays with every record, and sync says so.
+mkconf growfull
+if mount -t tmpfs -o size=256k,mode=0700 vg-growfull "$D/run"; then
+	MOUNTS+=("$D/run")
+	rc 0 ban 192.0.2.88 --time 1h >/dev/null
+	rc 0 sync >/dev/null
+	sed -i 's/^table.size = 1024$/table.size = 65536/' "$CONF"
+	a sync
+	src=$?
+	case_ "table.size 65536 on a full /run: sync exits 1, naming the lack of space" \
+		eval '[ $src -eq 1 ] && has "cannot resize it from 1024 to 65536 entries .*No space left on device" "$ERR"'
+	case_ "... the old table stays, with its ban, and no temporary file is left" \
+		eval 'rc 0 show 192.0.2.88 --json && jbanned && [ "$(ls -A "$D/run" | grep -vE "^table(\.lock)?$")" = "" ] ||
+		      { ls -A "$D/run"; false; }'
+else
+	skip "resize on a full /run" "cannot mount a tmpfs"
+fi
+
 # ---- daemon: SIGTERM, SIGUSR1, SIGHUP ---------------------------------------
 
 # term_ok NAME: SIGTERM; PASS when the daemon exits 0 within 5 s.
